@@ -1,0 +1,51 @@
+"""The `codeward` command line: one subcommand per module, each registering itself."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import logging
+import sys
+from collections.abc import Sequence
+
+from codeward import __version__
+
+# Each module defines `register(subparsers)`, adding a parser whose `func(args) -> int` runs the command.
+# A module that is not part of this build yet is simply not offered.
+COMMAND_MODULES = (
+    "codeward.commands.complete",
+    "codeward.commands.doctor",
+    "codeward.commands.review",
+    "codeward.lsp_server.cli",
+    "codeward.eval.cli",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every available subcommand registered."""
+    parser = argparse.ArgumentParser(prog="codeward", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"codeward {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        if importlib.util.find_spec(name) is None:
+            continue
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="codeward: %(levelname)s: %(message)s", stream=sys.stderr)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("codeward: interrupted", file=sys.stderr)
+        return 130

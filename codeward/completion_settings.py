@@ -1,0 +1,52 @@
+"""Completion and context settings: the `[completion]` and `[context]` sections.
+
+Default budgets come from DESIGN.md's prefill figures for the embedded model on 2 cores (~330 tokens/s at 256
+prompt tokens, ~275 at 1,024; ~0.2 s when the prompt extends the previous one): at most ~1,024 prompt tokens, so a
+document's first suggestion costs under ~4 s cold and the ones that follow while typing ~0.2 s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# The paper's instruction line (DESIGN.md), inserted by the `instruct` context policy.
+INSTRUCTION_LINE = "#instruction: write correct code even if the previous code contains bugs"
+
+
+@dataclass
+class CompletionSettings:
+    """How the editor asks for and shows suggestions."""
+
+    enabled: bool = field(default=True, metadata={"help": "Offer inline completions"})
+    debounce_ms: int = field(default=150, metadata={"help": "Wait this long after the last keystroke", "min": 0})
+    stop_preset: str = field(default="auto", metadata={"help": "Stop sequences: auto (by mode), codex "
+                             "(the Codex paper's function stops), none", "choices": ("auto", "codex", "none")})
+    mode: str = field(default="auto", metadata={"help": "Suggestion shape: auto (multi-line in a new block or "
+                      "function body, else single-line), single, multi", "choices": ("auto", "single", "multi")})
+    max_lines: int = field(default=16, metadata={"help": "Cut multi-line suggestions to this many lines",
+                           "min": 1})
+    min_chars: int = field(default=2, metadata={"help": "Drop suggestions with fewer non-blank characters",
+                           "min": 0})
+    timeout_s: float = field(default=10.0, metadata={"help": "Editor requests give up (empty result) after this "
+                             "many seconds of model time", "min": 0.01})
+    max_document_chars: int = field(default=2_000_000, metadata={"help": "No completions in documents longer "
+                                    "than this (characters)", "min": 1})
+    cache_size: int = field(default=64, metadata={"help": "Suggestions kept for typing forward without a new "
+                            "model call (per server)", "min": 0})
+
+
+@dataclass
+class ContextSettings:
+    """What the model reads around the cursor, under token budgets."""
+
+    prefix_tokens: int = field(default=768, metadata={"help": "Token budget for text before the cursor", "min": 16})
+    suffix_tokens: int = field(default=128, metadata={"help": "Token budget for text after the cursor (FIM and "
+                               "chat templates only)", "min": 0})
+    policy: str = field(default="none", metadata={"help": "Context policy for likely-buggy context: none, "
+                        "instruct (add the paper's instruction line)", "choices": ("none", "instruct")})
+    snippet_tokens: int = field(default=128, metadata={"help": "Token budget for snippets from other open "
+                                "documents of the same language", "min": 0})
+    max_snippets: int = field(default=2, metadata={"help": "Most snippets taken from other open documents",
+                              "min": 0})
+    snippet_lines: int = field(default=10, metadata={"help": "Lines per snippet window from other documents",
+                               "min": 1})

@@ -1,0 +1,164 @@
+"""The llamacpp engine: GGUF models in-process through llama-cpp-python, KV cache reused across calls.
+
+Sampling runs here (not in llama.cpp's sampler chain) so that every sample carries the raw log-prob of its tokens,
+honours a seed per sample, and can be cancelled between tokens.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from codeward.model.base import Cancelled, Engine, EngineError, EngineInfo, Sample, SamplingParams
+from codeward.model.embedded import resolve_model_path
+from codeward.model.sampling import log_softmax, pick_token, sample_seeds
+from codeward.model.settings import EngineSettings
+from codeward.model.stops import find_stop
+
+log = logging.getLogger(__name__)
+
+
+class LlamaCppEngine(Engine):
+    """One `llama_cpp.Llama` context; calls are serialised by a lock (one context holds one KV cache)."""
+
+    def __init__(self, settings: EngineSettings) -> None:
+        try:
+            import llama_cpp
+        except ImportError as exc:
+            raise EngineError("llama-cpp-python is not installed; run `make install` "
+                              "or `pip install llama-cpp-python`") from exc
+        path = resolve_model_path(settings.model)
+        if not Path(path).is_file():
+            raise EngineError(f"GGUF model file {path!r} not found; pass a path to a .gguf file with --model "
+                              "or use --model embedded")
+        threads = settings.n_threads or os.cpu_count() or 1
+        try:
+            self._llm = llama_cpp.Llama(model_path=path, n_ctx=settings.n_ctx, n_threads=threads,
+                                        n_threads_batch=threads, n_batch=512, logits_all=False, verbose=False)
+        except (ValueError, RuntimeError) as exc:
+            raise EngineError(f"llama.cpp could not load {path!r}: {exc}; is it a valid GGUF file?") from exc
+        self._lock = threading.Lock()
+        self._n_vocab = self._llm.n_vocab()
+        self.n_ctx = settings.n_ctx
+        specials, self._end_tokens = self._scan_vocab()
+        self.info = EngineInfo(engine="llamacpp", model=settings.model if settings.model != "embedded" else
+                               "embedded:SmolLM2-135M-Instruct.Q4_1", special_tokens=specials,
+                               extra={"path": path, "threads": str(threads)})
+
+    def _scan_vocab(self) -> tuple[frozenset[str], frozenset[int]]:
+        """Texts of the control tokens (FIM markers and the like, for template detection) and end-of-generation ids."""
+        import llama_cpp
+
+        vocab = llama_cpp.llama_model_get_vocab(self._llm.model)
+        texts, ends = set(), {self._llm.token_eos()}
+        for tok in range(self._n_vocab):
+            if llama_cpp.llama_vocab_get_attr(vocab, tok) & llama_cpp.LLAMA_TOKEN_ATTR_CONTROL:
+                texts.add(self._llm.detokenize([tok], special=True).decode("utf-8", "replace"))
+            if llama_cpp.llama_vocab_is_eog(vocab, tok):
+                ends.add(tok)
+        return frozenset(texts), frozenset(ends)
+
+    # --- tokens and the KV cache -------------------------------------------------------------------------------
+
+    def tokenize(self, text: str, bos: bool) -> list[int]:
+        """Token ids of `text` (special-token texts are treated as specials, as prompts for FIM need)."""
+        return self._llm.tokenize(text.encode("utf-8"), add_bos=bos, special=True)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenize(text, bos=False))
+
+    def _decode(self, tokens: Sequence[int], all_logits: bool = False) -> np.ndarray:
+        """Append `tokens` to the context; return logits of the last token (or of every token, 2-D)."""
+        llm = self._llm
+        if llm.n_tokens + len(tokens) > self.n_ctx:
+            raise EngineError(f"prompt and completion need {llm.n_tokens + len(tokens)} tokens, more than the "
+                              f"context window n_ctx={self.n_ctx}; raise engine.n_ctx or shorten the prompt")
+        rows = []
+        llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)
+        for start in range(0, len(tokens), llm.n_batch):
+            chunk = list(tokens[start:start + llm.n_batch])
+            llm._batch.set_batch(batch=chunk, n_past=llm.n_tokens, logits_all=all_logits)
+            llm._ctx.decode(llm._batch)
+            llm.input_ids[llm.n_tokens:llm.n_tokens + len(chunk)] = chunk
+            llm.n_tokens += len(chunk)
+            if all_logits:
+                flat = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(len(chunk) * self._n_vocab,))
+                rows.append(flat.reshape(len(chunk), self._n_vocab).copy())
+        if all_logits:
+            return np.concatenate(rows)
+        return np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(self._n_vocab,)).copy()
+
+    def _prefill(self, tokens: list[int]) -> np.ndarray:
+        """Make the context hold exactly `tokens`, reusing the longest common prefix; return the last logits."""
+        llm = self._llm
+        cached = llm.input_ids[:llm.n_tokens]
+        common = 0
+        for a, b in zip(cached, tokens):
+            if a != b:
+                break
+            common += 1
+        common = min(common, len(tokens) - 1)  # re-decode at least one token to get fresh logits
+        llm.n_tokens = common
+        return self._decode(tokens[common:])
+
+    # --- the Engine interface -------------------------------------------------------------------------------
+
+    def generate(self, prompts: Sequence[str], params: SamplingParams,
+                 cancel: threading.Event | None = None) -> list[list[Sample]]:
+        with self._lock:
+            return [self._generate_one(p, params, cancel) for p in prompts]
+
+    def _generate_one(self, prompt: str, params: SamplingParams, cancel: threading.Event | None) -> list[Sample]:
+        prompt_tokens = self.tokenize(prompt, bos=True)
+        first_logits = self._prefill(prompt_tokens)
+        samples = []
+        for seed in sample_seeds(params.seed, params.n):
+            rng = np.random.default_rng(seed)
+            self._llm.n_tokens = len(prompt_tokens)
+            samples.append(self._decode_sample(first_logits, params, rng, cancel))
+        return samples
+
+    def _decode_sample(self, logits: np.ndarray, params: SamplingParams, rng: np.random.Generator,
+                       cancel: threading.Event | None) -> Sample:
+        out: list[int] = []
+        text, logprob, reason = "", 0.0, "length"
+        # Bytes of a multi-byte character may be split across tokens: decode the whole list each step.
+        for _ in range(params.max_new_tokens):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("generation cancelled")
+            token, lp = pick_token(logits, params.temperature, params.top_p, rng)
+            if token in self._end_tokens:
+                reason = "stop"
+                break
+            out.append(token)
+            logprob += lp
+            text = self._llm.detokenize(out).decode("utf-8", "replace")
+            cut = find_stop(text, params.stop)
+            if cut >= 0:
+                text, reason = text[:cut], "stop"
+                break
+            if len(out) < params.max_new_tokens:
+                logits = self._decode([token])
+        return Sample(text=text, finish_reason=reason, logprob_sum=logprob, n_tokens=len(out))
+
+    def score(self, prompt: str, continuation: str) -> float:
+        with self._lock:
+            p = self.tokenize(prompt, bos=True)
+            c = self.tokenize(continuation, bos=False)
+            if not c:
+                return 0.0
+            first = self._prefill(p)
+            total = float(log_softmax(first)[c[0]])
+            if len(c) > 1:
+                rows = self._decode(c[:-1], all_logits=True)
+                for i, tok in enumerate(c[1:]):
+                    total += float(log_softmax(rows[i])[tok])
+            return total
+
+    def close(self) -> None:
+        self._llm.close()

