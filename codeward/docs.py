@@ -18,7 +18,7 @@ def _settings() -> str:
 
 
 def _rules() -> str:
-    return importlib.import_module("codeward.safety.rules_doc").rules_table()
+    return importlib.import_module("codeward.safety.rules").rules_table()
 
 
 # marker name -> generator of the Markdown between `<!-- NAME:start -->` and `<!-- NAME:end -->`
@@ -28,10 +28,10 @@ GENERATORS: dict[str, Callable[[], str]] = {"settings-table": _settings, "rules-
 def render(text: str) -> str:
     """`text` with every generated block that has markers replaced by its current content."""
     for name, make in GENERATORS.items():
-        pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(\n<!-- {name}:end -->)", re.S)
+        pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", re.S)
         if pattern.search(text):
             body = make()
-            text = pattern.sub(lambda m: m.group(1) + body + m.group(2), text)
+            text = pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
     return text
 
 
