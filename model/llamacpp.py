@@ -67,7 +67,11 @@ class LlamaCppEngine(Engine):
 
     def tokenize(self, text: str, bos: bool) -> list[int]:
         """Token ids of `text` (special-token texts are treated as specials, as prompts for FIM need)."""
-        return self._llm.tokenize(text.encode("utf-8"), add_bos=bos, special=True)
+        tokens = self._llm.tokenize(text.encode("utf-8"), add_bos=bos, special=True)
+        if bos and not tokens:  # an empty prompt: start from the model's start (or end-of-text) token
+            start = self._llm.token_bos()
+            tokens = [start if start >= 0 else self._llm.token_eos()]
+        return tokens
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenize(text, bos=False))
@@ -76,8 +80,8 @@ class LlamaCppEngine(Engine):
         """Append `tokens` to the context; return logits of the last token (or of every token, 2-D)."""
         llm = self._llm
         if llm.n_tokens + len(tokens) > self.n_ctx:
-            raise EngineError(f"prompt and completion need {llm.n_tokens + len(tokens)} tokens, more than the "
-                              f"context window n_ctx={self.n_ctx}; raise engine.n_ctx or shorten the prompt")
+            raise EngineError(f"{llm.n_tokens + len(tokens)} tokens exceed the context window n_ctx={self.n_ctx}; "
+                              "raise engine.n_ctx or shorten the text")
         rows = []
         llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)
         for start in range(0, len(tokens), llm.n_batch):
@@ -115,6 +119,10 @@ class LlamaCppEngine(Engine):
 
     def _generate_one(self, prompt: str, params: SamplingParams, cancel: threading.Event | None) -> list[Sample]:
         prompt_tokens = self.tokenize(prompt, bos=True)
+        if len(prompt_tokens) + params.max_new_tokens > self.n_ctx:
+            raise EngineError(f"the prompt has {len(prompt_tokens)} tokens; with max_new_tokens="
+                              f"{params.max_new_tokens} that exceeds the context window n_ctx={self.n_ctx}: raise "
+                              "engine.n_ctx or shorten the prompt")
         first_logits = self._prefill(prompt_tokens)
         samples = []
         for seed in sample_seeds(params.seed, params.n):

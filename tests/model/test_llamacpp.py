@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from codeward.model.base import Cancelled, SamplingParams
+from codeward.model.base import Cancelled, EngineError, SamplingParams
 from codeward.model.stops import CODEX_STOPS
 
 PROMPT = "def add(a, b):\n    \"\"\"Return the sum of a and b.\"\"\"\n"
@@ -84,3 +84,12 @@ def test_cancel_stops_generation(llama_engine):
 def test_count_tokens(llama_engine):
     assert llama_engine.count_tokens("") == 0
     assert 0 < llama_engine.count_tokens("def f(x): return x") < 20
+
+
+def test_empty_prompt_and_too_long_prompt(llama_engine):
+    s = llama_engine.generate([""], SamplingParams(max_new_tokens=3))[0][0]
+    assert s.n_tokens >= 1
+    with pytest.raises(EngineError, match="exceeds the context window n_ctx=2048"):
+        llama_engine.generate(["x " * 2100], SamplingParams(max_new_tokens=3))
+    # the engine still works after the error
+    assert llama_engine.generate([PROMPT], SamplingParams(max_new_tokens=2))[0][0].n_tokens >= 1
