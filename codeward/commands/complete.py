@@ -38,14 +38,15 @@ def read_source(name: str) -> str:
 def run(args: argparse.Namespace) -> int:
     text = read_source(args.file)
     try:
-        offset = offset_of(text, args.line, args.col)
+        offset_of(text, args.line, args.col)  # validates the position with a 1-based message
     except PositionError as exc:
         die(f"{args.file}: {exc}")
     settings = settings_from_args(args)
 
-    from codeward.model.base import EngineError, SamplingParams
+    from codeward.completion_types import CompletionRequest
+    from codeward.model.base import EngineError
     from codeward.model.factory import make_engine
-    from codeward.model.stops import CODEX_STOPS
+    from codeward.pipeline import Pipeline, RequestError
 
     t0 = time.perf_counter()
     try:
@@ -53,29 +54,38 @@ def run(args: argparse.Namespace) -> int:
     except EngineError as exc:
         die(str(exc), code=1)
     load_s = time.perf_counter() - t0
-    prefix = text[:offset]
-    rest_of_line = text[offset:].split("\n", 1)[0]
-    stops = ("\n",) if rest_of_line.strip() else CODEX_STOPS + ("\n\n\n",)
-    e = settings.engine
-    params = SamplingParams(n=e.n, temperature=e.temperature, top_p=e.top_p, max_new_tokens=e.max_new_tokens,
-                            stop=stops, seed=e.seed)
+    # The editor's pipeline: context, template, mode and stops, engine, postprocess, safety policy.
+    request = CompletionRequest(text=text, line=args.line - 1, column=args.col - 1, unit="code-point",
+                                path="" if args.file == "-" else args.file, language="python")
     t1 = time.perf_counter()
     try:
-        samples = engine.generate([prefix], params)[0]
+        result = Pipeline(settings, engine).complete_sync(request)
     except EngineError as exc:
         die(str(exc), code=1)
+    except RequestError as exc:
+        die(str(exc))
     gen_s = time.perf_counter() - t1
+    samples = result.samples
+    outcome = {s.sample_index: s for s in result.suggestions + result.blocked}
+    rows = []
+    for i, s in enumerate(samples):
+        kept = outcome.get(i)
+        rows.append({"text": kept.text if kept else "", "raw": s.text, "finish_reason": s.finish_reason,
+                     "logprob_sum": s.logprob_sum, "n_tokens": s.n_tokens,
+                     "verdict": kept.verdict if kept else "dropped",
+                     "findings": [f.as_dict() for f in kept.findings] if kept else []})
     if args.json:
         print(json.dumps({"file": args.file, "line": args.line, "col": args.col, "engine": engine.info.engine,
                           "model": engine.info.model, "load_s": round(load_s, 3), "generate_s": round(gen_s, 3),
-                          "suggestions": [{"text": s.text, "finish_reason": s.finish_reason,
-                                           "logprob_sum": s.logprob_sum, "n_tokens": s.n_tokens}
-                                          for s in samples]}))
+                          "mode": result.mode, "template": result.template, "prompt": result.prompt,
+                          "suggestions": rows}))
         return 0
-    for i, s in enumerate(samples):
-        print(f"--- suggestion {i + 1}/{len(samples)} ({s.n_tokens} tokens, {s.finish_reason}, "
-              f"logprob {s.logprob_sum:.2f})")
-        print(s.text)
+    for i, row in enumerate(rows):
+        print(f"--- suggestion {i + 1}/{len(rows)} ({row['n_tokens']} tokens, {row['finish_reason']}, "
+              f"logprob {row['logprob_sum']:.2f}, {row['verdict']})")
+        print(row["text"] if row["verdict"] != "dropped" else row["raw"])
+        for f in row["findings"]:
+            print(f"    {f['rule_id']} ({f['severity']}) line {f['line']}: {f['message']}")
     print(f"--- {engine.info.engine} {engine.info.model}: model load {load_s:.2f} s, "
           f"generation {gen_s:.2f} s", file=sys.stderr)
     return 0

@@ -1,0 +1,163 @@
+"""Context: the text the model reads, cut from the document around the cursor under token budgets.
+
+The prefix is cut at line starts snapped to multiples of `START_STEP` lines, so that while the user types the
+prompt's start stays put and llama.cpp's KV cache of the previous prompt stays valid (DESIGN.md: ~0.2 s warm
+against ~3.7 s cold for 1,024 tokens). Snippets from other open documents come first, in a stable order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from codeward.completion_settings import INSTRUCTION_LINE, ContextSettings
+from codeward.cursor import Cursor
+from codeward.snippets import OtherDocument, pick_snippets, render_snippets
+
+CountTokens = Callable[[str], int]
+START_STEP = 8  # prefix windows start on a line number that is a multiple of this
+_CHARS_PER_TOKEN_MAX = 8  # generous: a window of budget * this many characters always holds the budget
+_EOL = re.compile(r"\r\n|\r|\n")
+_DEF = re.compile(r"^([ \t]*)(async[ \t]+)?def[ \t]")
+
+
+@dataclass(frozen=True)
+class Context:
+    """The pieces of one prompt: `prefix` (snippets + instruction + document window) and `suffix`."""
+
+    prefix: str
+    suffix: str
+    window_start: int  # offset in the document where the prefix window starts
+    snippets: tuple[str, ...]  # paths of the other documents snippets came from
+    instruction_line: int | None  # 0-based document line the instruction was inserted before, if any
+
+
+def _fits(text: str, budget: int, count: CountTokens) -> bool:
+    return count(text) <= budget
+
+
+def _first_fitting(candidates: Sequence[int], text: str, budget: int, count: CountTokens) -> int | None:
+    """Smallest candidate start (ascending list) whose tail `text[start:]` fits; binary search."""
+    lo, hi, best = 0, len(candidates) - 1, None
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        if _fits(text[candidates[mid]:], budget, count):
+            best, hi = candidates[mid], mid - 1
+        else:
+            lo = mid + 1
+    return best
+
+
+def trim_prefix(prefix: str, budget: int, count: CountTokens) -> int:
+    """Offset in `prefix` where the kept window starts: whole lines, snapped starts first, never over budget."""
+    if budget <= 0 or not prefix:
+        return len(prefix)
+    lo = max(0, len(prefix) - budget * _CHARS_PER_TOKEN_MAX)
+    if lo == 0 and _fits(prefix, budget, count):
+        return 0
+    first_line = prefix.count("\n", 0, lo)  # absolute line number of the line holding `lo` (\n endings)
+    starts = [m.end() for m in _EOL.finditer(prefix, lo)]
+    numbered = [(first_line + 1 + i, s) for i, s in enumerate(starts)]
+    snapped = [s for n, s in numbered if n % START_STEP == 0]
+    for candidates in (snapped, starts):
+        start = _first_fitting(candidates, prefix, budget, count)
+        if start is not None:
+            return start
+    # The cursor's own line is over budget: keep its tail, halving until it fits.
+    size = min(len(prefix), budget * 4)
+    while size > 0 and not _fits(prefix[len(prefix) - size:], budget, count):
+        size //= 2
+    return len(prefix) - size
+
+
+def trim_suffix(suffix: str, budget: int, count: CountTokens) -> str:
+    """The longest run of whole lines at the start of `suffix` within `budget` (at least nothing)."""
+    if budget <= 0 or not suffix:
+        return ""
+    window = suffix[: budget * _CHARS_PER_TOKEN_MAX]
+    if window == suffix and _fits(suffix, budget, count):
+        return suffix
+    ends = [m.end() for m in _EOL.finditer(window)]
+    lo, hi, best = 0, len(ends) - 1, 0
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        if _fits(window[: ends[mid]], budget, count):
+            best, lo = ends[mid], mid + 1
+        else:
+            hi = mid - 1
+    return window[:best]
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
+
+
+def function_start(text: str, cursor: Cursor) -> int | None:
+    """0-based line of the function holding the cursor (its first decorator if any); None at module level."""
+    lines = _EOL.split(text[: cursor.line_start])[:-1]  # complete lines before the cursor's line
+    if cursor.line_before.strip():
+        ref = _indent(cursor.line_before)
+        if _DEF.match(cursor.line_before):
+            return _with_decorators(lines, cursor.line)
+    else:
+        prev = next((i for i in range(len(lines) - 1, -1, -1) if lines[i].strip()), None)
+        if prev is None:
+            return None
+        if _DEF.match(lines[prev]):
+            return _with_decorators(lines, prev)
+        ref = _indent(lines[prev])
+    for i in range(len(lines) - 1, -1, -1):
+        line = lines[i]
+        if not line.strip() or _indent(line) >= ref:
+            continue
+        if _DEF.match(line):
+            return _with_decorators(lines, i)
+        if line.lstrip().startswith(("#", ")", "]", "}", '"', "'")):
+            continue  # comments and closing brackets or string lines at odd indentation say nothing
+        ref = _indent(line)
+        if ref == 0:
+            return None
+    return None
+
+
+def _with_decorators(lines: list[str], index: int) -> int:
+    while index > 0 and lines[index - 1].lstrip().startswith("@"):
+        index -= 1
+    return index
+
+
+def _line_offset(text: str, line: int) -> int:
+    """Offset of the start of 0-based `line` in `text` (which has at least that many lines)."""
+    offset = 0
+    for _ in range(line):
+        match = _EOL.search(text, offset)
+        if match is None:
+            return len(text)
+        offset = match.end()
+    return offset
+
+
+def build_context(text: str, cursor: Cursor, settings: ContextSettings, count: CountTokens, *,
+                  path: str = "", language: str = "python", others: Sequence[OtherDocument] = (),
+                  use_suffix: bool = True) -> Context:
+    """Prefix and suffix for `cursor` in `text` under the budgets of `settings`, with the context policy applied."""
+    prefix_doc = text[: cursor.offset]
+    budget = settings.prefix_tokens
+    inserted_at: int | None = None
+    if settings.policy == "instruct":
+        budget = max(1, budget - count(INSTRUCTION_LINE + "\n"))
+        inserted_at = function_start(text, cursor)
+        if inserted_at is None:
+            inserted_at = cursor.line
+    start = trim_prefix(prefix_doc, budget, count)
+    window = prefix_doc[start:]
+    if inserted_at is not None:
+        at = max(_line_offset(text, inserted_at), start)
+        window = prefix_doc[start:at] + INSTRUCTION_LINE + "\n" + prefix_doc[at:]
+    chosen = pick_snippets(others, path=path, language=language, query=window[-2000:], settings=settings,
+                           count=count)
+    header = render_snippets(chosen)
+    suffix = trim_suffix(text[cursor.offset:], settings.suffix_tokens, count) if use_suffix else ""
+    return Context(prefix=header + window, suffix=suffix, window_start=start,
+                   snippets=tuple(s.path for s in chosen), instruction_line=inserted_at)

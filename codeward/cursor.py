@@ -1,0 +1,95 @@
+"""Cursor geometry: 0-based (line, column) in UTF-16 code units or code points <-> string offsets.
+
+LSP counts columns in UTF-16 code units by default (UTF-8 or UTF-32 = code points if negotiated) and ends lines at `\\n`, `\\r\\n` or `\\r` (never at the other
+characters `str.splitlines` knows); Python strings index code points. Everything here follows LSP's rules.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+ColumnUnit = Literal["utf-16", "utf-8", "code-point"]
+UNITS: tuple[str, ...] = ("utf-16", "utf-8", "code-point")
+_EOL = re.compile(r"\r\n|\r|\n")
+
+
+class PositionError(ValueError):
+    """A cursor outside the document, or a column unit codeward does not know; the message says which."""
+
+
+def utf16_len(text: str) -> int:
+    """Length of `text` in UTF-16 code units (astral characters count two)."""
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+
+
+def _units(ch: str, unit: ColumnUnit) -> int:
+    if unit == "utf-16":
+        return 2 if ord(ch) > 0xFFFF else 1
+    return len(ch.encode("utf-8", "surrogatepass"))
+
+
+def to_code_points(line_text: str, column: int, unit: ColumnUnit) -> int:
+    """Code-point column of `column` (in `unit`) on `line_text`; past the end clamps to the end (LSP's rule)."""
+    if unit == "code-point":
+        return min(column, len(line_text))
+    if unit not in UNITS:
+        raise PositionError(f"unknown column unit {unit!r}; use one of {', '.join(UNITS)}")
+    units = 0
+    for index, ch in enumerate(line_text):
+        if units >= column:
+            return index
+        units += _units(ch, unit)
+        if units > column:  # the column splits a character: keep the whole character before the cursor
+            return index
+    return len(line_text)
+
+
+def from_code_points(line_text: str, column: int, unit: ColumnUnit) -> int:
+    """Column in `unit` of code-point `column` on `line_text`."""
+    if unit == "code-point":
+        return column
+    if unit == "utf-16":
+        return utf16_len(line_text[:column])
+    return len(line_text[:column].encode("utf-8", "surrogatepass"))
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where the cursor is in a text: its offset and the pieces of its line the pipeline keeps asking for."""
+
+    line: int  # 0-based
+    column: int  # 0-based, code points
+    offset: int  # index into the text
+    line_start: int  # index of the first character of the cursor's line
+    line_before: str  # text on the line before the cursor
+    line_after: str  # text on the line after the cursor (without the line ending)
+
+    def column_in(self, unit: ColumnUnit) -> int:
+        """The cursor's column in `unit`."""
+        return from_code_points(self.line_before, len(self.line_before), unit)
+
+
+def locate(text: str, line: int, column: int, unit: ColumnUnit = "utf-16") -> Cursor:
+    """The cursor at 0-based `line` and `column` (in `unit`); PositionError if the line is not in the text."""
+    if line < 0 or column < 0:
+        raise PositionError(f"position {line}:{column} is negative; lines and columns start at 0")
+    start = 0
+    for _ in range(line):
+        match = _EOL.search(text, start)
+        if match is None:
+            count = len(_EOL.findall(text)) + 1
+            raise PositionError(f"line {line} is outside the document (it has {count} line(s), numbered from 0)")
+        start = match.end()
+    end_match = _EOL.search(text, start)
+    end = end_match.start() if end_match else len(text)
+    line_text = text[start:end]
+    col = to_code_points(line_text, column, unit)
+    return Cursor(line=line, column=col, offset=start + col, line_start=start, line_before=line_text[:col],
+                  line_after=line_text[col:])
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines of `text` by LSP's line endings (a trailing newline gives a last empty line)."""
+    return _EOL.split(text)

@@ -1,0 +1,208 @@
+"""Postprocess: an ordered list of small pure filters, each `(candidate, context) -> candidate | DROP`.
+
+The order lives in `default_filters`; bracket scanning lives in `codeward.brackets`. Filters never see the
+model or the document beyond what `PostContext` carries, so golden cases can pin each one down.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from codeward.brackets import closer_for, open_at_end, scan
+from codeward.cursor import Cursor, split_lines
+from codeward.modes import Mode
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A suggestion under way: the text inserted at the cursor, replacing `replace_after` characters after it."""
+
+    text: str
+    replace_after: int = 0
+
+
+@dataclass(frozen=True)
+class PostContext:
+    """What the filters know about the cursor."""
+
+    line_before: str
+    line_after: str
+    next_lines: tuple[str, ...]  # a few document lines after the cursor's line
+    open_brackets: str  # brackets still open at the cursor, innermost last ("" when unknown)
+    in_string: bool  # the cursor is inside a string literal (bracket balancing is then skipped)
+    mode: Mode
+    template_kind: str = "prefix"
+
+
+def context_for(text: str, cursor: Cursor, mode: Mode, template_kind: str = "prefix",
+                window_start: int = 0) -> PostContext:
+    """The filters' view of `cursor` in `text`; brackets are scanned from `window_start` (a line start)."""
+    tail = text[cursor.offset: cursor.offset + 4000]
+    brackets, in_string = open_at_end(text[window_start: cursor.offset])
+    return PostContext(line_before=cursor.line_before, line_after=cursor.line_after,
+                       next_lines=tuple(split_lines(tail)[1:6]), open_brackets=brackets, in_string=in_string,
+                       mode=mode, template_kind=template_kind)
+
+
+DROP = None
+Filter = Callable[[Candidate, PostContext], "Candidate | None"]
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
+
+
+def _with_text(item: Candidate, text: str) -> Candidate | None:
+    return replace(item, text=text) if text.strip() else DROP
+
+
+_PROSE = re.compile(r"^[A-Z][A-Za-z']*(\s+[\w'’,-]+)+\s*[.:!]?$")
+_FENCE = re.compile(r"^\s*```[\w+-]*\s*$")
+
+
+def strip_chat(item: Candidate, ctx: PostContext) -> Candidate | None:
+    """Chat templates: keep the code of a fenced block, drop prose lines around it and an echo of the line."""
+    if ctx.template_kind != "chat":
+        return item
+    lines = item.text.split("\n")
+    fences = [i for i, line in enumerate(lines) if _FENCE.match(line)]
+    if len(fences) >= 2:
+        lines = lines[fences[0] + 1: fences[1]]
+    elif fences:
+        lines = lines[:fences[0]] if fences[0] > 0 else lines[1:]
+    while lines and _PROSE.match(lines[0].strip()) and not lines[0].rstrip().endswith(":"):
+        lines.pop(0)
+    while lines and (not lines[-1].strip() or _PROSE.match(lines[-1].strip())):
+        lines.pop()
+    text = "\n".join(lines).replace("<CURSOR>", "")
+    echo = ctx.line_before.strip()
+    if echo and text.lstrip().startswith(echo):
+        text = text.lstrip()[len(echo):]
+    return _with_text(item, text)
+
+
+def single_line(item: Candidate, ctx: PostContext) -> Candidate | None:
+    """Single-line mode keeps the first line only."""
+    if ctx.mode.kind != "single":
+        return item
+    return _with_text(item, item.text.split("\n", 1)[0])
+
+
+def limit_scope(item: Candidate, ctx: PostContext) -> Candidate | None:
+    """Multi-line mode stops at the first line indented less than the block the cursor is in."""
+    if ctx.mode.kind != "multi":
+        return item
+    lines = item.text.split("\n")
+    first = lines[0]
+    if not ctx.line_before.strip() and first.strip() and len(ctx.line_before) + _indent(first) < ctx.mode.min_indent:
+        return DROP
+    kept = [first]
+    for line in lines[1:]:
+        if line.strip() and _indent(line) < ctx.mode.min_indent:
+            break
+        kept.append(line)
+    return _with_text(item, "\n".join(kept))
+
+
+def drop_repetition(item: Candidate, ctx: PostContext) -> Candidate | None:
+    """Cut at a line repeated three times in a row or a block of 2-4 lines repeated; drop a degenerate last line."""
+    lines = item.text.split("\n")
+    # Compare lines as they will stand in the buffer: the first one follows the indentation already typed.
+    keys = [line.rstrip() for line in lines]
+    if not ctx.line_before.strip():
+        keys[0] = ctx.line_before + keys[0]
+    cut = len(lines)
+    for i in range(len(keys)):
+        if keys[i].strip() and i + 2 < len(keys) and keys[i] == keys[i + 1] == keys[i + 2]:
+            cut = min(cut, i + 1)
+        for k in range(2, 5):
+            block = keys[i:i + k]
+            if len(block) == k and any(b.strip() for b in block) and keys[i + k:i + 2 * k] == block:
+                cut = min(cut, i + k)
+    lines = lines[:cut]
+    if lines and re.search(r"(.{4,}?)\1{4,}\s*$", lines[-1]):
+        lines.pop()
+    return _with_text(item, "\n".join(lines))
+
+
+def drop_suffix_duplicates(item: Candidate, ctx: PostContext) -> Candidate | None:
+    """Remove text the document already has after the cursor: the rest of the line, or the next code line."""
+    lines = item.text.split("\n")
+    after = ctx.line_after.strip()
+    if after and lines[0].rstrip().endswith(after) and len(lines) == 1:
+        lines[0] = lines[0].rstrip()[: -len(after)]
+    following = next((ln.strip() for ln in ctx.next_lines if ln.strip()), "")
+    if following and len(following) >= 3:
+        for i in range(1, len(lines)):
+            if lines[i].strip() == following:
+                lines = lines[:i]
+                break
+    return _with_text(item, "\n".join(lines))
+
+
+def limit_lines(max_lines: int) -> Filter:
+    """A filter keeping at most `max_lines` lines."""
+    def _limit(item: Candidate, ctx: PostContext) -> Candidate | None:
+        return _with_text(item, "\n".join(item.text.split("\n")[:max_lines]))
+    _limit.__name__ = f"limit_lines_{max_lines}"
+    return _limit
+
+
+def balance_brackets(item: Candidate, ctx: PostContext) -> Candidate | None:
+    """Cut at a closer nothing opened; close what the suggestion opened (or cut back to its last balanced line);
+    replace auto-closed brackets after the cursor that the suggestion closes itself."""
+    if ctx.in_string:
+        return item
+    result = scan(item.text, list(ctx.open_brackets))
+    text = item.text[: result.excess_at] if result.excess_at is not None else item.text
+    if result.excess_at is not None:
+        result = scan(text, list(ctx.open_brackets))
+    replace_after = 0
+    after = ctx.line_after
+    while replace_after < len(result.closed_outer) and after[replace_after:replace_after + 1] == \
+            result.closed_outer[replace_after]:
+        replace_after += 1
+    if result.unclosed:
+        needed = "".join(closer_for(b) for b in reversed(result.unclosed))
+        if "\n" in text and result.last_balanced_line_end:
+            text = text[: result.last_balanced_line_end]
+        elif not ctx.line_after.lstrip().startswith(needed[:1]):
+            text = text.rstrip() + needed
+    out = _with_text(item, text)
+    return replace(out, replace_after=max(out.replace_after, replace_after)) if out else DROP
+
+
+def trim_whitespace(item: Candidate, ctx: PostContext) -> Candidate | None:
+    """Strip trailing spaces and blank lines; after a space already typed, strip the first line's leading ones."""
+    lines = [line.rstrip() for line in item.text.split("\n")]
+    while len(lines) > 1 and not lines[-1]:
+        lines.pop()
+    if ctx.line_before[-1:] in (" ", "\t") and lines:
+        lines[0] = lines[0].lstrip(" \t")
+    return _with_text(item, "\n".join(lines))
+
+
+def min_length(min_chars: int) -> Filter:
+    """A filter dropping suggestions with fewer than `min_chars` non-blank characters."""
+    def _min(item: Candidate, ctx: PostContext) -> Candidate | None:
+        return item if len("".join(item.text.split())) >= max(1, min_chars) else DROP
+    _min.__name__ = f"min_length_{min_chars}"
+    return _min
+
+
+def default_filters(max_lines: int = 16, min_chars: int = 2) -> list[Filter]:
+    """The filters in the order they run."""
+    return [strip_chat, single_line, limit_scope, drop_repetition, drop_suffix_duplicates, limit_lines(max_lines),
+            balance_brackets, trim_whitespace, min_length(min_chars)]
+
+
+def run_filters(text: str, ctx: PostContext, filters: Sequence[Filter]) -> Candidate | None:
+    """Apply `filters` in order to raw model text; DROP as soon as one drops it."""
+    item: Candidate | None = Candidate(text)
+    for f in filters:
+        if item is None:
+            return DROP
+        item = f(item, ctx)
+    return item

@@ -1,0 +1,80 @@
+"""The suggestion cache: typing forward through a shown suggestion needs no new model call.
+
+When the user types the first characters of the suggestion, the buffer with the suggestion spliced in is the same
+as before, so the rest of the suggestion, its findings and its verdict still hold.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from codeward.completion_types import CompletionRequest, CompletionResult, Suggestion, type_forward
+from codeward.cursor import Cursor
+
+
+@dataclass(frozen=True)
+class _Entry:
+    before: str  # document text before the cursor
+    after: str  # document text after the cursor
+    result: CompletionResult
+
+
+class SuggestionCache:
+    """Per-document last result (LRU over documents) plus an LRU of suggestions by id for accept."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._by_id: OrderedDict[str, tuple[str, Suggestion]] = OrderedDict()
+
+    def store(self, uri: str, request: CompletionRequest, cursor: Cursor, result: CompletionResult) -> None:
+        """Remember `result` for typing forward and its suggestions for accept."""
+        if self.size <= 0:
+            return
+        self._entries[uri] = _Entry(request.text[: cursor.offset], request.text[cursor.offset:], result)
+        self._entries.move_to_end(uri)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+        for s in result.suggestions:
+            self.remember(uri, s)
+
+    def remember(self, uri: str, suggestion: Suggestion) -> None:
+        """Keep `suggestion` findable by id (for `codeward.acceptCompletion`)."""
+        self._by_id[suggestion.id] = (uri, suggestion)
+        self._by_id.move_to_end(suggestion.id)
+        while len(self._by_id) > max(256, self.size * 4):
+            self._by_id.popitem(last=False)
+
+    def lookup(self, uri: str, request: CompletionRequest, cursor: Cursor) -> CompletionResult | None:
+        """The cached result advanced by what was typed since, or None if the typing left every suggestion."""
+        entry = self._entries.get(uri)
+        if entry is None:
+            return None
+        before, after = request.text[: cursor.offset], request.text[cursor.offset:]
+        if after != entry.after or not before.startswith(entry.before):
+            return None
+        typed = before[len(entry.before):]
+        if not typed:
+            kept = list(entry.result.suggestions)
+        else:
+            kept = [s for s in (type_forward(s, typed, cursor, request.unit) for s in entry.result.suggestions)
+                    if s is not None]
+        if not kept:
+            return None
+        return CompletionResult(suggestions=kept, prompt=entry.result.prompt, mode=entry.result.mode,
+                                template=entry.result.template, blocked=[], samples=[],
+                                timings_ms={"cache": 0.0})
+
+    def suggestion(self, suggestion_id: str) -> tuple[str, Suggestion] | None:
+        """(uri, suggestion) for an id the server handed out recently."""
+        return self._by_id.get(suggestion_id)
+
+    def clear_results(self, size: int) -> None:
+        """Drop every cached result (new settings may judge them differently); ids stay known for accept."""
+        self.size = size
+        self._entries.clear()
+
+    def forget(self, uri: str) -> None:
+        """Drop a closed document's entry."""
+        self._entries.pop(uri, None)

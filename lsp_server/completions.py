@@ -1,0 +1,184 @@
+"""The completion service: engine lifetime, debounce and cancel-previous per document, the typing-forward cache,
+timeouts, and one clear log line per fault. The work itself is the core pipeline's."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, replace
+
+from codeward.lsp_server.cache import SuggestionCache
+from codeward.lsp_server.telemetry import ClientLog, Stats
+from codeward.model.base import Engine, EngineError
+from codeward.model.settings import EngineSettings
+
+from codeward.completion_types import CompletionRequest, CompletionResult
+from codeward.config import Settings
+from codeward.cursor import PositionError
+from codeward.pipeline import Pipeline, RequestError
+
+EngineFactory = Callable[[EngineSettings], Engine]
+
+
+class CompletionService:
+    """Turns (document, cursor) requests into pipeline results for the LSP handlers; never raises for faults."""
+
+    def __init__(self, settings: Settings, engine_factory: EngineFactory, client_log: ClientLog,
+                 stats: Stats) -> None:
+        self.settings = settings
+        self._factory = engine_factory
+        self._log = client_log
+        self.stats = stats
+        self.cache = SuggestionCache(settings.completion.cache_size)
+        self._engine: Engine | None = None
+        self._engine_settings: EngineSettings | None = None
+        self._loading: asyncio.Future[Engine] | None = None
+        self._pipeline: Pipeline | None = None
+        self._engine_lock = asyncio.Lock()
+        self._inflight: dict[str, asyncio.Task[CompletionResult]] = {}
+        self._closing: asyncio.Future[None] | None = None
+
+    def update(self, settings: Settings) -> None:
+        """New settings: the pipeline is rebuilt; the engine is reloaded on the next request if its section
+        changed; cached results are dropped (they may break the new policy), ids stay known for accept."""
+        self.settings = settings
+        self._pipeline = None
+        self.cache.clear_results(settings.completion.cache_size)
+
+    async def _get_pipeline(self) -> Pipeline:
+        wanted = self.settings.engine
+        if self._engine is not None and self._engine_settings == wanted and self._pipeline is not None:
+            return self._pipeline
+        if self._engine is None or self._engine_settings != wanted:
+            await self._load_engine(replace(wanted))
+        assert self._engine is not None
+        self._pipeline = Pipeline(self.settings, self._engine, self._engine_lock)
+        return self._pipeline
+
+    async def _load_engine(self, wanted: EngineSettings) -> None:
+        """Load the engine once for concurrent requests; a cancelled request does not cancel the load."""
+        if self._loading is None or self._engine_settings != wanted:
+            old, old_lock = self._engine, self._engine_lock
+            self._engine, self._engine_settings, self._pipeline = None, wanted, None
+            self._engine_lock = asyncio.Lock()
+            if old is not None:
+                self._closing = asyncio.ensure_future(_close_when_idle(old, old_lock))
+            self._loading = asyncio.ensure_future(asyncio.to_thread(self._factory, wanted))
+        loading = self._loading
+        try:
+            engine = await asyncio.shield(loading)
+        except Exception:
+            if self._loading is loading:
+                self._loading, self._engine_settings = None, None  # try again on the next request
+            raise
+        if self._engine_settings == wanted:
+            self._engine = engine
+
+    async def complete(self, uri: str, request: CompletionRequest) -> CompletionResult | None:
+        """The result for `request`, or None (superseded, timed out, failed: logged once per kind of fault)."""
+        self.stats.requests += 1
+        started = time.perf_counter()
+        try:
+            cursor = request.cursor()
+        except PositionError as exc:
+            self._fault("position", f"{uri}: {exc}")
+            return None
+        cached = self.cache.lookup(uri, request, cursor)
+        if cached is not None:
+            self.stats.cache_hits += 1
+            self._record(cached, started)
+            return cached
+        previous = self._inflight.pop(uri, None)
+        if previous is not None and not previous.done():
+            previous.cancel()
+        task = asyncio.ensure_future(self._run(request))
+        self._inflight[uri] = task
+        c = self.settings.completion
+        try:
+            done, _ = await asyncio.wait({task}, timeout=c.debounce_ms / 1000 + c.timeout_s)
+        except asyncio.CancelledError:
+            task.cancel()  # the client cancelled the request ($/cancelRequest)
+            raise
+        finally:
+            if self._inflight.get(uri) is task:
+                del self._inflight[uri]
+        return self._outcome(uri, request, cursor, task, done, started)
+
+    def _outcome(self, uri: str, request: CompletionRequest, cursor: object, task: asyncio.Task,
+                 done: set, started: float) -> CompletionResult | None:
+        c = self.settings.completion
+        if task not in done:
+            task.cancel()
+            self.stats.timeouts += 1
+            self._fault("timeout", f"the model gave no answer within completion.timeout_s = {c.timeout_s} s "
+                        f"for {uri}; the request returns nothing (raise the timeout or use a smaller model)")
+            return None
+        if task.cancelled():
+            self.stats.superseded += 1
+            return None
+        exc = task.exception()
+        if exc is not None:
+            self.stats.errors += 1
+            kind = "engine" if isinstance(exc, EngineError) else "request" if isinstance(exc, RequestError) \
+                else "internal"
+            if kind == "internal":
+                logging.getLogger("codeward.lsp").error("completion failed", exc_info=exc)
+            self._fault(kind, f"no completion for {uri}: {type(exc).__name__}: {exc}")
+            return None
+        result = task.result()
+        self.cache.store(uri, request, cursor, result)  # type: ignore[arg-type]
+        for s in result.blocked:
+            self.cache.remember(uri, s)
+        self._record(result, started)
+        return result
+
+    async def _run(self, request: CompletionRequest) -> CompletionResult:
+        delay = self.settings.completion.debounce_ms / 1000
+        if delay > 0:
+            await asyncio.sleep(delay)  # a newer keystroke cancels this task while it sleeps
+        pipeline = await self._get_pipeline()
+        return await pipeline.complete(request)
+
+    def _record(self, result: CompletionResult, started: float) -> None:
+        s = self.stats
+        s.completed += 1
+        s.empty += not result.suggestions
+        s.shown += len(result.suggestions)
+        s.warned += sum(1 for x in result.suggestions if x.verdict == "warn")
+        s.blocked += len(result.blocked)
+        s.latencies_ms.append((time.perf_counter() - started) * 1e3)
+        s.last_prompt = result.prompt
+        s.last_suggestions = [x.as_dict() for x in result.suggestions + result.blocked]
+
+    def _fault(self, kind: str, message: str) -> None:
+        self._log(kind, message, logging.WARNING)
+
+    def settings_dict(self) -> dict:
+        """The settings in force (for `codeward/stats`)."""
+        return asdict(self.settings)
+
+    async def aclose(self) -> None:
+        """Stop work in flight and release the engine."""
+        for task in self._inflight.values():
+            task.cancel()
+        if self._closing is not None:
+            await self._closing
+        if self._engine is not None:
+            # A timed-out generation may still be running in its thread: close only once it has stopped.
+            await _close_when_idle(self._engine, self._engine_lock)
+            self._engine = None
+
+
+async def _close_when_idle(engine: Engine, lock: asyncio.Lock) -> None:
+    """Close a replaced engine once the generation still running on it (if any) has stopped."""
+    async with lock:
+        await asyncio.to_thread(_close, engine)
+
+
+def _close(engine: Engine) -> None:
+    try:
+        engine.close()
+    except Exception:
+        logging.getLogger("codeward.lsp").exception("closing the previous engine failed")

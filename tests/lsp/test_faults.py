@@ -1,0 +1,146 @@
+"""Bad input and faults: each returns an empty result promptly, logs one clear message, and the server goes on.
+
+The server runs with test engines (`fake_engines`): a scripted model whose answers are fixed (the safety checks
+stay real), one that raises, one that hangs; the remote-server case uses the real openai engine.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient
+
+from .conftest import configure, initialize, inline, open_doc, stats
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+INSECURE = "subprocess.call(cmd, shell=True)"
+CLEAN = "subprocess.run(['ls'], check=False)"
+SHELL_DOC = "import subprocess\n\n\ndef run(cmd):\n    "
+GOOD_URI = "file:///tmp/codeward-faults/run.py"
+
+
+def scripted(*texts: str) -> str:
+    return "scripted:" + json.dumps(list(texts))
+
+
+BASE = {"completion": {"debounce_ms": 0, "timeout_s": 2.0}, "engine": {"model": scripted(CLEAN)},
+        "safety": {"on_high": "block"}}
+
+
+@pytest_lsp.fixture(scope="module", config=ClientServerConfig(
+    server_command=[sys.executable, str(Path(__file__).with_name("fake_server.py"))]))
+async def client(lsp_client: LanguageClient):
+    await initialize(lsp_client, BASE)
+    open_doc(lsp_client, GOOD_URI, SHELL_DOC)
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def _still_serving(client: LanguageClient) -> None:
+    """A good request right after a fault gets its suggestion."""
+    await configure(client, {"engine": {"model": scripted(CLEAN)}})
+    items = await inline(client, GOOD_URI, 4, 4)
+    assert [i.insert_text for i in items] == ["    " + CLEAN]
+
+
+async def _empty_once(client: LanguageClient, uri: str, line: int, character: int, needle: str,
+                      limit_s: float = 5.0) -> None:
+    """The request is empty and quick, one log message names the fault; asking again logs nothing new."""
+    logs = len(client.log_messages)
+    started = time.monotonic()
+    assert await inline(client, uri, line, character) == []
+    assert time.monotonic() - started < limit_s
+    new = [m.message for m in client.log_messages[logs:]]
+    assert len(new) == 1 and needle in new[0], new
+    assert await inline(client, uri, line, character) == []
+    assert len(client.log_messages) == logs + 1, "a repeated fault must not log again (no storms)"
+
+
+async def test_insecure_suggestion_is_blocked_and_the_clean_one_shown(client: LanguageClient):
+    await configure(client, {"engine": {"model": scripted(INSECURE, CLEAN)}})
+    items = await inline(client, GOOD_URI, 4, 4)
+    assert [i.insert_text for i in items] == ["    " + CLEAN]
+    s = await stats(client)
+    assert [x["verdict"] for x in s["last_suggestions"]][-1] == "block"
+
+
+async def test_findings_of_an_accepted_suggestion_become_diagnostics(client: LanguageClient):
+    await configure(client, {"engine": {"model": scripted(INSECURE)}, "safety": {"on_high": "warn"}})
+    (item,) = await inline(client, GOOD_URI, 4, 4)
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=GOOD_URI, version=2),
+        content_changes=[types.TextDocumentContentChangePartial(range=item.range, text=item.insert_text)]))
+    ok = await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command=item.command.command, arguments=item.command.arguments))
+    assert ok is True  # the server publishes before it answers, so the diagnostics are here now
+    diags = client.diagnostics[GOOD_URI]
+    b602 = [d for d in diags if d.code == "B602"]
+    assert b602 and all(d.source == "codeward" for d in diags)
+    assert b602[0].range.start.line == 4 and b602[0].severity == types.DiagnosticSeverity.Error
+    client.text_document_did_change(types.DidChangeTextDocumentParams(  # back to the original text
+        text_document=types.VersionedTextDocumentIdentifier(uri=GOOD_URI, version=3),
+        content_changes=[types.TextDocumentContentChangeWholeDocument(text=SHELL_DOC)]))
+    await configure(client, {"safety": {"on_high": "block"}})
+
+
+async def test_unknown_document(client: LanguageClient):
+    await _empty_once(client, "file:///nonexistent/codeward/nowhere.py", 0, 0, "is not open")
+    await _still_serving(client)
+
+
+async def test_invalid_utf8_on_disk(client: LanguageClient, tmp_path: Path):
+    path = tmp_path / "latin1.py"
+    path.write_bytes(b"name = 'caf\xe9'\nprint(name)\n")
+    await _empty_once(client, path.as_uri(), 1, 0, "not valid UTF-8")
+    await _still_serving(client)
+
+
+async def test_out_of_range_position(client: LanguageClient):
+    await _empty_once(client, GOOD_URI, 99, 0, "outside the document")
+    await _still_serving(client)
+
+
+async def test_ten_megabyte_document(client: LanguageClient):
+    uri = "file:///tmp/codeward-faults/huge.py"
+    open_doc(client, uri, "x = 1  # filler\n" * 655_360)  # 10 MiB
+    await _empty_once(client, uri, 1000, 0, "max_document_chars")
+    await _still_serving(client)
+    client.text_document_did_close(types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(uri)))
+
+
+async def test_engine_raising(client: LanguageClient):
+    await configure(client, {"engine": {"model": "raise"}})
+    await _empty_once(client, GOOD_URI, 4, 4, "RuntimeError: the model crashed")
+    await _still_serving(client)
+
+
+async def test_engine_failing_to_load(client: LanguageClient):
+    await configure(client, {"engine": {"model": "/nonexistent/model.gguf"}})
+    await _empty_once(client, GOOD_URI, 4, 4, "not found")
+    await _still_serving(client)
+
+
+async def test_engine_timing_out(client: LanguageClient):
+    await configure(client, {"engine": {"model": "hang"}, "completion": {"timeout_s": 0.5}})
+    await _empty_once(client, GOOD_URI, 4, 4, "timeout_s", limit_s=3.0)
+    await configure(client, {"completion": {"timeout_s": 2.0}})
+    await _still_serving(client)
+
+
+async def test_remote_server_down(client: LanguageClient):
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    await configure(client, {"engine": {"engine": "openai", "model": "served",
+                                        "base_url": f"http://127.0.0.1:{port}/v1", "max_retries": 0}})
+    await _empty_once(client, GOOD_URI, 4, 4, "cannot reach")
+    await configure(client, {"engine": {"engine": "llamacpp"}})
+    await _still_serving(client)

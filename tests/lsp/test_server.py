@@ -1,0 +1,127 @@
+"""`codeward serve` over stdio with the embedded model: capabilities, sync, positions, completions, settings."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient
+
+from codeward.completion_settings import INSTRUCTION_LINE, CompletionSettings
+
+from .conftest import INIT_OPTIONS, change, configure, initialize, inline, open_doc, stats, utf16
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+URI = "file:///tmp/codeward-test/totals.py"
+UNI = "file:///tmp/codeward-test/unicode.py"
+
+
+@pytest_lsp.fixture(scope="module", config=ClientServerConfig(
+    server_command=[sys.executable, "-m", "codeward", "serve"]))
+async def client(lsp_client: LanguageClient):
+    await initialize(lsp_client, INIT_OPTIONS)
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_initialize_advertises_inline_completion_and_incremental_sync(client: LanguageClient):
+    caps = client.init_result.capabilities
+    raw = client.protocol._converter.unstructure(caps)
+    assert raw["inlineCompletionProvider"] == {}
+    assert caps.text_document_sync.change == types.TextDocumentSyncKind.Incremental
+    assert caps.completion_provider is not None
+    assert "codeward.acceptCompletion" in caps.execute_command_provider.commands
+    assert client.init_result.server_info.name == "codeward"
+
+
+async def test_inline_completion_from_the_embedded_model_after_an_incremental_change(client: LanguageClient):
+    open_doc(client, URI, "x = [1, 2, 3]\n")
+    change(client, URI, 2, 1, 0, 0, "total = ")
+    items = await inline(client, URI, 1, 8)
+    assert items, "the embedded model gave no suggestion"
+    item = items[0]
+    assert item.insert_text.startswith("total = ") and len(item.insert_text) > len("total = ")
+    assert item.range == types.Range(types.Position(1, 0), types.Position(1, 8))
+    assert item.command.command == "codeward.acceptCompletion" and item.command.arguments
+    s = await stats(client)
+    assert s["last_prompt"] == "x = [1, 2, 3]\ntotal = "  # the incremental change was applied
+    assert s["last_suggestions"][0]["verdict"] in ("allow", "warn")
+    client.first_item = item  # type: ignore[attr-defined]
+
+
+async def test_completion_fallback_offers_the_suggestion_unfiltered(client: LanguageClient):
+    before = (await stats(client))["cache_hits"]
+    result = await client.text_document_completion_async(types.CompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=URI), position=types.Position(1, 8)))
+    assert isinstance(result, types.CompletionList) and result.is_incomplete
+    (item,) = result.items
+    expected = client.first_item.insert_text
+    assert item.text_edit.new_text == expected and item.filter_text == expected
+    assert item.label == expected.split("\n")[0].strip()
+    assert item.command.command == "codeward.acceptCompletion"
+    assert (await stats(client))["cache_hits"] == before + 1  # same cursor, same text: no new model call
+
+
+async def test_typing_forward_serves_the_rest_without_a_model_call(client: LanguageClient):
+    first = client.first_item.insert_text
+    typed = first[len("total = ")]
+    change(client, URI, 3, 1, 8, 8, typed)
+    before = await stats(client)
+    items = await inline(client, URI, 1, 9)
+    after = await stats(client)
+    assert [i.insert_text for i in items][:1] == [first]
+    assert items[0].range.end.character == 9
+    assert after["cache_hits"] == before["cache_hits"] + 1
+
+
+async def test_utf16_positions_with_non_ascii_and_astral_characters(client: LanguageClient):
+    line = '    print("héllo 😀", '
+    open_doc(client, UNI, "def greet(name):\n" + line + ")\n")
+    # an incremental change addressed in UTF-16 units, after the astral character
+    change(client, UNI, 2, 1, utf16(line), utf16(line), "name, ")
+    cursor = utf16(line) + len("name, ")
+    items = await inline(client, UNI, 1, cursor)
+    s = await stats(client)
+    assert s["last_prompt"] == "def greet(name):\n" + line + "name, "
+    assert items, "the embedded model gave no suggestion"
+    assert items[0].range.start == types.Position(1, 0)
+    assert items[0].range.end.character in (cursor, cursor + 1)  # +1 when it replaces the closing bracket
+    assert items[0].insert_text.startswith(line + "name, ")
+
+
+async def test_configuration_change_is_pulled_and_applied(client: LanguageClient):
+    settings = await configure(client, {"context": {"policy": "instruct"}})
+    assert settings["context"]["policy"] == "instruct"
+    assert settings["engine"]["max_new_tokens"] == 4  # the initializationOptions still hold
+    uri = "file:///tmp/codeward-test/area.py"
+    open_doc(client, uri, "def area(r):\n    return ")
+    await inline(client, uri, 1, 11)
+    assert (await stats(client))["last_prompt"] == f"{INSTRUCTION_LINE}\ndef area(r):\n    return "
+
+
+async def test_invalid_settings_fall_back_to_defaults_with_one_message(client: LanguageClient):
+    shown = len(client.messages)
+    settings = await configure(client, {"completion": {"debounce_ms": -5, "mode": "sideways"},
+                                        "context": {"policy": "none"}})
+    defaults = CompletionSettings()
+    assert settings["completion"]["debounce_ms"] == defaults.debounce_ms
+    assert settings["completion"]["mode"] == defaults.mode
+    assert len(client.messages) == shown + 1
+    message = client.messages[-1].message
+    assert "completion.debounce_ms" in message and "completion.mode" in message
+
+
+async def test_accept_counts_and_publishes_diagnostics(client: LanguageClient):
+    item = client.first_item
+    accepted = (await stats(client))["accepted"]
+    ok = await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command=item.command.command, arguments=item.command.arguments))
+    assert ok is True
+    assert (await stats(client))["accepted"] == accepted + 1
+    assert URI in client.diagnostics  # published (empty when the suggestion had no findings)
+    unknown = await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="codeward.acceptCompletion", arguments=["no-such-id"]))
+    assert unknown is False

@@ -1,0 +1,99 @@
+"""The completion service in-process: timeouts return at once, and closing waits for a generation that
+cannot be interrupted (closing llama.cpp under a running decode crashes the process)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Sequence
+
+from codeward.lsp_server.completions import CompletionService
+from codeward.lsp_server.telemetry import ClientLog, Stats
+from codeward.model.base import Engine, EngineInfo, Sample, SamplingParams
+
+from codeward.completion_types import CompletionRequest
+from codeward.config import Settings
+
+
+class StubbornEngine(Engine):
+    """Ignores cancellation for `busy_s` (like a long prefill) and records a close that comes too early."""
+
+    def __init__(self, busy_s: float) -> None:
+        self.info = EngineInfo(engine="stubborn", model="stubborn")
+        self.busy_s = busy_s
+        self.running = threading.Event()
+        self.closed_while_running = False
+
+    def generate(self, prompts: Sequence[str], params: SamplingParams,
+                 cancel: threading.Event | None = None) -> list[list[Sample]]:
+        self.running.set()
+        time.sleep(self.busy_s)
+        self.running.clear()
+        return [[Sample("x", "stop", 0.0, 1)] for _ in prompts]
+
+    def score(self, prompt: str, continuation: str) -> float:
+        return 0.0
+
+    def count_tokens(self, text: str) -> int:
+        return len(text)
+
+    def close(self) -> None:
+        self.closed_while_running = self.running.is_set()
+
+
+def test_a_timed_out_request_returns_at_once_and_close_waits_for_the_engine():
+    engine = StubbornEngine(busy_s=1.0)
+    settings = Settings()
+    settings.completion.debounce_ms = 0
+    settings.completion.timeout_s = 0.1
+    logged: list[str] = []
+    service = CompletionService(settings, lambda _: engine, ClientLog(lambda level, msg: logged.append(msg)),
+                                Stats())
+
+    async def scenario() -> tuple[object, float]:
+        started = time.monotonic()
+        result = await service.complete("file:///a.py", CompletionRequest("y = ", 0, 4))
+        elapsed = time.monotonic() - started
+        await service.aclose()
+        return result, elapsed
+
+    result, elapsed = asyncio.run(scenario())
+    assert result is None and elapsed < 0.8
+    assert service.stats.timeouts == 1 and any("timeout_s" in m for m in logged)
+    assert engine.closed_while_running is False
+
+
+class SlowEngine(StubbornEngine):
+    """Answers after `busy_s` unless cancelled (checked between 'tokens')."""
+
+    def __init__(self, busy_s: float) -> None:
+        super().__init__(busy_s)
+        self.cancelled = 0
+
+    def generate(self, prompts: Sequence[str], params: SamplingParams,
+                 cancel: threading.Event | None = None) -> list[list[Sample]]:
+        deadline = time.monotonic() + self.busy_s
+        while time.monotonic() < deadline:
+            if cancel is not None and cancel.is_set():
+                self.cancelled += 1
+                raise RuntimeError("cancelled")
+            time.sleep(0.01)
+        return [[Sample("x + 1", "stop", 0.0, 3)] for _ in prompts]
+
+
+def test_a_newer_request_for_the_same_document_cancels_the_older_one():
+    engine = SlowEngine(busy_s=0.5)
+    settings = Settings()
+    settings.completion.debounce_ms = 0
+    service = CompletionService(settings, lambda _: engine, ClientLog(lambda level, msg: None), Stats())
+
+    async def scenario() -> tuple[object, object]:
+        first = asyncio.ensure_future(service.complete("file:///a.py", CompletionRequest("y = ", 0, 4)))
+        await asyncio.sleep(0.2)  # the first is generating now
+        second = await service.complete("file:///a.py", CompletionRequest("y = 2 * ", 0, 8))
+        return await first, second
+
+    first, second = asyncio.run(scenario())
+    assert first is None and service.stats.superseded == 1 and engine.cancelled == 1
+    assert [s.text for s in second.suggestions] == ["x + 1"]

@@ -1,0 +1,115 @@
+"""Context: token budgets, line-aligned and stable prefix windows, the instruct policy, other documents."""
+
+from __future__ import annotations
+
+from codeward.completion_settings import INSTRUCTION_LINE, ContextSettings
+from codeward.context import START_STEP, build_context, function_start, trim_prefix, trim_suffix
+from codeward.snippets import OtherDocument
+
+from .conftest import unmark, word_count
+
+BODY = "".join(f"value_{i} = compute({i}, scale=2)\n" for i in range(200))
+
+
+def test_prefix_window_is_whole_lines_within_budget_and_snapped():
+    start = trim_prefix(BODY, 60, word_count)
+    assert word_count(BODY[start:]) <= 60
+    assert start == 0 or BODY[start - 1] == "\n"
+    assert BODY.count("\n", 0, start) % START_STEP == 0
+
+
+def test_prefix_window_start_stays_put_while_typing_on_the_last_line():
+    starts = {trim_prefix(BODY + typed, 60, word_count) for typed in ("", "r", "re", "res", "result =")}
+    assert len(starts) == 1
+
+
+def test_a_short_prefix_is_kept_whole():
+    assert trim_prefix("x = 1\ny = ", 100, word_count) == 0
+
+
+def test_an_over_long_cursor_line_keeps_its_tail():
+    line = "call(" + ", ".join(f"arg{i}" for i in range(500))
+    start = trim_prefix(line, 40, word_count)
+    assert 0 < start < len(line) and word_count(line[start:]) <= 40
+
+
+def test_suffix_is_whole_lines_within_budget():
+    suffix = trim_suffix(BODY, 30, word_count)
+    assert suffix.endswith("\n") and BODY.startswith(suffix)
+    assert word_count(suffix) <= 30 < word_count(BODY[: len(suffix) + 40])
+    assert trim_suffix(BODY, 0, word_count) == ""
+
+
+def _context(marked: str, **kw):
+    text, cursor = unmark(marked)
+    settings = ContextSettings(**kw)
+    return build_context(text, cursor, settings, word_count, path="main.py")
+
+
+INSTRUCT_CASES = {
+    # cursor in a function body after in-context examples: the line goes right before the target function
+    "def helper(a):\n    return a - 1\n\n\ndef target(x):\n    ║":
+        "def helper(a):\n    return a - 1\n\n\n{I}\ndef target(x):\n    ",
+    # decorators belong to the function
+    "import functools\n\n@functools.cache\ndef f(n):\n    if n:\n        ║":
+        "import functools\n\n{I}\n@functools.cache\ndef f(n):\n    if n:\n        ",
+    # a method: the method holds the cursor, not the class
+    "class A:\n    def m(self):\n        x = 1\n        ║":
+        "class A:\n{I}\n    def m(self):\n        x = 1\n        ",
+    # HumanEval's shape: the cursor on the empty line after the docstring
+    'def f(x):\n    """Doc."""\n║': '{I}\ndef f(x):\n    """Doc."""\n',
+    # at module level: before the cursor's line
+    "import os\nprint(os.getcwd())\nx = ║": "import os\nprint(os.getcwd())\n{I}\nx = ",
+}
+
+
+def test_instruct_policy_puts_the_paper_line_before_the_function_holding_the_cursor():
+    for marked, expected in INSTRUCT_CASES.items():
+        ctx = _context(marked, policy="instruct")
+        assert ctx.prefix == expected.replace("{I}", INSTRUCTION_LINE), marked
+        assert ctx.prefix.count(INSTRUCTION_LINE) == 1
+
+
+def test_instruction_line_is_exactly_the_papers():
+    assert INSTRUCTION_LINE == "#instruction: write correct code even if the previous code contains bugs"
+
+
+def test_no_instruction_without_the_policy():
+    ctx = _context("def f(x):\n    ║")
+    assert INSTRUCTION_LINE not in ctx.prefix and ctx.instruction_line is None
+
+
+def test_function_start_ignores_nested_blocks_and_returns_none_at_module_level():
+    text, cursor = unmark("x = 1\ndef f(a):\n    for i in a:\n        if i:\n            ║")
+    assert function_start(text, cursor) == 1
+    text, cursor = unmark("x = 1\nif x:\n    y = ║")
+    assert function_start(text, cursor) is None
+
+
+def test_instruction_stays_within_the_window_when_the_function_starts_before_it():
+    text = "def long(x):\n" + "".join(f"    v{i} = x + {i}\n" for i in range(300)) + "    "
+    _, cursor = unmark(text + "║")
+    ctx = build_context(text, cursor, ContextSettings(prefix_tokens=50, policy="instruct"), word_count)
+    assert ctx.prefix.startswith(INSTRUCTION_LINE + "\n")
+    assert word_count(ctx.prefix) <= 50
+
+
+def test_snippets_from_other_documents_of_the_same_language_come_first_with_their_path():
+    other = OtherDocument("lib/geometry.py", "def area_of_circle(radius):\n    return 3.14159 * radius ** 2\n")
+    unrelated = OtherDocument("notes.md", "area_of_circle radius notes", language="markdown")
+    text, cursor = unmark("from lib.geometry import area_of_circle\n\nradius = 2\nprint(area_of_circle(║")
+    ctx = build_context(text, cursor, ContextSettings(), word_count, path="main.py", others=[other, unrelated])
+    assert ctx.snippets == ("lib/geometry.py",)
+    assert ctx.prefix.startswith("# Path: lib/geometry.py\n# def area_of_circle(radius):\n")
+    assert ctx.prefix.endswith(text[: cursor.offset])
+
+
+def test_snippets_never_exceed_their_budget():
+    others = [OtherDocument(f"m{i}.py", "def area_of_circle(radius):\n    return radius * radius * 3\n")
+              for i in range(5)]
+    text, cursor = unmark("radius = 2\narea_of_circle(║")
+    ctx = build_context(text, cursor, ContextSettings(snippet_tokens=20, max_snippets=5), word_count,
+                        others=others)
+    header = ctx.prefix[: len(ctx.prefix) - len(text[: cursor.offset])]
+    assert word_count(header) <= 20
+    assert build_context(text, cursor, ContextSettings(snippet_tokens=0), word_count, others=others).snippets == ()

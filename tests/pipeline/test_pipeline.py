@@ -1,0 +1,109 @@
+"""The pipeline end to end: prompt assembly, sampling params, safety policy, and the embedded model."""
+
+from __future__ import annotations
+
+import pytest
+from codeward.model.settings import EngineSettings
+
+from codeward.completion_settings import INSTRUCTION_LINE
+from codeward.completion_types import CompletionRequest
+from codeward.config import Settings
+from codeward.pipeline import Pipeline, RequestError
+
+from .conftest import ScriptedEngine, unmark
+
+SHELL_DOC = "import subprocess\n\n\ndef run(cmd):\n    ║"
+INSECURE = "return subprocess.call(cmd, shell=True)"
+CLEAN = "return subprocess.run(['ls', '-l'], check=False).returncode"
+
+
+def _request(marked: str, **kw) -> CompletionRequest:
+    text, cursor = unmark(marked)
+    return CompletionRequest(text=text, line=cursor.line, column=cursor.column, unit="code-point",
+                             path="main.py", **kw)
+
+
+def test_a_planted_insecure_sample_is_dropped_and_the_next_clean_one_shown():
+    engine = ScriptedEngine([INSECURE, CLEAN])
+    result = Pipeline(Settings(), engine).complete_sync(_request(SHELL_DOC))
+    assert [s.text for s in result.suggestions] == [CLEAN]
+    assert [s.text for s in result.blocked] == [INSECURE]
+    assert result.blocked[0].verdict == "block"
+    assert any(f.rule_id == "B602" and f.line == 5 for f in result.blocked[0].findings)
+    assert result.suggestions[0].verdict in ("allow", "warn")
+
+
+def test_the_policy_is_configurable_and_safety_can_be_switched_off():
+    settings = Settings()
+    settings.safety.on_high = "warn"
+    result = Pipeline(settings, ScriptedEngine([INSECURE])).complete_sync(_request(SHELL_DOC))
+    assert [s.verdict for s in result.suggestions] == ["warn"] and not result.blocked
+    settings.safety.enabled = False
+    result = Pipeline(settings, ScriptedEngine([INSECURE])).complete_sync(_request(SHELL_DOC))
+    assert [(s.verdict, s.findings) for s in result.suggestions] == [("unchecked", ())]
+
+
+def test_the_prompt_is_the_document_prefix_for_prefix_models_and_the_stops_match_the_mode():
+    engine = ScriptedEngine(["x + 1"])
+    result = Pipeline(Settings(), engine).complete_sync(_request("def f(x):\n    return ║"))
+    assert result.prompt == "def f(x):\n    return " and result.template == "prefix"
+    (prompts, params), = engine.calls
+    assert prompts == [result.prompt] and result.mode == "single" and "\n" in params.stop
+    assert result.suggestions[0].insert_text == "    return x + 1"
+
+
+def test_instruct_policy_reaches_the_prompt():
+    settings = Settings()
+    settings.context.policy = "instruct"
+    result = Pipeline(settings, ScriptedEngine(["pass"])).complete_sync(_request("def f(x):\n    ║"))
+    assert result.prompt == f"{INSTRUCTION_LINE}\ndef f(x):\n    "
+
+
+def test_duplicate_samples_are_shown_once_and_keep_their_sample_index():
+    result = Pipeline(Settings(), ScriptedEngine(["a + 1", "a + 1", "a - 1"])).complete_sync(_request("y = ║"))
+    assert [(s.text, s.sample_index) for s in result.suggestions] == [("a + 1", 0), ("a - 1", 2)]
+    assert len({s.id for s in result.suggestions}) == 2
+
+
+def test_utf16_requests_get_utf16_ranges():
+    text = "s = '😀'; t = "
+    assert len(text) == 13
+    request = CompletionRequest(text=text, line=0, column=14, unit="utf-16")  # the astral 😀 counts two
+    result = Pipeline(Settings(), ScriptedEngine(["s + s"])).complete_sync(request)
+    (s,) = result.suggestions
+    assert (s.range.start, s.range.end) == (0, 14) and s.offset == 13
+    assert s.insert_text == text + "s + s"
+
+
+def test_bad_requests_raise_request_error():
+    pipeline = Pipeline(Settings(), ScriptedEngine(["x"]))
+    with pytest.raises(RequestError, match="outside the document"):
+        pipeline.complete_sync(CompletionRequest(text="a\nb", line=7, column=0))
+    settings = Settings()
+    settings.completion.max_document_chars = 10
+    with pytest.raises(RequestError, match="max_document_chars"):
+        Pipeline(settings, ScriptedEngine(["x"])).complete_sync(CompletionRequest(text="x" * 11, line=0, column=1))
+
+
+@pytest.fixture(scope="module")
+def embedded():
+    from codeward.model.factory import make_engine
+
+    engine = make_engine(EngineSettings(max_new_tokens=6, n_ctx=1024))
+    yield engine
+    engine.close()
+
+
+def test_the_embedded_model_runs_through_the_pipeline_within_the_token_budget(embedded):
+    settings = Settings()
+    settings.engine.max_new_tokens = 6
+    settings.context.prefix_tokens = 48
+    body = "".join(f"def helper_{i}(x):\n    return x * {i}\n\n\n" for i in range(40))
+    text = body + "def total(values):\n    "
+    request = CompletionRequest(text=text, line=text.count("\n"), column=4, unit="code-point")
+    result = Pipeline(settings, embedded).complete_sync(request)
+    assert embedded.count_tokens(result.prompt) <= 48
+    assert text.endswith(result.prompt) and result.prompt.startswith("def ")
+    assert result.mode == "multi" and len(result.samples) == 1
+    for s in result.suggestions:
+        assert s.insert_text == "    " + s.text and s.verdict in ("allow", "warn")
