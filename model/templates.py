@@ -1,0 +1,124 @@
+"""Prompt templates per model family: fill-in-the-middle (FIM), prefix-only and chat.
+
+A template turns the text before and after the cursor into the exact prompt a family was trained on, and names the
+stop strings that family emits when the middle is done. Suffix-first ordering is used where the family documents it
+(Codestral): while the user types, the prefix then changes last, so consecutive prompts share a longer cached prefix.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from codeward.model.base import EngineInfo
+
+AUTO = "auto"
+CURSOR_MARK = "<CURSOR>"
+CHAT_SYSTEM = "You are a code completion engine. You fill in code at a cursor and reply with code only."
+CHAT_INSTRUCTION = (f"Fill in the code at the cursor, marked {CURSOR_MARK} below. Reply with only the code that goes "
+                    f"at {CURSOR_MARK}, in one fenced code block; do not repeat the code around it.")
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    """How one model family wants a prefix (and suffix) rendered, and the stop strings it needs."""
+
+    name: str
+    kind: str  # "fim" | "prefix" | "chat"
+    stop: tuple[str, ...]
+    fmt: Callable[[str, str], str] = lambda prefix, suffix: prefix
+    suffix_first: bool = False
+    fim_tokens: tuple[str, ...] = ()  # special tokens whose presence in a tokenizer identifies the family
+
+    def render(self, prefix: str, suffix: str = "") -> str:
+        """The full prompt text; the prefix kind ignores the suffix, chat ends where the answer starts."""
+        if self.kind == "prefix":
+            return prefix
+        return self.fmt(prefix, suffix)
+
+
+def _chat(prefix: str, suffix: str) -> str:
+    """A ChatML conversation asking for the code at the cursor, primed with the opening fence of the answer."""
+    user = f"{CHAT_INSTRUCTION}\n\n```python\n{prefix}{CURSOR_MARK}{suffix}\n```"
+    return (f"<|im_start|>system\n{CHAT_SYSTEM}<|im_end|>\n"
+            f"<|im_start|>user\n{user}<|im_end|>\n"
+            f"<|im_start|>assistant\n```python\n")
+
+
+_TEMPLATES: dict[str, PromptTemplate] = {t.name: t for t in (
+    # StarCoder / StarCoder2 (also SantaCoder-style tokenizers): prefix-suffix-middle.
+    PromptTemplate("starcoder", "fim", ("<|endoftext|>", "<file_sep>", "<fim_prefix>", "<fim_suffix>",
+                                        "<fim_middle>"),
+                   lambda p, s: f"<fim_prefix>{p}<fim_suffix>{s}<fim_middle>",
+                   fim_tokens=("<fim_prefix>", "<fim_suffix>", "<fim_middle>")),
+    # CodeLlama: sentencepiece sentinels with the spacing of Meta's reference infilling prompt.
+    PromptTemplate("codellama", "fim", ("<EOT>", "</s>"),
+                   lambda p, s: f"<PRE> {p} <SUF>{s} <MID>",
+                   fim_tokens=("<PRE>", "<SUF>", "<MID>")),
+    # DeepSeek-Coder: full-width bars and U+2581 in the sentinel names.
+    PromptTemplate("deepseek", "fim", ("<|EOT|>", "<｜end▁of▁sentence｜>", "<｜fim▁begin｜>"),
+                   lambda p, s: f"<｜fim▁begin｜>{p}<｜fim▁hole｜>{s}<｜fim▁end｜>",
+                   fim_tokens=("<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>")),
+    # Qwen2.5-Coder.
+    PromptTemplate("qwen", "fim", ("<|endoftext|>", "<|fim_pad|>", "<|file_sep|>", "<|repo_name|>", "<|im_end|>",
+                                   "<|fim_prefix|>"),
+                   lambda p, s: f"<|fim_prefix|>{p}<|fim_suffix|>{s}<|fim_middle|>",
+                   fim_tokens=("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>")),
+    # Codestral: suffix first, then prefix; the middle follows the prefix directly.
+    PromptTemplate("codestral", "fim", ("</s>", "[SUFFIX]", "[PREFIX]"),
+                   lambda p, s: f"[SUFFIX]{s}[PREFIX]{p}", suffix_first=True,
+                   fim_tokens=("[SUFFIX]", "[PREFIX]")),
+    PromptTemplate("prefix", "prefix", ()),
+    PromptTemplate("chat", "chat", ("```", "<|im_end|>", "<|endoftext|>"), _chat),
+)}
+
+_ALIASES = {"starcoder2": "starcoder", "santacoder": "starcoder", "code-llama": "codellama",
+            "deepseek-coder": "deepseek", "qwen2.5-coder": "qwen", "qwen-coder": "qwen", "mistral-fim": "codestral",
+            "none": "prefix", "plain": "prefix"}
+
+# Model-name patterns (lower-cased name or path), most specific first.
+_NAME_PATTERNS: tuple[tuple[str, str], ...] = (
+    (r"codestral", "codestral"),
+    (r"starcoder|santacoder", "starcoder"),
+    (r"code[-_]?llama", "codellama"),
+    (r"deepseek[-_]?coder", "deepseek"),
+    (r"qwen[\w.\-]*coder", "qwen"),
+)
+
+
+def template_names() -> tuple[str, ...]:
+    """Names `get_template` accepts (aliases aside), plus 'auto' for `select_template`."""
+    return tuple(_TEMPLATES)
+
+
+def get_template(name: str) -> PromptTemplate:
+    """The template called `name` (case-insensitive, aliases allowed); ValueError lists the known names."""
+    key = name.strip().lower()
+    key = _ALIASES.get(key, key)
+    try:
+        return _TEMPLATES[key]
+    except KeyError:
+        known = ", ".join((*_TEMPLATES, AUTO))
+        raise ValueError(f"unknown prompt template {name!r}; known templates: {known} "
+                         "(set [engine] template or --template)") from None
+
+
+def detect_template(info: EngineInfo) -> PromptTemplate:
+    """Detect the family from the tokenizer's FIM special tokens, then the model name; else prefix-only."""
+    tokens = info.special_tokens
+    for template in _TEMPLATES.values():
+        if template.fim_tokens and all(t in tokens or f"▁{t}" in tokens for t in template.fim_tokens):
+            return template
+    name = info.model.lower()
+    for pattern, family in _NAME_PATTERNS:
+        if re.search(pattern, name):
+            return _TEMPLATES[family]
+    return _TEMPLATES["prefix"]
+
+
+def select_template(name: str, info: EngineInfo) -> PromptTemplate:
+    """`name` from config, or for 'auto' the family detected from `info`."""
+    if name.strip().lower() in (AUTO, ""):
+        return detect_template(info)
+    return get_template(name)
