@@ -175,10 +175,19 @@ def balance_brackets(item: Candidate, ctx: PostContext) -> Candidate | None:
 
 
 def trim_whitespace(item: Candidate, ctx: PostContext) -> Candidate | None:
-    """Strip trailing spaces and blank lines; after a space already typed, strip the first line's leading ones."""
+    """Strip trailing spaces and blank lines; after a space already typed, strip the first line's leading ones.
+
+    On a line holding only indentation, leading blank lines go and the indentation already typed is not repeated.
+    """
     lines = [line.rstrip() for line in item.text.split("\n")]
     while len(lines) > 1 and not lines[-1]:
         lines.pop()
+    if not ctx.line_before.strip() and not ctx.line_after.strip():
+        while len(lines) > 1 and not lines[0]:
+            lines.pop(0)
+        typed = ctx.line_before
+        if typed and lines[0].startswith(typed):
+            lines[0] = lines[0][len(typed):]
     if ctx.line_before[-1:] in (" ", "\t") and lines:
         lines[0] = lines[0].lstrip(" \t")
     return _with_text(item, "\n".join(lines))

@@ -26,6 +26,11 @@ def load_items(path):
     return [Item(**row) for row in rows]
 
 
+def restock(items, name, amount):
+    """Add amount to the quantity of the item called name."""
+    
+
+
 def cheapest(items):
     """Return the item with the lowest price."""
     

@@ -35,6 +35,9 @@ CASES: list[tuple[str, str, str, str | None] | tuple[str, str, str, str | None, 
     ("trim_whitespace", "x = ║", " 42  ", "42"),
     ("trim_whitespace", "def f():\n    ║", "a = 1   \n\n\n", "a = 1"),
     ("trim_whitespace", "def f():\n║", "    a = 1", "    a = 1"),  # indentation at column 0 is kept
+    ("trim_whitespace", "def f():\n    ║", "\n    return 1", "return 1"),  # no blank line, no double indent
+    ("trim_whitespace", "def f():\n    ║", "\n\n    a = 1\n    return a", "a = 1\n    return a"),
+    ("trim_whitespace", "def f():\n    ║x", "\n    a = 1", "\n    a = 1"),  # text after the cursor: kept
     # min_length (2 characters by default)
     ("min_length", "x = ║", " ;", None),
     ("min_length", "x = ║", "ab", "ab"),
