@@ -1,0 +1,1 @@
+"""The measurement face: data sets, sandboxed execution, pass@k, statistics and reports."""

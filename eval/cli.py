@@ -1,0 +1,37 @@
+"""The `codeward eval` command group: one module per sub-command, each with `register(subparsers)`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+from typing import Any
+
+# Later issues add their modules here (misalignment, infilling, security); a missing one is skipped.
+EVAL_COMMAND_MODULES = (
+    "codeward.eval.cmd_passk",
+    "codeward.eval.cmd_exec",
+    "codeward.eval.cmd_misalignment",
+    "codeward.eval.cmd_infilling",
+    "codeward.eval.cmd_security",
+)
+
+
+def register(subparsers: Any) -> None:
+    """Add the `eval` group and every available eval sub-command."""
+    parser = subparsers.add_parser(
+        "eval",
+        help="offline evaluation: execute samples, pass@k, reports",
+        description="Offline evaluation: execute samples in a sandbox, pass@k, "
+        "reports. Each sub-command writes a run folder (--out).",
+    )
+    sub = parser.add_subparsers(dest="eval_command", metavar="EVAL_COMMAND")
+    for name in EVAL_COMMAND_MODULES:
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name).register(sub)
+
+    def show_help(args: argparse.Namespace) -> int:
+        parser.print_help()
+        return 2
+
+    parser.set_defaults(func=show_help)

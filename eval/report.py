@@ -1,0 +1,86 @@
+"""report.md for a run: what ran, under which isolation, and the metrics with their confidence intervals."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, float) for v in value):
+        return f"[{value[0]:.3f}, {value[1]:.3f}]"
+    return "—" if value is None else str(value)
+
+
+def metrics_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """A Markdown table of results.json metric rows (pass@k columns with their CIs)."""
+    if not rows:
+        return ["(no metrics)"]
+    ks = sorted({int(m.group(1)) for r in rows for key in r if (m := re.fullmatch(r"pass@(\d+)", key))})
+    extra = [
+        c
+        for c in ("tasks", "samples", "passed", "failed", "timed_out", "killed")
+        if any(c in r for r in rows)
+    ]
+    head = ["model", "temperature", "arm"] + [f"pass@{k} (95% CI)" for k in ks] + extra
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [_fmt(r.get("model")), _fmt(r.get("temperature")), _fmt(r.get("arm"))]
+        for k in ks:
+            v = r.get(f"pass@{k}")
+            cells.append("—" if v is None else f"{v:.3f} {_fmt(r.get(f'pass@{k}_ci95'))}")
+        cells += [_fmt(r.get(c)) for c in extra]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def isolation_lines(sandbox: Mapping[str, Any]) -> list[str]:
+    """The sandbox paragraph; a run without namespaces says so in bold."""
+    level = sandbox.get("isolation")
+    lines = [
+        f"- Isolation: **{level}** ({sandbox.get('detail')})",
+        (
+            f"- Limits: {sandbox.get('timeout_s')} s wall clock, "
+            f"{sandbox.get('memory_mb')} MiB address space, "
+            f"{sandbox.get('file_size_mb')} MiB per file, {sandbox.get('tmpfs_mb')} MiB tmpfs, "
+            f"subprocesses {'allowed' if sandbox.get('allow_subprocesses') else 'refused (seccomp)'}"
+        ),
+    ]
+    if level != "bwrap":
+        lines.insert(
+            0,
+            "> **WARNING: no sandbox.** Programs ran without namespaces (rlimits and a no-fork filter "
+            "only); they could read this user's files and reach the network.",
+        )
+    return lines
+
+
+def render(
+    title: str,
+    results: Mapping[str, Any],
+    notes: Sequence[str] = (),
+    failures: Sequence[tuple[str, int]] = (),
+) -> str:
+    """The whole report.md."""
+    cfg = results.get("config", {})
+    lines = [
+        f"# {title}",
+        "",
+        f"- Command: `{results.get('command')}`",
+        f"- Data set: {results.get('dataset')}",
+        f"- Samples: {cfg.get('samples')}",
+        *isolation_lines(cfg.get("sandbox", {})),
+        "",
+        "## Metrics",
+        "",
+        *metrics_table(results.get("metrics", [])),
+    ]
+    if notes:
+        lines += ["", *[f"- {n}" for n in notes]]
+    if failures:
+        lines += ["", "## Most frequent results other than passed", "", "| result | count |", "|---|---|"]
+        lines += [f"| `{name}` | {count} |" for name, count in failures]
+    return "\n".join(lines) + "\n"

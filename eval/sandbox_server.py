@@ -1,0 +1,318 @@
+"""The fork server that runs inside the sandbox: one child per program, verdicts proven by a token.
+
+This file is executed as `python -I -S -c <this source> <config-json>` inside bwrap (or, in the
+fallback, directly), so it imports only the standard library and never codeward. The host talks to
+it over stdin/stdout with length-prefixed JSON messages; a child never holds those descriptors.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import math
+import os
+import resource
+import select
+import shutil
+import signal
+import struct
+import sys
+import time
+
+# Modules HumanEval-style programs import, loaded once here so each forked child starts warm.
+PRELOAD = (
+    "typing",
+    "math",
+    "re",
+    "string",
+    "collections",
+    "itertools",
+    "functools",
+    "heapq",
+    "bisect",
+    "hashlib",
+    "random",
+    "fractions",
+    "decimal",
+    "statistics",
+    "copy",
+    "operator",
+    "datetime",
+    "json",
+)
+
+_LIBC = ctypes.CDLL(None, use_errno=True)
+PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 4, 38, 22, 2
+HEADER = struct.Struct("!I")
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [
+        ("code", ctypes.c_ushort),
+        ("jt", ctypes.c_ubyte),
+        ("jf", ctypes.c_ubyte),
+        ("k", ctypes.c_uint),
+    ]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+# (audit arch, x32 bit or 0, syscalls refused with EPERM, clone, clone3) per machine.
+_ARCHES = {
+    "x86_64": (0xC000003E, 0x40000000, (57, 58, 101, 310, 311), 56, 435),
+    "aarch64": (0xC00000B7, 0, (117, 270, 271), 220, 435),
+}
+
+
+def _seccomp_program() -> list[tuple[int, int, int, int]]:
+    """BPF that refuses new processes (threads stay allowed), ptrace and cross-process memory access."""
+    arch, x32, denied, clone, clone3 = _ARCHES[os.uname().machine]
+    allow, kill = 0x7FFF0000, 0x80000000
+    eperm, enosys = 0x00050000 | 1, 0x00050000 | 38
+    ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
+    prog = [(ld, 0, 0, 4), (jeq, 1, 0, arch), (ret, 0, 0, kill), (ld, 0, 0, 0)]
+    if x32:
+        prog += [(jge, 0, 1, x32), (ret, 0, 0, eperm)]
+    prog += [(jeq, 0, 1, clone3), (ret, 0, 0, enosys)]  # libc falls back to clone(), which we can inspect
+    for nr in denied:
+        prog += [(jeq, 0, 1, nr), (ret, 0, 0, eperm)]
+    prog += [(jeq, 0, 3, clone), (ld, 0, 0, 16), (jset, 1, 0, 0x00010000), (ret, 0, 0, eperm)]  # CLONE_THREAD
+    prog += [(ret, 0, 0, allow)]
+    return prog
+
+
+def install_no_fork_filter() -> None:
+    """Install the seccomp filter in the calling process; raise OSError when the kernel refuses."""
+    prog = _seccomp_program()
+    arr = (_SockFilter * len(prog))(*[_SockFilter(*ins) for ins in prog])
+    fprog = _SockFprog(len(prog), arr)
+    if _LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
+    if _LIBC.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP) failed")
+
+
+def read_message(fd: int) -> dict | None:
+    """One length-prefixed JSON message from `fd`, or None at end of file."""
+    head = _read_exact(fd, HEADER.size)
+    if head is None:
+        return None
+    body = _read_exact(fd, HEADER.unpack(head)[0])
+    return None if body is None else json.loads(body)
+
+
+def write_message(fd: int, message: dict) -> None:
+    """Write one length-prefixed JSON message to `fd`."""
+    body = json.dumps(message).encode()
+    data = HEADER.pack(len(body)) + body
+    while data:
+        data = data[os.write(fd, data) :]
+
+
+def _read_exact(fd: int, size: int) -> bytes | None:
+    chunks, left = [], size
+    while left:
+        chunk = os.read(fd, left)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _set_limits(cfg: dict, timeout: float) -> None:
+    mb = 1024 * 1024
+    limits = [
+        (resource.RLIMIT_CPU, math.ceil(timeout) + 1),
+        (resource.RLIMIT_CORE, 0),
+        (resource.RLIMIT_AS, cfg["memory_mb"] * mb),
+        (resource.RLIMIT_FSIZE, cfg["file_size_mb"] * mb),
+        (resource.RLIMIT_NOFILE, cfg["open_files"]),
+        (resource.RLIMIT_NPROC, cfg["max_processes"]),
+    ]
+    for which, value in limits:
+        resource.setrlimit(which, (value, value))
+
+
+def _child(cfg: dict, program: str, timeout: float, workdir: str, tok_fd: int, ver_fd: int) -> None:
+    """Run one program in the forked child and report through `ver_fd`; never returns."""
+    # Bind everything the verdict needs now: the program may patch builtins and modules afterwards.
+    _read, _write, _exit, _exec, _compile = os.read, os.write, os._exit, exec, compile
+    _type, _base, _isinstance, _str = type, BaseException, isinstance, str
+    try:
+        os.setsid()
+        # Move the two verdict pipes to unpredictable descriptor numbers and close everything else.
+        rnd = int.from_bytes(os.urandom(2), "little")
+        high_tok, high_ver = 40 + rnd % 400, 460 + (rnd >> 8) % 400
+        os.dup2(tok_fd, high_tok)
+        os.dup2(ver_fd, high_ver)
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.closerange(3, high_tok)
+        os.closerange(high_tok + 1, high_ver)
+        os.closerange(high_ver + 1, 65536)
+        tok_fd, ver_fd = high_tok, high_ver
+        os.chdir(workdir)
+        os.environ.clear()
+        os.environ.update({"HOME": workdir, "TMPDIR": workdir, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
+        _set_limits(cfg, timeout)
+        if not cfg["allow_subprocesses"]:
+            install_no_fork_filter()
+    except _base as exc:  # set-up failed: report it as the harness's fault, not the sample's
+        _write(ver_fd, b"S:" + _type(exc).__name__.encode()[:64])
+        _exit(3)
+    try:
+        _exec(_compile(program, "<sample>", "exec"), {})
+    except _base as exc:
+        name = _type(exc).__name__
+        _write(
+            ver_fd, b"E:" + (_str.encode(name, "utf-8", "replace")[:64] if _isinstance(name, _str) else b"?")
+        )
+        _exit(1)
+    _write(ver_fd, _read(tok_fd, 64))
+    _exit(0)
+
+
+def _wait(pid: int, timeout: float) -> tuple[int | None, bool]:
+    """Wait for `pid` up to `timeout` seconds; return (wait status or None, timed out)."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):  # kernels before 5.3: poll instead
+        return _poll_wait(pid, timeout)
+    try:
+        ready, _, _ = select.select([pidfd], [], [], timeout)
+    finally:
+        os.close(pidfd)
+    if ready:
+        return os.waitpid(pid, 0)[1], False
+    return _kill_and_reap(pid), True
+
+
+def _poll_wait(pid: int, timeout: float) -> tuple[int | None, bool]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status, False
+        time.sleep(0.001)
+    return _kill_and_reap(pid), True
+
+
+def _kill_and_reap(pid: int) -> int:
+    """SIGKILL the child's process group (and the child itself, in case it had not called setsid yet)."""
+    for kill in (os.killpg, os.kill):
+        try:
+            kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return os.waitpid(pid, 0)[1]
+
+
+def _classify(status: int | None, timed_out: bool, verdict: bytes, token: bytes) -> str:
+    if timed_out:
+        return "timed out"
+    if status is not None and os.WIFSIGNALED(status):
+        return "killed: " + signal.Signals(os.WTERMSIG(status)).name
+    code = os.WEXITSTATUS(status) if status is not None else -1
+    if code == 0 and verdict == token:
+        return "passed"
+    if code == 1 and verdict.startswith(b"E:"):
+        name = verdict[2:].decode("ascii", "replace")
+        return "failed: " + ("".join(c for c in name if c.isalnum() or c == "_") or "Exception")
+    if code == 3 and verdict.startswith(b"S:"):
+        return "killed: sandbox set-up failed (" + verdict[2:].decode("ascii", "replace") + ")"
+    if verdict and code == 0:
+        return "killed: forged verdict"
+    return f"killed: exit code {code} without a verdict"
+
+
+def _cleanup(cfg: dict, workdir: str) -> bool:
+    """Kill whatever the program left behind and wipe its files; True if the worker stays clean."""
+    if cfg["pid_namespace"]:
+        try:
+            os.kill(-1, signal.SIGKILL)  # every process in this PID namespace except init and this server
+        except ProcessLookupError:
+            pass
+    shutil.rmtree(workdir, ignore_errors=True)
+    leftovers = [
+        os.path.join(d, n)
+        for d in cfg["scratch_dirs"]
+        if os.path.isdir(d)
+        for n in os.listdir(d)
+        if os.path.join(d, n) not in cfg["preexisting"]
+    ]
+    return not leftovers and not os.path.exists(workdir)
+
+
+def run_one(cfg: dict, job: dict, seq: int) -> dict:
+    """Fork a child for one program, time it out, classify the result and clean up after it."""
+    timeout = float(job["timeout"])
+    workdir = os.path.join(cfg["work_root"], f"w{seq}")
+    os.mkdir(workdir, 0o700)
+    tok_r, tok_w = os.pipe()
+    ver_r, ver_w = os.pipe()
+    start = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        os.close(tok_w)
+        os.close(ver_r)
+        _child(cfg, job["program"], timeout, workdir, tok_r, ver_w)
+    os.close(tok_r)
+    os.close(ver_w)
+    # The token is born after the fork, so no copy of it exists in the child's memory.
+    token = os.urandom(16).hex().encode()
+    os.write(tok_w, token)
+    os.close(tok_w)
+    status, timed_out = _wait(pid, timeout)
+    duration = time.monotonic() - start
+    os.set_blocking(ver_r, False)
+    try:
+        verdict = os.read(ver_r, 4096)
+    except BlockingIOError:
+        verdict = b""
+    os.close(ver_r)
+    result = _classify(status, timed_out, verdict, token)
+    clean = _cleanup(cfg, workdir)
+    return {
+        "id": job["id"],
+        "result": result,
+        "duration_s": duration,
+        "tainted": not clean or not (result == "passed" or result.startswith("failed: ")),
+    }
+
+
+def serve(cfg: dict) -> None:
+    """Answer jobs from stdin until it closes."""
+    _LIBC.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # children cannot ptrace us or read our memory
+    sys.path[:0] = cfg.get("python_path", [])
+    for name in PRELOAD:
+        try:
+            __import__(name)
+        except ImportError:
+            pass
+    os.makedirs(cfg["work_root"], exist_ok=True)
+    # Entries present before any program ran (e.g. mount points of extra read-only folders) are not litter.
+    cfg["preexisting"] = {
+        os.path.join(d, n) for d in cfg["scratch_dirs"] if os.path.isdir(d) for n in os.listdir(d)
+    }
+    ctrl_in, ctrl_out = os.dup(0), os.dup(1)
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    if not cfg["allow_subprocesses"] and os.uname().machine not in _ARCHES:
+        write_message(
+            ctrl_out, {"ready": False, "error": f"no seccomp no-fork filter for {os.uname().machine}"}
+        )
+        return
+    write_message(ctrl_out, {"ready": True, "pid": os.getpid()})
+    seq = 0
+    while (job := read_message(ctrl_in)) is not None:
+        seq += 1
+        write_message(ctrl_out, run_one(cfg, job, seq))
+
+
+if __name__ == "__main__":
+    serve(json.loads(sys.argv[1]))

@@ -1,0 +1,107 @@
+"""pass@k and its uncertainty: the unbiased estimator, bootstrap CIs over tasks, paired arm comparisons.
+
+Shared by every eval command that grades samples (passk, misalignment, infilling, security).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+Counts = Mapping[str, tuple[int, int]]  # task_id -> (n samples, c correct)
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k = 1 - C(n-c, k) / C(n, k), in the Codex paper's numerically stable product form."""
+    if not 0 <= c <= n:
+        raise ValueError(f"pass@k needs 0 <= c <= n, got n={n}, c={c}")
+    if not 1 <= k <= n:
+        raise ValueError(f"pass@k needs 1 <= k <= n, got n={n}, k={k}")
+    if n - c < k:
+        return 1.0
+    return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
+
+
+def per_task(counts: Counts, k: int) -> np.ndarray:
+    """pass@k of every task, in the mapping's order."""
+    return np.array([pass_at_k(n, c, k) for n, c in counts.values()], dtype=float)
+
+
+def valid_ks(counts: Counts, ks: Iterable[int]) -> list[int]:
+    """The ks that every task has enough samples for (k <= n of every task)."""
+    smallest = min((n for n, _ in counts.values()), default=0)
+    return sorted({k for k in ks if 1 <= k <= smallest})
+
+
+def bootstrap_ci(values: np.ndarray, n_boot: int, seed: int, level: float = 0.95) -> list[float]:
+    """Percentile bootstrap CI of the mean, resampling tasks with replacement."""
+    if len(values) == 0:
+        return [float("nan"), float("nan")]
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(axis=1)
+    tail = (1.0 - level) / 2 * 100
+    lo, hi = np.percentile(means, [tail, 100 - tail])
+    return [float(lo), float(hi)]
+
+
+def metric_row(counts: Counts, ks: Sequence[int], n_boot: int, seed: int, **keys: Any) -> dict[str, Any]:
+    """One results.json ROW: the keys (model, temperature, arm), pass@k with 95% CIs, tasks and samples."""
+    row: dict[str, Any] = dict(keys)
+    for k in valid_ks(counts, ks):
+        values = per_task(counts, k)
+        row[f"pass@{k}"] = float(values.mean())
+        row[f"pass@{k}_ci95"] = bootstrap_ci(values, n_boot, seed)
+    row["tasks"] = len(counts)
+    row["samples"] = int(sum(n for n, _ in counts.values()))
+    row["passed"] = int(sum(c for _, c in counts.values()))
+    return row
+
+
+def paired_comparison(a: Counts, b: Counts, k: int, n_boot: int, seed: int, **keys: Any) -> dict[str, Any]:
+    """A results.json CMP: mean pass@k difference a - b over shared tasks, its bootstrap CI and a
+    two-sided paired sign-flip permutation p-value."""
+    shared = [t for t in a if t in b]
+    if not shared:
+        raise ValueError("paired comparison needs tasks present in both arms; none are shared")
+    diffs = per_task({t: a[t] for t in shared}, k) - per_task({t: b[t] for t in shared}, k)
+    observed = float(diffs.mean())
+    rng = np.random.default_rng(seed + 1)
+    signs = rng.choice((-1.0, 1.0), size=(n_boot, len(diffs)))
+    null = np.abs((signs * diffs).mean(axis=1))
+    p_value = float((1 + np.count_nonzero(null >= abs(observed) - 1e-12)) / (n_boot + 1))
+    return {
+        **keys,
+        "metric": f"pass@{k}",
+        "diff": observed,
+        "ci95": bootstrap_ci(diffs, n_boot, seed),
+        "p_value": p_value,
+        "tasks": len(shared),
+    }
+
+
+def group_counts(rows: Iterable[Mapping[str, Any]]) -> dict[tuple[Any, Any, str], dict[str, tuple[int, int]]]:
+    """Per (model, temperature, arm): task_id -> (n, c) from exec.jsonl rows (first row per sample key)."""
+    seen: set[tuple[Any, ...]] = set()
+    tally: dict[tuple[Any, Any, str], dict[str, list[int]]] = defaultdict(dict)
+    for r in rows:
+        key = (r.get("model"), r.get("temperature"), r.get("arm", "all"), r["task_id"], r["sample_idx"])
+        if key in seen:
+            continue
+        seen.add(key)
+        nc = tally[key[:3]].setdefault(r["task_id"], [0, 0])
+        nc[0] += 1
+        nc[1] += bool(r["passed"])
+    # Tasks sorted by id: the bootstrap then does not depend on the order rows were written in.
+    return {g: {t: (tasks[t][0], tasks[t][1]) for t in sorted(tasks)} for g, tasks in tally.items()}
+
+
+def metrics_from_rows(
+    rows: Iterable[Mapping[str, Any]], ks: Sequence[int], n_boot: int, seed: int
+) -> list[dict[str, Any]]:
+    """results.json `metrics`: one ROW per (model, temperature, arm), sorted for stable output."""
+    groups = group_counts(rows)
+    order = sorted(groups, key=lambda g: (str(g[0]), -1.0 if g[1] is None else float(g[1]), str(g[2])))
+    return [metric_row(groups[g], ks, n_boot, seed, model=g[0], temperature=g[1], arm=g[2]) for g in order]
