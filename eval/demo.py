@@ -1,0 +1,48 @@
+"""The eval step of `make demo`: `codeward eval passk` on known-good and known-bad samples of a few tasks."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from codeward.eval.datasets import humaneval_path
+
+TASKS = 8
+
+
+def _write_inputs(folder: Path) -> tuple[Path, Path]:
+    """A data file with the first TASKS HumanEval tasks; per task 2 canonical, 1 `pass` and 1 hostile sample."""
+    with gzip.open(humaneval_path(), "rt", encoding="utf-8") as f:
+        rows = [json.loads(line) for line, _ in zip(f, range(TASKS))]
+    data, samples = folder / "tasks.jsonl", folder / "samples.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    with samples.open("w", encoding="utf-8") as out:
+        for r in rows:
+            for completion in (r["canonical_solution"], r["canonical_solution"], "    pass\n",
+                               "    import os\n    os._exit(0)\n"):
+                out.write(json.dumps({"task_id": r["task_id"], "completion": completion}) + "\n")
+    return data, samples
+
+
+def run_demo(out_dir: str | None = None) -> None:
+    """Run the real CLI into a new run folder and print its report's metrics."""
+    out_dir = out_dir or time.strftime("runs/%Y%m%d-%H%M%S-demo-passk")
+    with tempfile.TemporaryDirectory() as tmp:
+        data, samples = _write_inputs(Path(tmp))
+        print(f"{TASKS} HumanEval tasks x 4 samples: 2 canonical, 1 `pass`, 1 that calls os._exit(0) to fake a pass")
+        cmd = [sys.executable, "-m", "codeward", "eval", "passk", "--samples", str(samples), "--data", str(data),
+               "-k", "1,4", "--out", out_dir, "--no-progress"]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+    print(proc.stdout.rstrip())
+    if proc.returncode != 0:
+        print(proc.stderr.rstrip())
+        return
+    results = json.loads(Path(out_dir, "results.json").read_text(encoding="utf-8"))
+    for row in results["metrics"]:
+        print(f"pass@1 = {row['pass@1']:.3f} (expected 0.5: 2 of 4 samples are correct), "
+              f"pass@4 = {row.get('pass@4', float('nan')):.3f}; run folder: {out_dir}/")
