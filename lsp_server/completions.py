@@ -9,14 +9,13 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
 
+from codeward.completion_types import CompletionRequest, CompletionResult
+from codeward.config import Settings
+from codeward.cursor import PositionError
 from codeward.lsp_server.cache import SuggestionCache
 from codeward.lsp_server.telemetry import ClientLog, Stats
 from codeward.model.base import Engine, EngineError
 from codeward.model.settings import EngineSettings
-
-from codeward.completion_types import CompletionRequest, CompletionResult
-from codeward.config import Settings
-from codeward.cursor import PositionError
 from codeward.pipeline import Pipeline, RequestError
 
 EngineFactory = Callable[[EngineSettings], Engine]
@@ -38,7 +37,7 @@ class CompletionService:
         self._pipeline: Pipeline | None = None
         self._engine_lock = asyncio.Lock()
         self._inflight: dict[str, asyncio.Task[CompletionResult]] = {}
-        self._closing: asyncio.Future[None] | None = None
+        self._closing: set[asyncio.Future[None]] = set()
 
     def update(self, settings: Settings) -> None:
         """New settings: the pipeline is rebuilt; the engine is reloaded on the next request if its section
@@ -48,23 +47,25 @@ class CompletionService:
         self.cache.clear_results(settings.completion.cache_size)
 
     async def _get_pipeline(self) -> Pipeline:
-        wanted = self.settings.engine
-        if self._engine is not None and self._engine_settings == wanted and self._pipeline is not None:
-            return self._pipeline
-        if self._engine is None or self._engine_settings != wanted:
+        """The pipeline for the settings in force, loading their engine first if needed (again if the settings
+        change while it loads)."""
+        while True:
+            wanted = self.settings.engine
+            if self._engine is not None and self._engine_settings == wanted:
+                if self._pipeline is None:
+                    self._pipeline = Pipeline(self.settings, self._engine, self._engine_lock)
+                return self._pipeline
             await self._load_engine(replace(wanted))
-        assert self._engine is not None
-        self._pipeline = Pipeline(self.settings, self._engine, self._engine_lock)
-        return self._pipeline
 
     async def _load_engine(self, wanted: EngineSettings) -> None:
-        """Load the engine once for concurrent requests; a cancelled request does not cancel the load."""
+        """Load the engine once for concurrent requests; a cancelled request does not cancel the load.
+
+        A load superseded by newer settings, and the engine it replaces, are closed once idle."""
         if self._loading is None or self._engine_settings != wanted:
-            old, old_lock = self._engine, self._engine_lock
+            if self._loading is not None:
+                self._close_later(self._loading, self._engine_lock)
             self._engine, self._engine_settings, self._pipeline = None, wanted, None
             self._engine_lock = asyncio.Lock()
-            if old is not None:
-                self._closing = asyncio.ensure_future(_close_when_idle(old, old_lock))
             self._loading = asyncio.ensure_future(asyncio.to_thread(self._factory, wanted))
         loading = self._loading
         try:
@@ -73,7 +74,7 @@ class CompletionService:
             if self._loading is loading:
                 self._loading, self._engine_settings = None, None  # try again on the next request
             raise
-        if self._engine_settings == wanted:
+        if self._loading is loading:
             self._engine = engine
 
     async def complete(self, uri: str, request: CompletionRequest) -> CompletionResult | None:
@@ -159,16 +160,31 @@ class CompletionService:
         """The settings in force (for `codeward/stats`)."""
         return asdict(self.settings)
 
+    def _close_later(self, loading: asyncio.Future[Engine], lock: asyncio.Lock) -> None:
+        closing = asyncio.ensure_future(_close_loaded(loading, lock))
+        self._closing.add(closing)
+        closing.add_done_callback(self._closing.discard)
+
     async def aclose(self) -> None:
-        """Stop work in flight and release the engine."""
+        """Stop work in flight and release the engine (also one still loading, and those replaced before)."""
         for task in self._inflight.values():
             task.cancel()
-        if self._closing is not None:
-            await self._closing
-        if self._engine is not None:
+        if self._loading is not None:
             # A timed-out generation may still be running in its thread: close only once it has stopped.
-            await _close_when_idle(self._engine, self._engine_lock)
-            self._engine = None
+            self._close_later(self._loading, self._engine_lock)
+        self._loading, self._engine, self._engine_settings, self._pipeline = None, None, None, None
+        closing, self._closing = list(self._closing), set()
+        await asyncio.gather(*closing)
+
+
+async def _close_loaded(loading: asyncio.Future[Engine], lock: asyncio.Lock) -> None:
+    """Close the engine `loading` gives once it has loaded and its running generation (if any) has stopped."""
+    try:
+        engine = await loading
+    except Exception as exc:  # noqa: BLE001 - the request that awaited the load has reported the failure
+        logging.getLogger("codeward.lsp").debug("engine load failed (%s); nothing to close", exc)
+        return
+    await _close_when_idle(engine, lock)
 
 
 async def _close_when_idle(engine: Engine, lock: asyncio.Lock) -> None:

@@ -41,12 +41,17 @@ def client_unit(workspace: Workspace) -> ColumnUnit:
     return _UNITS.get(str(workspace.position_encoding or "utf-16"), "utf-16")
 
 
-def _read_disk(uri: str, max_chars: int, unit: ColumnUnit) -> Snapshot:
+def file_path(uri: str) -> Path | None:
+    """The local path of a `file:` URI (percent-escapes decoded), None for any other scheme."""
     parsed = urlparse(uri)
-    if parsed.scheme != "file":
+    return Path(unquote(parsed.path)) if parsed.scheme == "file" else None
+
+
+def _read_disk(uri: str, max_chars: int, unit: ColumnUnit) -> Snapshot:
+    path = file_path(uri)
+    if path is None:
         raise DocumentError(f"document {uri} is not open; open it (textDocument/didOpen) before asking for "
                             "completions")
-    path = Path(unquote(parsed.path))
     try:
         if path.stat().st_size > max_chars * 4:
             raise DocumentError(f"document {uri} is not open and its file is too large to read")

@@ -11,18 +11,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from codeward.lsp_server import options
-from codeward.lsp_server.completions import CompletionService, EngineFactory
-from codeward.lsp_server.diagnostics import AcceptedFindings
-from codeward.lsp_server.documents import DocumentError, Snapshot, request_for, snapshot
-from codeward.lsp_server.items import ACCEPT_COMMAND, completion_items, inline_items
-from codeward.lsp_server.telemetry import ClientLog, Stats
-from codeward.model.factory import make_engine
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from codeward import __version__
 from codeward.config import Settings
+from codeward.lsp_server import options
+from codeward.lsp_server.completions import CompletionService, EngineFactory
+from codeward.lsp_server.diagnostics import AcceptedFindings
+from codeward.lsp_server.documents import DocumentError, Snapshot, file_path, request_for, snapshot
+from codeward.lsp_server.items import ACCEPT_COMMAND, completion_items, inline_items
+from codeward.lsp_server.telemetry import ClientLog, Stats
+from codeward.model.factory import make_engine
 
 STATS_METHOD = "codeward/stats"
 _LEVELS = {logging.ERROR: types.MessageType.Error, logging.WARNING: types.MessageType.Warning,
@@ -60,8 +60,7 @@ class CodewardServer(LanguageServer):
         settings, problems = options.resolve(layered, self.cli_overrides, self.root)
         self.service.update(settings)
         self.stats.settings_version += 1
-        if problems:
-            self.pending_problems = problems
+        self.pending_problems = problems  # the problems of the settings now in force, not of earlier ones
 
     def show_problems(self) -> None:
         """One `window/showMessage` for all invalid settings (defaults are used instead)."""
@@ -114,8 +113,7 @@ def build_server(engine_factory: EngineFactory = make_engine,
     @server.feature(types.INITIALIZE)
     def initialize(ls: CodewardServer, params: types.InitializeParams) -> None:
         root = params.root_uri or (params.workspace_folders[0].uri if params.workspace_folders else None)
-        if root and root.startswith("file://"):
-            ls.root = Path(root[len("file://"):])
+        ls.root = file_path(root) if root else None
         ls.init_options = options.unwrap(params.initialization_options)
         ls.apply_options({})
 

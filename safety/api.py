@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 
 from codeward.safety.findings import Finding
@@ -54,13 +55,46 @@ def check_suggestion(buffer: str, offset: int, suggestion: str, settings: Safety
     if not suggestion.strip():
         return []
     settings = settings or SafetySettings()
+    offset = min(max(offset, 0), len(buffer))
     text = splice(buffer, offset, suggestion, replace_len)
     first, last = suggestion_lines(buffer, offset, suggestion)
     try:
-        return analyse(text, settings, (first, last), region=(first, last))
+        found = analyse(text, settings, (first, last), region=(first, last))
+        if found:
+            before = _preexisting(buffer, offset, suggestion, max(replace_len, 0), settings, first, last)
+            found = [f for f in found if (f.rule_id, f.line, f.col) not in before]
+        return found
     except Exception:  # the contract: never raise for bad or partial code
         log.warning("safety check of a suggestion failed; no findings reported", exc_info=True)
         return []
+
+
+_EOL = re.compile(r"\r\n|\r|\n")
+
+
+def _preexisting(buffer: str, offset: int, suggestion: str, replace_len: int, settings: SafetySettings,
+                 first: int, last: int) -> set[tuple[str, int, int]]:
+    """(rule id, line, col), in the spliced buffer, of the findings the cursor's line had without the suggestion:
+    code typed before the cursor or left after the suggestion on its lines is the file's, not the suggestion's."""
+    from codeward.safety.engine import analyse
+
+    line_start = max(buffer.rfind("\n", 0, offset), buffer.rfind("\r", 0, offset)) + 1
+    eol = _EOL.search(buffer, offset + replace_len)
+    line_end = eol.start() if eol else len(buffer)
+    ends_line = suggestion.endswith(("\n", "\r"))  # then the rest of the line moves below the suggestion
+    if not buffer[line_start:offset].strip() and (ends_line or not buffer[offset + replace_len:line_end].strip()):
+        return set()
+    column = offset - line_start
+    breaks = _line_breaks(suggestion)
+    tail = re.split(r"\r\n|\r|\n", suggestion)[-1]
+    end_column = column + len(tail) if breaks == 0 else len(tail)
+    out = set()
+    for f in analyse(buffer, settings, (first, first), region=(first, first)):
+        if f.col < column:
+            out.add((f.rule_id, first, f.col))
+        elif f.col >= column + replace_len and first + breaks <= last:
+            out.add((f.rule_id, first + breaks, end_column + f.col - column - replace_len))
+    return out
 
 
 def decide(findings: Sequence[Finding], settings: SafetySettings | None = None) -> str:

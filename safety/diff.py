@@ -49,7 +49,10 @@ def parse_diff(text: str) -> list[FileDiff]:
     current: FileDiff | None = None
     hunk: Hunk | None = None
     remaining = 0
-    lines = text.splitlines()
+    # "\n" ends a diff line; str.splitlines would also break at a form feed or other characters inside a line
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
+    if lines and lines[-1] == "":
+        lines.pop()
     for i, line in enumerate(lines):
         if hunk is not None and remaining > 0 and not line.startswith("\\"):
             kind, body = (line[:1], line[1:]) if line else (" ", "")

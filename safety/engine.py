@@ -114,8 +114,11 @@ def _focused(src: list[str], region: tuple[int, int], strategy: str
     if narrow.tree is None:
         return rep, rep, seen
     masked = rep.masked | {n + start - 1 for n in narrow.masked}
+    shift = dict(rep.col_shift)  # the narrow repair may expand tabs the block's own repair left alone
+    for n, extra in narrow.col_shift.items():
+        shift[n + start - 1] = shift.get(n + start - 1, 0) + extra
     return Repaired(narrow.text, narrow.offset - (start - 1), frozenset(masked), True, narrow.tree,
-                    rep.col_shift), rep, seen
+                    shift), rep, seen
 
 
 def analyse(text: str, settings: SafetySettings, lines: tuple[int, int] | None = None,
@@ -139,9 +142,24 @@ def analyse(text: str, settings: SafetySettings, lines: tuple[int, int] | None =
     for f in found:
         if not _keep(f, settings, disabled, len(src), lines) or is_suppressed(f, nosec):
             continue
-        shift = rep.col_shift.get(f.line, 0)
-        if shift:
-            f = Finding(f.rule_id, f.cwe, f.severity, f.confidence, f.line, f.end_line, max(f.col - shift, 0),
-                        f.message, f.source)
+        col = char_column(f, src[f.line - 1], rep.col_shift.get(f.line, 0))
+        if col != f.col:
+            f = dataclasses.replace(f, col=col)
         out.append(f)
     return dedupe(out)
+
+
+_BYTE_COLUMNS = ("bandit", "pyflakes")  # their columns are ast's: UTF-8 bytes into the line
+
+
+def char_column(f: Finding, line: str, shift: int) -> int:
+    """`f.col` as a code-point column on the original `line`.
+
+    The AST checks saw the repaired line, whose indentation had tabs expanded (`shift` columns more), and
+    bandit/pyflakes count UTF-8 bytes; the token scan already reads the original line in code points."""
+    if f.source == "tokens":
+        return f.col
+    col = max(f.col - shift, 0)
+    if f.source in _BYTE_COLUMNS:
+        col = len(line.encode("utf-8", "surrogatepass")[:col].decode("utf-8", "ignore"))
+    return col

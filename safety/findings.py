@@ -49,7 +49,9 @@ def nosec_lines(text: str) -> dict[int, frozenset[str] | None]:
     out: dict[int, frozenset[str] | None] = {}
     if "nosec" not in text.lower():
         return out
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Python's line endings only: str.splitlines also breaks at form feeds and other characters, which would
+    # put every later comment on the wrong line
+    for number, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), start=1):
         match = _NOSEC.search(line)
         if not match:
             continue

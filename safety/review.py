@@ -13,6 +13,7 @@ from pathlib import Path
 from codeward.safety.api import check_text
 from codeward.safety.diff import FileDiff, Hunk
 from codeward.safety.report import FileReport
+from codeward.safety.scan import split_lines
 from codeward.safety.settings import SafetySettings
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ def review_paths(paths: Iterable[str], settings: SafetySettings, stdin: io.Buffe
 def _matches(hunk: Hunk, lines: list[str]) -> bool:
     """True when the file on disk holds the hunk's new side at the hunk's position."""
     got = lines[hunk.start - 1: hunk.start - 1 + len(hunk.lines)]
-    return [g.rstrip("\r\n") for g in got] == [h.rstrip("\r") for h in hunk.lines]
+    return got == hunk.lines
 
 
 def review_file_diff(fd: FileDiff, settings: SafetySettings, root: Path) -> FileReport:
@@ -107,7 +108,8 @@ def review_file_diff(fd: FileDiff, settings: SafetySettings, root: Path) -> File
             return FileReport(fd.path, f"cannot read the file: {exc.strerror or exc}")
         if text is None:
             return FileReport(fd.path, error)
-        if all(_matches(h, text.splitlines()) for h in fd.hunks):
+        lines = split_lines(text)
+        if all(_matches(h, lines) for h in fd.hunks):
             return FileReport(fd.path, None, [f for f in check_text(text, settings) if f.line in added])
         log.info("%s on disk differs from the diff's new side; checking the hunks alone", fd.path)
     alone = dataclasses.replace(settings, pyflakes=False)  # a hunk alone lacks imports and definitions

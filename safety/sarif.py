@@ -7,10 +7,9 @@ import urllib.parse
 from collections.abc import Sequence
 from typing import Any
 
+from codeward import __version__
 from codeward.safety.findings import Finding
 from codeward.safety.report import FileReport
-
-from codeward import __version__
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVELS = {"high": "error", "medium": "warning", "low": "note"}
@@ -34,14 +33,20 @@ def rule_meta(rule_id: str) -> tuple[str, str, str | None]:
     manager = extension_loader.MANAGER
     plugin = manager.plugins_by_id.get(rule_id)
     if plugin is not None:
-        return plugin.name, (plugin.plugin.__doc__ or plugin.name).strip().splitlines()[0], \
-            docs_utils.get_url(rule_id)
+        return plugin.name, _doc_title(plugin.plugin.__doc__, rule_id) or plugin.name, docs_utils.get_url(rule_id)
     for tests in manager.blacklist.values():
         for test in tests:
             if test["id"] == rule_id:
                 return test["name"], str(test["message"]).split("{")[0].strip() or test["name"], \
                     docs_utils.get_url(rule_id)
     return rule_id, rule_id, None
+
+
+def _doc_title(doc: str | None, rule_id: str) -> str:
+    """A bandit plugin docstring's title as plain text: `**B605: Test for ...**` -> `Test for ...`."""
+    lines = [line.strip() for line in (doc or "").splitlines() if line.strip().strip("=*")]
+    title = lines[0].strip("*").strip() if lines else ""
+    return title.removeprefix(f"{rule_id}:").strip()
 
 
 def _descriptor(rule_id: str, sample: Finding) -> Any:
@@ -93,7 +98,8 @@ def build_log(reports: Sequence[FileReport]) -> Any:
              for r in reports if r.error is not None]
     driver = om.ToolComponent(name="codeward", version=__version__, semantic_version=__version__, rules=rules)
     invocation = om.Invocation(execution_successful=not notes, tool_execution_notifications=notes or None)
-    run = om.Run(tool=om.Tool(driver=driver), invocations=[invocation],
+    # findings count columns in code points; SARIF's default column kind is UTF-16 code units
+    run = om.Run(tool=om.Tool(driver=driver), invocations=[invocation], column_kind="unicodeCodePoints",
                  results=[_result(path, f, order[f.rule_id]) for path, f in findings])
     return om.SarifLog(schema_uri=SCHEMA_URI, version="2.1.0", runs=[run])
 

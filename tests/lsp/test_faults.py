@@ -17,7 +17,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from .conftest import configure, initialize, inline, open_doc, stats
+from .conftest import configure, initialize, inline, open_doc, stats, utf16
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -144,3 +144,20 @@ async def test_remote_server_down(client: LanguageClient):
     await _empty_once(client, GOOD_URI, 4, 4, "cannot reach")
     await configure(client, {"engine": {"engine": "llamacpp"}})
     await _still_serving(client)
+
+
+async def test_diagnostics_after_astral_characters_point_at_the_call(client: LanguageClient):
+    uri = "file:///tmp/codeward-faults/emoji.py"
+    line = 's = "😀 ü"; '
+    open_doc(client, uri, "import os\n" + line)
+    await configure(client, {"engine": {"model": scripted("os.system(s)")}, "safety": {"on_high": "warn"}})
+    (item,) = await inline(client, uri, 1, utf16(line))
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+        content_changes=[types.TextDocumentContentChangePartial(range=item.range, text=item.insert_text)]))
+    assert await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command=item.command.command, arguments=item.command.arguments)) is True
+    (b605,) = [d for d in client.diagnostics[uri] if d.code == "B605"]
+    assert b605.source == "codeward"
+    assert b605.range.start == types.Position(1, utf16(line))  # UTF-16 units, not UTF-8 bytes
+    await configure(client, {"safety": {"on_high": "block"}})

@@ -8,12 +8,11 @@ import threading
 import time
 from collections.abc import Sequence
 
+from codeward.completion_types import CompletionRequest
+from codeward.config import Settings
 from codeward.lsp_server.completions import CompletionService
 from codeward.lsp_server.telemetry import ClientLog, Stats
 from codeward.model.base import Engine, EngineInfo, Sample, SamplingParams
-
-from codeward.completion_types import CompletionRequest
-from codeward.config import Settings
 
 
 class StubbornEngine(Engine):
@@ -97,3 +96,63 @@ def test_a_newer_request_for_the_same_document_cancels_the_older_one():
     first, second = asyncio.run(scenario())
     assert first is None and service.stats.superseded == 1 and engine.cancelled == 1
     assert [s.text for s in second.suggestions] == ["x + 1"]
+
+
+class RecordingFactory:
+    """Loads a SlowEngine per model name after `load_s` seconds and remembers each engine it made."""
+
+    def __init__(self, load_s: float) -> None:
+        self.load_s = load_s
+        self.made: dict[str, SlowEngine] = {}
+        self.closed: list[str] = []
+
+    def __call__(self, engine_settings: object) -> Engine:
+        time.sleep(self.load_s)
+        name = engine_settings.model  # type: ignore[attr-defined]
+        engine = SlowEngine(busy_s=0.0)
+        engine.close = lambda: self.closed.append(name)  # type: ignore[method-assign]
+        self.made[name] = engine
+        return engine
+
+
+def _settings(model: str) -> Settings:
+    settings = Settings()
+    settings.completion.debounce_ms = 0
+    settings.engine.model = model
+    return settings
+
+
+def test_new_settings_while_the_engine_loads_close_the_superseded_engine_without_errors():
+    factory = RecordingFactory(load_s=0.3)
+    logged: list[str] = []
+    service = CompletionService(_settings("first"), factory, ClientLog(lambda level, msg: logged.append(msg)),
+                                Stats())
+
+    async def scenario() -> tuple[object, object]:
+        early = asyncio.ensure_future(service.complete("file:///a.py", CompletionRequest("y = ", 0, 4)))
+        await asyncio.sleep(0.1)  # "first" is loading now
+        service.update(_settings("second"))
+        late = await service.complete("file:///b.py", CompletionRequest("y = ", 0, 4))
+        result = await early, late
+        await service.aclose()
+        return result
+
+    early, late = asyncio.run(scenario())
+    assert service.stats.errors == 0, logged
+    assert early is not None and late is not None  # the early request is served by the engine now in force
+    assert sorted(factory.made) == ["first", "second"]
+    assert sorted(factory.closed) == ["first", "second"]  # the superseded one too, not only the last
+
+
+def test_closing_while_the_engine_loads_closes_it_once_loaded():
+    factory = RecordingFactory(load_s=0.3)
+    service = CompletionService(_settings("only"), factory, ClientLog(lambda level, msg: None), Stats())
+
+    async def scenario() -> None:
+        request = asyncio.ensure_future(service.complete("file:///a.py", CompletionRequest("y = ", 0, 4)))
+        await asyncio.sleep(0.1)
+        await service.aclose()
+        await asyncio.gather(request, return_exceptions=True)
+
+    asyncio.run(scenario())
+    assert factory.closed == ["only"]

@@ -7,6 +7,7 @@ import json
 from importlib import resources
 
 import pytest
+
 from codeward.safety.api import check_text
 from codeward.safety.report import FileReport
 from codeward.safety.sarif import render_sarif
@@ -37,6 +38,7 @@ def test_fields_github_code_scanning_reads() -> None:
     assert "external/cwe/cwe-78" in rules["B605"]["properties"]["tags"]
     assert float(rules["B605"]["properties"]["security-severity"]) >= 7.0
     assert rules["CW101"]["shortDescription"]["text"]
+    assert rules["B605"]["shortDescription"]["text"] == "Test for starting a process with a shell"  # no Markdown
     for result in run["results"]:
         assert result.get("level", "warning") in ("error", "warning", "note")  # absent = SARIF's "warning"
         assert result["message"]["text"]
@@ -55,3 +57,12 @@ def test_fields_github_code_scanning_reads() -> None:
 def test_empty_review_is_valid_sarif() -> None:
     log = json.loads(render_sarif([FileReport("ok.py")]))
     assert log["runs"][0]["results"] == [] and log["runs"][0]["invocations"][0]["executionSuccessful"] is True
+
+
+def test_columns_are_declared_as_code_points() -> None:
+    line = 'label = "😀"; os.system(label)'
+    log = json.loads(render_sarif([FileReport("a.py", None, check_text("import os\n" + line + "\n"))]))
+    (run,) = log["runs"]
+    assert run["columnKind"] == "unicodeCodePoints"  # SARIF's default would be UTF-16 code units
+    (result,) = [r for r in run["results"] if r["ruleId"] == "B605"]
+    assert result["locations"][0]["physicalLocation"]["region"]["startColumn"] == line.index("os.system") + 1
