@@ -164,10 +164,10 @@ def env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
         if not name.startswith("CODEWARD_"):
             continue
         rest = name[len("CODEWARD_"):].lower()
-        for section in SECTIONS:
+        for section, cls in SECTIONS.items():
             if rest.startswith(section + "_"):
                 key = rest[len(section) + 1:]
-                if key in {f.name for f in dataclasses.fields(SECTIONS[section])}:
+                if key in {f.name for f in dataclasses.fields(cls)}:
                     out.setdefault(section, {})[key] = value
     return out
 

@@ -113,7 +113,7 @@ def review_step() -> None:
     print(f"policy verdict: {decide(findings, settings.safety)}  ({ms:.1f} ms)")
     print("\n$ git diff | codeward review --diff -")
     proc = subprocess.run([sys.executable, "-m", "codeward", "review", "--diff", "-"], input=DIFF, text=True,
-                          capture_output=True)
+                          capture_output=True, check=False)
     print(proc.stdout.rstrip() + f"\n(exit code {proc.returncode})")
 
 

@@ -28,10 +28,10 @@ GENERATORS: dict[str, Callable[[], str]] = {"settings-table": _settings, "rules-
 def render(text: str) -> str:
     """`text` with every generated block that has markers replaced by its current content."""
     for name, make in GENERATORS.items():
-        pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", re.S)
+        pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", re.DOTALL)
         if pattern.search(text):
             body = make()
-            text = pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
+            text = pattern.sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(2), text)
     return text
 
 

@@ -37,7 +37,7 @@ def run_demo(out_dir: str | None = None) -> None:
         print(f"{TASKS} HumanEval tasks x 4 samples: 2 canonical, 1 `pass`, 1 that calls os._exit(0) to fake a pass")
         cmd = [sys.executable, "-m", "codeward", "eval", "passk", "--samples", str(samples), "--data", str(data),
                "-k", "1,4", "--out", out_dir, "--no-progress"]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     print(proc.stdout.rstrip())
     if proc.returncode != 0:
         print(proc.stderr.rstrip())

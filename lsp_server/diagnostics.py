@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from lsprotocol import types
+
 from codeward.lsp_server.documents import Snapshot, line_text, to_client_column
 from codeward.safety.findings import Finding
-from lsprotocol import types
 
 SOURCE = "codeward"
 _SEVERITY = {"high": types.DiagnosticSeverity.Error, "medium": types.DiagnosticSeverity.Warning,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from codeward.lsp_server.documents import Snapshot
 from lsprotocol import types
 
 from codeward.completion_types import Suggestion
+from codeward.lsp_server.documents import Snapshot
 
 ACCEPT_COMMAND = "codeward.acceptCompletion"
 

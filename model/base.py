@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
 
 
 class EngineError(RuntimeError):
@@ -77,8 +80,8 @@ class Engine(abc.ABC):
             cancel.set()
             try:
                 await task
-            except Exception:  # noqa: BLE001 - the generation was cancelled; its outcome is irrelevant
-                pass
+            except Exception as exc:  # noqa: BLE001 - the caller cancelled; the outcome only matters for the log
+                log.debug("cancelled generation ended with %s: %s", type(exc).__name__, exc)
             raise
 
     def close(self) -> None:

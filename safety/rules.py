@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterable
 from typing import ClassVar
 
 import libcst as cst
-from codeward.safety.findings import Finding
 from libcst.metadata import MetadataWrapper, PositionProvider
+
+from codeward.safety.findings import Finding
 
 log = logging.getLogger(__name__)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import libcst as cst
+
 from codeward.safety.rules import Rule
 
 _EMPTY = cst.Module([])

@@ -13,7 +13,7 @@ SOURCE = 'def greet(name):\n    """Say hello."""\n    return "Hello, " + name\n\
 
 def cw(*args: str, stdin: str | None = None, cwd=None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "codeward", *args], input=stdin, capture_output=True, text=True,
-                          cwd=cwd, timeout=300)
+                          cwd=cwd, timeout=300, check=False)
 
 
 @pytest.fixture()
@@ -57,7 +57,7 @@ def test_complete_unreadable_and_binary(tmp_path):
 
 def test_complete_bad_setting_from_env(src, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "codeward", "complete", str(src), "--line", "1", "--col", "1"],
-                          capture_output=True, text=True, cwd=tmp_path,
+                          capture_output=True, text=True, cwd=tmp_path, check=False,
                           env={**__import__("os").environ, "CODEWARD_ENGINE_TEMPERATURE": "warm"})
     assert proc.returncode == 2 and "CODEWARD_ENGINE_TEMPERATURE" in proc.stderr
 
@@ -79,6 +79,6 @@ def test_doctor_fails_without_required_part(tmp_path):
     # Hide llama_cpp from the interpreter: doctor must say FAIL, name the fix, and exit 1.
     code = ("import sys; sys.modules['llama_cpp'] = None; from codeward.cli import main; "
             "raise SystemExit(main(['doctor']))")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=False)
     assert proc.returncode == 1
     assert "[FAIL] llama-cpp-python" in proc.stdout and "fix: pip install llama-cpp-python" in proc.stdout

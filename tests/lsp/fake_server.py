@@ -7,8 +7,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from codeward.lsp_server.server import build_server
 from fake_engines import factory
+
+from codeward.lsp_server.server import build_server
 
 if __name__ == "__main__":
     build_server(engine_factory=factory).start_io()

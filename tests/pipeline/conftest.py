@@ -7,9 +7,9 @@ import threading
 from collections.abc import Sequence
 
 import pytest
-from codeward.model.base import Engine, EngineInfo, Sample, SamplingParams
 
 from codeward.cursor import Cursor, locate
+from codeward.model.base import Engine, EngineInfo, Sample, SamplingParams
 
 MARK = "║"
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from codeward.model.settings import EngineSettings
 
 from codeward.completion_settings import INSTRUCTION_LINE
 from codeward.completion_types import CompletionRequest
 from codeward.config import Settings
+from codeward.model.settings import EngineSettings
 from codeward.pipeline import Pipeline, RequestError
 
 from .conftest import ScriptedEngine, unmark

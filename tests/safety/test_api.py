@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from codeward.safety.api import check_suggestion, check_text, decide, splice, suggestion_lines
 from codeward.safety.findings import Finding
 from codeward.safety.settings import SafetySettings

@@ -5,6 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+
 from codeward.safety.api import check_text
 from codeward.safety.bandit_adapter import run_bandit, selected_tests
 from codeward.safety.settings import SafetySettings

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from codeward.safety.recall import (
     HUMANEVAL_ALLOWED,
     HUMANEVAL_BANDIT,

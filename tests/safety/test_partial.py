@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from codeward.safety.api import check_text
 from codeward.safety.repair import parse, repair
 from codeward.safety.scan import split_lines

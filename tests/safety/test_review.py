@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from codeward.safety.diff import DiffError, parse_diff
 
 from codeward.commands import review
+from codeward.safety.diff import DiffError, parse_diff
 
 INSECURE = "import os\n\ndef run(cmd):\n    os.system(cmd)\n"
 MEDIUM_ONLY = "def f(text):\n    return eval(text)\n"

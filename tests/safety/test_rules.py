@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from codeward.safety.api import check_text
 from codeward.safety.findings import SAME_ISSUE
 from codeward.safety.rules import all_rules, rules_table, run_rules
