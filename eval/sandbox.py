@@ -145,6 +145,13 @@ def bwrap_command(bwrap: str, config: SandboxConfig, tag: str, argv: list[str]) 
         "--unshare-all",
         "--unshare-user",
         "--disable-userns",
+        # Run as root, bwrap would keep every capability inside the sandbox (CAP_SYS_PTRACE there opens the
+        # server's /proc entries and memory); the server checks that none is left.
+        "--cap-drop",
+        "ALL",
+        # No bwrap init inside: the fork server is PID 1, so no process in the sandbox holds the host's
+        # pipes except the non-dumpable server, and signals from programs cannot kill or stop it.
+        "--as-pid-1",
         "--die-with-parent",
         "--new-session",
         *_read_only_binds(config),

@@ -59,33 +59,71 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
 
 
-# (audit arch, x32 bit or 0, syscalls refused with EPERM, clone, clone3) per machine.
+# Per machine: audit arch, x32 bit or 0, the process-creating syscalls (fork, vfork; clone is checked for
+# CLONE_THREAD, clone3 gets ENOSYS), syscalls always refused, and syscalls whose pid-like arguments (by index)
+# must be 0 (the caller itself) so that a program cannot change the fork server's rlimits, priority or CPUs.
 _ARCHES = {
-    "x86_64": (0xC000003E, 0x40000000, (57, 58, 101, 310, 311), 56, 435),
-    "aarch64": (0xC00000B7, 0, (117, 270, 271), 220, 435),
+    "x86_64": {
+        "arch": 0xC000003E,
+        "x32": 0x40000000,
+        "forks": (57, 58),
+        "clone": 56,
+        "clone3": 435,
+        # ptrace, process_vm_readv/writev, SysV shm/sem/msg, POSIX mqueues, keyrings, ioprio_set
+        "denied": (101, 310, 311, 29, 30, 31, 64, 65, 66, 220, 68, 69, 70, 71, 240, 241, 248, 249, 250, 251),
+        # prlimit64, sched_setaffinity/setscheduler/setparam/setattr, setpriority(PRIO_PROCESS, 0)
+        "self_only": ((302, (0,)), (203, (0,)), (144, (0,)), (142, (0,)), (314, (0,)), (141, (0, 1))),
+    },
+    "aarch64": {
+        "arch": 0xC00000B7,
+        "x32": 0,
+        "forks": (),
+        "clone": 220,
+        "clone3": 435,
+        "denied": (117, 270, 271, *range(186, 197), 180, 181, 217, 218, 219, 30),  # 186-196: SysV IPC
+        "self_only": ((261, (0,)), (122, (0,)), (119, (0,)), (118, (0,)), (274, (0,)), (140, (0, 1))),
+    },
 }
+_LD, _JEQ, _JGE, _JSET, _RET = 0x20, 0x15, 0x35, 0x45, 0x06
+_ALLOW, _KILL, _EPERM, _ENOSYS = 0x7FFF0000, 0x80000000, 0x00050000 | 1, 0x00050000 | 38
 
 
-def _seccomp_program() -> list[tuple[int, int, int, int]]:
-    """BPF that refuses new processes (threads stay allowed), ptrace and cross-process memory access."""
-    arch, x32, denied, clone, clone3 = _ARCHES[os.uname().machine]
-    allow, kill = 0x7FFF0000, 0x80000000
-    eperm, enosys = 0x00050000 | 1, 0x00050000 | 38
-    ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
-    prog = [(ld, 0, 0, 4), (jeq, 1, 0, arch), (ret, 0, 0, kill), (ld, 0, 0, 0)]
-    if x32:
-        prog += [(jge, 0, 1, x32), (ret, 0, 0, eperm)]
-    prog += [(jeq, 0, 1, clone3), (ret, 0, 0, enosys)]  # libc falls back to clone(), which we can inspect
-    for nr in denied:
-        prog += [(jeq, 0, 1, nr), (ret, 0, 0, eperm)]
-    prog += [(jeq, 0, 3, clone), (ld, 0, 0, 16), (jset, 1, 0, 0x00010000), (ret, 0, 0, eperm)]  # CLONE_THREAD
-    prog += [(ret, 0, 0, allow)]
+def _self_only_rule(nr: int, args: tuple[int, ...]) -> list[tuple[int, int, int, int]]:
+    """BPF: for syscall `nr`, EPERM unless every listed 64-bit argument is 0; other syscalls fall through."""
+    body: list[tuple[int, int, int, int]] = []
+    for i in args:
+        for off in (16 + 8 * i, 20 + 8 * i):  # low, then high 32 bits of args[i]
+            body += [(_LD, 0, 0, off), (_JEQ, 1, 0, 0), (_RET, 0, 0, _EPERM)]
+    body.append((_RET, 0, 0, _ALLOW))
+    return [(_LD, 0, 0, 0), (_JEQ, 0, len(body), nr), *body]
+
+
+def _seccomp_program(no_fork: bool = True) -> list[tuple[int, int, int, int]]:
+    """BPF refusing new processes when `no_fork` (threads stay allowed), and always ptrace, cross-process
+    memory access, SysV IPC, POSIX message queues, keyrings and changing another process's limits."""
+    a = _ARCHES[os.uname().machine]
+    prog = [(_LD, 0, 0, 4), (_JEQ, 1, 0, a["arch"]), (_RET, 0, 0, _KILL), (_LD, 0, 0, 0)]
+    if a["x32"]:
+        prog += [(_JGE, 0, 1, a["x32"]), (_RET, 0, 0, _EPERM)]
+    if no_fork:
+        prog += [
+            (_JEQ, 0, 1, a["clone3"]),
+            (_RET, 0, 0, _ENOSYS),
+        ]  # libc falls back to clone(), inspected below
+    for nr in (*a["denied"], *(a["forks"] if no_fork else ())):
+        prog += [(_JEQ, 0, 1, nr), (_RET, 0, 0, _EPERM)]
+    for nr, args in a["self_only"]:
+        prog += _self_only_rule(nr, args)
+    if no_fork:
+        prog += [(_LD, 0, 0, 0), (_JEQ, 0, 3, a["clone"]), (_LD, 0, 0, 16)]
+        prog += [(_JSET, 1, 0, 0x00010000), (_RET, 0, 0, _EPERM)]  # clone without CLONE_THREAD
+    prog += [(_RET, 0, 0, _ALLOW)]
     return prog
 
 
-def install_no_fork_filter() -> None:
+def install_no_fork_filter(no_fork: bool = True) -> None:
     """Install the seccomp filter in the calling process; raise OSError when the kernel refuses."""
-    prog = _seccomp_program()
+    prog = _seccomp_program(no_fork)
     arr = (_SockFilter * len(prog))(*[_SockFilter(*ins) for ins in prog])
     fprog = _SockFprog(len(prog), arr)
     if _LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
@@ -158,9 +196,10 @@ def _child(cfg: dict, program: str, timeout: float, workdir: str, tok_fd: int, v
         os.chdir(workdir)
         os.environ.clear()
         os.environ.update({"HOME": workdir, "TMPDIR": workdir, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # the server (pid 1) ignores SIGINT
         _set_limits(cfg, timeout)
-        if not cfg["allow_subprocesses"]:
-            install_no_fork_filter()
+        if os.uname().machine in _ARCHES:
+            install_no_fork_filter(not cfg["allow_subprocesses"])
     except _base as exc:  # set-up failed: report it as the harness's fault, not the sample's
         _write(ver_fd, b"S:" + _type(exc).__name__.encode()[:64])
         _exit(3)
@@ -229,6 +268,32 @@ def _classify(status: int | None, timed_out: bool, verdict: bytes, token: bytes)
     return f"killed: exit code {code} without a verdict"
 
 
+def _server_state(cfg: dict) -> tuple:
+    """What a program could change in this server from outside it (rlimits, priority, CPUs, scheduler) and
+    the SysV IPC objects of the sandbox: compared after every program, a difference taints the worker."""
+    limits = tuple(resource.getrlimit(getattr(resource, n)) for n in dir(resource) if n.startswith("RLIMIT_"))
+    ipc = []
+    for kind in ("shm", "sem", "msg") if cfg["pid_namespace"] else ():  # without bwrap they are the host's
+        try:
+            with open(f"/proc/sysvipc/{kind}", "rb") as f:
+                ipc.append(f.read().count(b"\n"))
+        except OSError:
+            ipc.append(-1)
+    sched = (os.sched_getaffinity(0), os.sched_getscheduler(0)) if hasattr(os, "sched_getaffinity") else ()
+    return limits, os.getpriority(os.PRIO_PROCESS, 0), sched, tuple(ipc)
+
+
+def _reap_all() -> None:
+    """As PID 1 of the sandbox, collect every orphan the kill-all left (they were all sent SIGKILL)."""
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+        except InterruptedError:  # pragma: no cover - PEP 475 retries, kept for clarity
+            continue
+
+
 def _cleanup(cfg: dict, workdir: str) -> bool:
     """Kill whatever the program left behind and wipe its files; True if the worker stays clean."""
     if cfg["pid_namespace"]:
@@ -236,7 +301,12 @@ def _cleanup(cfg: dict, workdir: str) -> bool:
             os.kill(-1, signal.SIGKILL)  # every process in this PID namespace except init and this server
         except ProcessLookupError:
             pass
-    shutil.rmtree(workdir, ignore_errors=True)
+        if os.getpid() == 1:
+            _reap_all()
+    try:
+        shutil.rmtree(workdir, ignore_errors=True)
+    except RecursionError:  # absurdly deep directories: leave them, the worker is replaced
+        return False
     leftovers = [
         os.path.join(d, n)
         for d in cfg["scratch_dirs"]
@@ -244,7 +314,7 @@ def _cleanup(cfg: dict, workdir: str) -> bool:
         for n in os.listdir(d)
         if os.path.join(d, n) not in cfg["preexisting"]
     ]
-    return not leftovers and not os.path.exists(workdir)
+    return not leftovers and not os.path.exists(workdir) and _server_state(cfg) == cfg["state"]
 
 
 def run_one(cfg: dict, job: dict, seq: int) -> dict:
@@ -284,6 +354,16 @@ def run_one(cfg: dict, job: dict, seq: int) -> dict:
     }
 
 
+def _capability_problem(cfg: dict) -> str | None:
+    """In a bwrap sandbox the server must hold no capabilities (else a program could remount, reach other
+    processes' /proc entries or memory); say why not, or None."""
+    if not cfg["pid_namespace"]:
+        return None
+    with open("/proc/self/status", encoding="ascii") as f:
+        eff = next((line.split()[1] for line in f if line.startswith("CapEff:")), "0")
+    return None if int(eff, 16) == 0 else f"the sandbox still holds capabilities (CapEff {eff})"
+
+
 def serve(cfg: dict) -> None:
     """Answer jobs from stdin until it closes."""
     _LIBC.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # children cannot ptrace us or read our memory
@@ -307,6 +387,13 @@ def serve(cfg: dict) -> None:
             ctrl_out, {"ready": False, "error": f"no seccomp no-fork filter for {os.uname().machine}"}
         )
         return
+    problem = _capability_problem(cfg)
+    if problem:
+        write_message(ctrl_out, {"ready": False, "error": problem})
+        return
+    if os.getpid() == 1:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # PID 1 ignores default-action signals from inside
+    cfg["state"] = _server_state(cfg)
     write_message(ctrl_out, {"ready": True, "pid": os.getpid()})
     seq = 0
     while (job := read_message(ctrl_in)) is not None:
