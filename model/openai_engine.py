@@ -1,0 +1,180 @@
+"""The openai engine: `/v1/completions` on any OpenAI-compatible server (vLLM, TGI, llama.cpp server, Ollama).
+
+Prompts arrive already rendered by the model's template, so FIM works on servers that reject `suffix` (vLLM). Servers
+that return fewer than `n` choices (llama-cpp-python's returns one) are topped up with further requests. Prompts are
+sent concurrently so that a batching server (vLLM) can batch them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from codeward.model.base import Cancelled, Engine, EngineError, EngineInfo, Sample, SamplingParams
+from codeward.model.embedded import EMBEDDED_NAME
+from codeward.model.openai_http import ServerClient
+from codeward.model.settings import EngineSettings
+from codeward.model.stops import find_stop
+
+log = logging.getLogger(__name__)
+
+TOKEN_CACHE_SIZE = 512
+CHARS_PER_TOKEN = 3.5  # rough average for code when the server offers no tokenize endpoint
+
+
+def parse_choice(choice: dict[str, Any], stop: tuple[str, ...]) -> Sample:
+    """One completion choice as a Sample: text without the stop string, summed token log-probs."""
+    text = str(choice.get("text") or "")
+    reason = "length" if choice.get("finish_reason") == "length" else "stop"
+    cut = find_stop(text, stop)
+    if cut >= 0:  # a server that returned the stop string in its text
+        text, reason = text[:cut], "stop"
+    logprobs = choice.get("logprobs") or {}
+    values = [float(v) for v in logprobs.get("token_logprobs") or [] if v is not None]
+    return Sample(text=text, finish_reason=reason, logprob_sum=sum(values), n_tokens=len(values))
+
+
+class OpenAIEngine(Engine):
+    """Remote completions; `generate` is safe to call from several threads."""
+
+    def __init__(self, settings: EngineSettings) -> None:
+        self.settings = settings
+        api_key = os.environ.get(settings.api_key_env) if settings.api_key_env else None
+        self._client = ServerClient(settings.base_url, api_key, settings.timeout_s, settings.max_retries)
+        self._model = "" if settings.model in ("", EMBEDDED_NAME) else settings.model
+        self._model_lock = threading.Lock()
+        self._tokens: OrderedDict[str, int] = OrderedDict()
+        self._tokenize_route: str | None = None  # which tokenize endpoint works, once known
+        self.info = EngineInfo(engine="openai", model=self._model or "(served model)",
+                               extra={"base_url": self._client.base_url})
+        if not self._model:  # learn the served name now, so template detection can use it
+            try:
+                _ = self.model
+            except EngineError as exc:
+                log.warning("could not ask %s which model it serves (%s); will ask again on the first request",
+                            self._client.base_url, exc)
+
+    @property
+    def model(self) -> str:
+        """The model name sent with each request; 'embedded' or empty means the one model the server serves."""
+        with self._model_lock:
+            if not self._model:
+                listed = self._client.request("GET", "/models").get("data") or []
+                ids = [str(m.get("id")) for m in listed if isinstance(m, dict) and m.get("id")]
+                if not ids:
+                    raise EngineError(f"the server at {self._client.base_url} lists no models at /models; "
+                                      "name the served model with --model")
+                if len(ids) > 1:
+                    log.warning("the server serves %d models (%s); using the first; choose one with --model",
+                                len(ids), ", ".join(ids))
+                self._model = ids[0]
+                self.info.model = self._model
+            return self._model
+
+    def _body(self, prompt: str, params: SamplingParams, n: int, seed: int | None) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": self.model, "prompt": prompt, "max_tokens": params.max_new_tokens,
+                                "temperature": params.temperature, "top_p": params.top_p, "n": n, "logprobs": 1}
+        if params.stop:
+            body["stop"] = list(params.stop)
+        if seed is not None:
+            body["seed"] = seed
+        return body
+
+    def _complete_one(self, prompt: str, params: SamplingParams, cancel: threading.Event | None) -> list[Sample]:
+        """`params.n` samples for one prompt, asking again for the missing ones while the server returns fewer."""
+        samples: list[Sample] = []
+        while len(samples) < params.n:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("generation cancelled")
+            missing = params.n - len(samples)
+            seed = None if params.seed is None else params.seed + len(samples)
+            answer = self._client.request("POST", "/completions", self._body(prompt, params, missing, seed))
+            choices = sorted(answer.get("choices") or [], key=lambda c: int(c.get("index", 0)))
+            if not choices:
+                raise EngineError(f"the server at {self._client.base_url} returned no choices for a completion "
+                                  f"request: {str(answer)[:300]}")
+            samples.extend(parse_choice(c, params.stop) for c in choices[:missing])
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("generation cancelled")
+        return samples
+
+    def generate(self, prompts: Sequence[str], params: SamplingParams,
+                 cancel: threading.Event | None = None) -> list[list[Sample]]:
+        """`params.n` samples per prompt; prompts go out concurrently (up to `parallel_requests` at a time)."""
+        if len(prompts) <= 1:
+            return [self._complete_one(p, params, cancel) for p in prompts]
+        workers = min(len(prompts), max(1, self.settings.parallel_requests))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="codeward-openai") as pool:
+            futures = [pool.submit(self._complete_one, p, params, cancel) for p in prompts]
+            try:
+                return [f.result() for f in futures]
+            except BaseException:
+                for f in futures:
+                    f.cancel()
+                raise
+
+    def score(self, prompt: str, continuation: str) -> float:
+        """Log-prob of the continuation via `echo`: the prompt tokens' log-probs from one request."""
+        self.count_tokens(prompt)  # learns which server this is, from its tokenize endpoint
+        if self._tokenize_route == "llamacpp":
+            raise EngineError(f"the server at {self._client.base_url} is llama-cpp-python's, whose echo log-probs "
+                              "are shifted by one token (abetlen/llama-cpp-python#1983), so it cannot score "
+                              "continuations; use vLLM, or the llamacpp engine in-process")
+        text = prompt + continuation
+        body = {"model": self.model, "prompt": text, "max_tokens": 1, "temperature": 0.0, "echo": True,
+                "logprobs": 1}
+        choices = self._client.request("POST", "/completions", body).get("choices") or []
+        logprobs = (choices[0].get("logprobs") or {}) if choices else {}
+        offsets, values = logprobs.get("text_offset"), logprobs.get("token_logprobs")
+        if not offsets or not values:
+            raise EngineError(f"the server at {self._client.base_url} returned no prompt log-probs for echo=true; "
+                              "it cannot score continuations (vLLM and llama.cpp's server can)")
+        total = 0.0
+        for offset, value in zip(offsets, values, strict=False):
+            if len(prompt) <= offset < len(text) and value is not None:
+                total += float(value)
+        return total
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens per the server's tokenizer (vLLM `/tokenize`, llama.cpp `/extras/tokenize`), else an estimate."""
+        if text in self._tokens:
+            self._tokens.move_to_end(text)
+            return self._tokens[text]
+        count = self._server_count(text)
+        self._tokens[text] = count
+        if len(self._tokens) > TOKEN_CACHE_SIZE:
+            self._tokens.popitem(last=False)
+        return count
+
+    def _server_count(self, text: str) -> int:
+        if self._tokenize_route == "estimate":
+            return max(1, round(len(text) / CHARS_PER_TOKEN)) if text else 0
+        routes = [self._tokenize_route] if self._tokenize_route else ["vllm", "llamacpp"]
+        for route in routes:
+            try:
+                if route == "vllm":
+                    body = self._client.request("POST", "/tokenize", {"model": self.model, "prompt": text,
+                                                                      "add_special_tokens": False}, root=True)
+                else:
+                    body = self._client.request("POST", "/extras/tokenize", {"input": text}, root=True)
+            except EngineError as exc:
+                log.debug("tokenize route %s unavailable: %s", route, exc)
+                continue
+            tokens = body.get("tokens")
+            if isinstance(tokens, list):
+                self._tokenize_route = route
+                return len(tokens)
+        if self._tokenize_route != "estimate":
+            log.warning("the server at %s has no tokenize endpoint; estimating tokens as characters / %.1f",
+                        self._client.base_url, CHARS_PER_TOKEN)
+            self._tokenize_route = "estimate"
+        return max(1, round(len(text) / CHARS_PER_TOKEN)) if text else 0
+
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        self._client.close()
