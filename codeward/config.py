@@ -216,10 +216,12 @@ def load_settings(overrides: Mapping[str, Mapping[str, Any]] | None = None, *, s
     return settings
 
 
-def settings_table() -> str:
-    """A Markdown table of every setting (generated into the README)."""
+def settings_table(only: str | None = None) -> str:
+    """A Markdown table of every setting, or of section `only` (generated into the README and docs/)."""
     rows = ["| key | default | environment | meaning |", "|---|---|---|---|"]
     for section, cls in SECTIONS.items():
+        if only is not None and section != only:
+            continue
         for f in dataclasses.fields(cls):
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
             help_text = f.metadata.get("help", "")

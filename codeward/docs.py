@@ -1,49 +1,57 @@
-"""Regenerate the README's generated tables (`python -m codeward.docs`); a test checks they are current."""
+"""Regenerate the generated tables in README.md and docs/*.md (`python -m codeward.docs`; `--check` only checks).
+
+A block between `<!-- NAME:start -->` and `<!-- NAME:end -->` is replaced by the output of NAME's generator:
+`settings-table` (every setting), `settings-table-SECTION` (one section), `rules-table` (codeward's rules).
+"""
 
 from __future__ import annotations
 
 import importlib
 import re
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+BLOCK = re.compile(r"(<!-- ([a-z-]+):start -->\n).*?(<!-- \2:end -->)", re.S)
 
 
-def _settings() -> str:
-    from codeward.config import settings_table
+def generate(name: str) -> str:
+    """The Markdown for one generated block; ValueError names an unknown block."""
+    from codeward.config import SECTIONS, settings_table
 
-    return settings_table()
-
-
-def _rules() -> str:
-    return importlib.import_module("codeward.safety.rules").rules_table()
-
-
-# marker name -> generator of the Markdown between `<!-- NAME:start -->` and `<!-- NAME:end -->`
-GENERATORS: dict[str, Callable[[], str]] = {"settings-table": _settings, "rules-table": _rules}
+    if name == "settings-table":
+        return settings_table()
+    if name.startswith("settings-table-") and name[len("settings-table-"):] in SECTIONS:
+        return settings_table(name[len("settings-table-"):])
+    if name == "rules-table":
+        return importlib.import_module("codeward.safety.rules").rules_table()
+    raise ValueError(f"unknown generated block {name!r}")
 
 
 def render(text: str) -> str:
-    """`text` with every generated block that has markers replaced by its current content."""
-    for name, make in GENERATORS.items():
-        pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", re.DOTALL)
-        if pattern.search(text):
-            body = make()
-            text = pattern.sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(2), text)
-    return text
+    """`text` with every generated block replaced by its current content."""
+    return BLOCK.sub(lambda m: m.group(1) + generate(m.group(2)) + "\n" + m.group(3), text)
+
+
+def documents() -> list[Path]:
+    """The Markdown files that may hold generated blocks."""
+    return [README, *sorted((ROOT / "docs").glob("*.md"))]
 
 
 def main() -> int:
-    old = README.read_text(encoding="utf-8")
-    new = render(old)
-    if "--check" in sys.argv:
+    stale = []
+    for path in documents():
+        old = path.read_text(encoding="utf-8")
+        new = render(old)
         if new != old:
-            print("README.md is out of date: run `python -m codeward.docs`", file=sys.stderr)
-            return 1
-        return 0
-    README.write_text(new, encoding="utf-8")
+            stale.append(path)
+            if "--check" not in sys.argv:
+                path.write_text(new, encoding="utf-8")
+    if stale and "--check" in sys.argv:
+        print("out of date: " + ", ".join(str(p) for p in stale) + "; run `python -m codeward.docs`",
+              file=sys.stderr)
+        return 1
     return 0
 
 
