@@ -21,6 +21,9 @@ COMMAND_MODULES = (
     "codeward.eval.cli",
 )
 
+QUIET_LIBRARIES = ("stevedore", "bandit", "pygls", "httpx", "httpcore", "urllib3", "filelock", "transformers",
+                   "torch", "asyncio", "matplotlib", "PIL", "libcst")
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every available subcommand registered."""
@@ -41,6 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="codeward: %(levelname)s: %(message)s", stream=sys.stderr)
+    for noisy in QUIET_LIBRARIES:  # -v is for codeward's own messages, not its libraries' internals
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

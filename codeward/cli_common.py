@@ -65,6 +65,6 @@ def settings_from_args(args: argparse.Namespace, extra: dict[str, Any] | None = 
     for section, table in (extra or {}).items():
         layer.setdefault(section, {}).update(table)
     try:
-        return load_settings(layer)
+        return load_settings(layer, origin="command-line flags")
     except ConfigError as exc:
         die(str(exc))

@@ -7,6 +7,7 @@ directory; environment variables are `CODEWARD_<SECTION>_<KEY>`; overrides are C
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import tomllib
 import types
@@ -49,6 +50,11 @@ def _describe(f: dataclasses.Field, tp: Any) -> str:
     if "choices" in meta:
         return "one of " + ", ".join(repr(c) for c in meta["choices"])
     base = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+    plural = {bool: "booleans", int: "integers", float: "numbers", str: "strings"}
+    if typing.get_origin(tp) in (list, tuple):
+        (item,) = typing.get_args(tp)[:1] or (str,)
+        return (f"a list of {plural.get(item, str(item))} (in TOML `[\"a\", \"b\"]`; in the environment "
+                "a comma-separated list `a,b`)")
     args = typing.get_args(tp)
     optional = type(None) in args
     inner = next((a for a in args if a is not type(None)), tp)
@@ -99,7 +105,11 @@ def _coerce(value: Any, tp: Any, from_text: bool) -> Any:
         raise ValueError
     if typing.get_origin(tp) in (list, tuple) or isinstance(tp, types.GenericAlias):
         if from_text and isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
+            text = value.strip()
+            if text.startswith("["):
+                value = json.loads(text)  # a JSON list; a malformed one is reported as invalid
+            else:
+                value = [v.strip() for v in text.split(",") if v.strip()]
         if not isinstance(value, (list, tuple)):
             raise ValueError
         (item_tp, *_) = typing.get_args(tp) or (str,)
@@ -122,7 +132,7 @@ def coerce_setting(section: str, key: str, value: Any, origin: str, from_text: b
     tp = _field_type(cls, key)
     try:
         out = _coerce(value, tp, from_text)
-    except (ValueError, TypeError, StopIteration):
+    except (ValueError, TypeError, StopIteration):  # json.JSONDecodeError is a ValueError
         out = ValueError
     meta = f.metadata
     bad = out is ValueError
@@ -158,17 +168,18 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
-    """Collect CODEWARD_<SECTION>_<KEY> variables (unknown CODEWARD_* names are ignored)."""
+    """Collect CODEWARD_<SECTION>_<KEY> variables; names without a known section prefix are left alone.
+
+    An unknown key under a known section (a typo such as CODEWARD_ENGINE_TEMPRATURE) is kept, so that the
+    loader reports it like an unknown key in the TOML file."""
     out: dict[str, dict[str, str]] = {}
     for name, value in environ.items():
         if not name.startswith("CODEWARD_"):
             continue
         rest = name[len("CODEWARD_"):].lower()
-        for section, cls in SECTIONS.items():
+        for section in SECTIONS:
             if rest.startswith(section + "_"):
-                key = rest[len(section) + 1:]
-                if key in {f.name for f in dataclasses.fields(cls)}:
-                    out.setdefault(section, {})[key] = value
+                out.setdefault(section, {})[rest[len(section) + 1:]] = value
     return out
 
 
@@ -199,7 +210,7 @@ def apply_layer(settings: Settings, layer: Mapping[str, Any], origin: str, from_
 
 def load_settings(overrides: Mapping[str, Mapping[str, Any]] | None = None, *, start: Path | None = None,
                   environ: Mapping[str, str] | None = None, strict: bool = True,
-                  problems: list[str] | None = None) -> Settings:
+                  problems: list[str] | None = None, origin: str = "options") -> Settings:
     """Defaults < TOML file < environment < `overrides` (already typed: CLI flags, LSP options)."""
     settings = Settings()
     found = find_config_file(start)
@@ -212,7 +223,7 @@ def load_settings(overrides: Mapping[str, Mapping[str, Any]] | None = None, *, s
             apply_layer(settings, {section: {key: value}}, f"CODEWARD_{section.upper()}_{key.upper()}",
                         from_text=True, strict=strict, problems=problems)
     if overrides:
-        apply_layer(settings, overrides, "options", strict=strict, problems=problems)
+        apply_layer(settings, overrides, origin, strict=strict, problems=problems)
     return settings
 
 

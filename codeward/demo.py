@@ -34,7 +34,7 @@ DIFF = ('--- a/app.py\n+++ b/app.py\n@@ -1,3 +1,4 @@\n import subprocess\n def r
 
 
 def banner(title: str) -> None:
-    print(f"\n=== {title} " + "=" * max(0, 72 - len(title)), flush=True)
+    print(f"\n=== {title} " + "=" * max(3, 72 - len(title)), flush=True)
 
 
 def example_text() -> str:
@@ -67,7 +67,8 @@ def completions_step() -> None:
         print(f"\n-- cursor: {label} (line {line + 1}, col {column + 1}), {result.mode} mode: {dt:.2f} s "
               f"(engine {result.timings_ms.get('engine', 0):.0f} ms)")
         for s in result.suggestions:
-            print(f"[{s.verdict}] " + (s.text.rstrip() or "(empty)"))
+            print(f"[{s.verdict}]")
+            print(s.text.strip("\n").rstrip() or "(empty)")
             for f in s.findings:
                 print(f"    ^ {f.rule_id} [{f.severity}] {f.message}")
         for s in result.blocked:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-BLOCK = re.compile(r"(<!-- ([a-z-]+):start -->\n).*?(<!-- \2:end -->)", re.S)
+BLOCK = re.compile(r"(<!-- ([a-z-]+):start -->\n).*?(<!-- \2:end -->)", re.DOTALL)
 
 
 def generate(name: str) -> str:

@@ -9,13 +9,6 @@ from dataclasses import dataclass, field
 class EvalSettings:
     """Defaults for the offline evaluation commands and the sandbox that executes generated code."""
 
-    data_dir: str = field(
-        default="",
-        metadata={
-            "help": "Folder with the evaluation data sets "
-            "(default: ../shared/data beside the checkout, if present)"
-        },
-    )
     timeout_s: float = field(
         default=3.0, metadata={"help": "Per-program time limit when executing samples", "min": 0.1}
     )

@@ -6,6 +6,7 @@ import argparse
 import importlib.metadata
 import logging
 import platform
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -154,7 +155,12 @@ def run_samples(args: argparse.Namespace, ctx: ExecContext, folder: Any) -> list
     from codeward.eval.execution import execute_samples
     from codeward.eval.executor import SandboxPool
 
-    with SandboxPool(ctx.sandbox, ctx.workers, ctx.isolation) as pool:
-        return execute_samples(
-            ctx.samples, ctx.problems, folder, pool, progress=False if args.no_progress else None
-        )
+    try:
+        with SandboxPool(ctx.sandbox, ctx.workers, ctx.isolation) as pool:
+            return execute_samples(
+                ctx.samples, ctx.problems, folder, pool, progress=False if args.no_progress else None
+            )
+    except KeyboardInterrupt:
+        print(f"codeward: interrupted; the results so far are kept in {folder.path}/exec.jsonl. Continue with "
+              f"the same command plus --resume --out {folder.path}", file=sys.stderr)
+        raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from codeward.eval.cmd_common import add_exec_flags, add_run_flags, positive_ints
@@ -81,5 +82,7 @@ def run(args: argparse.Namespace) -> int:
         )
         label = "/".join(str(v) for v in (m["model"], m["temperature"], m["arm"]) if v is not None)
         print(f"{label}: {scores or 'no k <= n'} ({m['tasks']} tasks, {m['samples']} samples)")
+    for note in notes[:-1]:  # the skipped k values; the CI note is for the report only
+        print(f"note: {note} (sample more per task, or lower -k)", file=sys.stderr)
     print(f"isolation {ctx.isolation.level}; run folder {folder.path}")
     return 0

@@ -44,5 +44,5 @@ def run_demo(out_dir: str | None = None) -> None:
         return
     results = json.loads(Path(out_dir, "results.json").read_text(encoding="utf-8"))
     for row in results["metrics"]:
-        print(f"pass@1 = {row['pass@1']:.3f} (expected 0.5: 2 of 4 samples are correct), "
-              f"pass@4 = {row.get('pass@4', float('nan')):.3f}; run folder: {out_dir}/")
+        print(f"expected: pass@1 = 0.5 (2 of 4 samples per task are correct), pass@4 = 1.0; "
+              f"got {row['pass@1']:.3f} and {row.get('pass@4', float('nan')):.3f}")

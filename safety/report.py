@@ -48,7 +48,8 @@ def render_text(reports: Sequence[FileReport]) -> str:
             out.append(f"{r.path}:{f.line}:{f.col + 1}: {f.rule_id} [{f.severity}/{f.confidence}] "
                        f"{f.message}{cwe} [{f.source}]")
     s = summary(reports)
-    out.append(f"{s['files']} file(s) checked, {s['findings']} finding(s), {s['errors']} error(s)")
+    checked = s["files"] - s["errors"]
+    out.append(f"{checked} file(s) checked, {s['findings']} finding(s), {s['errors']} file(s) not checked (errors)")
     return "\n".join(out) + "\n"
 
 

@@ -79,10 +79,28 @@ def _bwrap() -> Check:
     return Check("bwrap (sandbox)", True, f"{path} (namespaces work)", required=False)
 
 
+def _config() -> Check:
+    """The settings every command will load here (TOML found upward, CODEWARD_* environment)."""
+    from codeward.config import ConfigError, find_config_file, load_settings
+
+    try:
+        found = find_config_file()
+    except ConfigError as exc:
+        return Check("configuration", False, str(exc), "fix the TOML file named above")
+    where = str(found[0]) if found else "no codeward.toml or [tool.codeward] found; defaults"
+    problems: list[str] = []
+    load_settings(strict=False, problems=problems)
+    if problems:
+        return Check("configuration", False, f"{where}: " + "; ".join(problems),
+                     "correct or remove these settings: every command refuses to run with them")
+    return Check("configuration", True, where)
+
+
 def checks() -> list[Check]:
     """Every check, in report order."""
     py_ok = sys.version_info >= (3, 11)
     out = [Check("python", py_ok, f"{platform.python_version()} at {sys.executable}", "use Python 3.11 or newer")]
+    out.append(_config())
     out.append(_torch())
     out.append(_importable("llama_cpp", "llama-cpp-python", "pip install llama-cpp-python  (compiles, ~7 min)"))
     out.append(_importable("transformers", "transformers", "pip install transformers gguf accelerate",

@@ -82,3 +82,10 @@ def test_doctor_fails_without_required_part(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=False)
     assert proc.returncode == 1
     assert "[FAIL] llama-cpp-python" in proc.stdout and "fix: pip install llama-cpp-python" in proc.stdout
+
+
+def test_doctor_fails_on_invalid_configuration(tmp_path):
+    (tmp_path / "codeward.toml").write_text('[engine]\ntemperature = "warm"\n')
+    out = cw("doctor", cwd=tmp_path)
+    assert out.returncode == 1
+    assert "[FAIL] configuration" in out.stdout and "engine.temperature = 'warm'" in out.stdout

@@ -71,3 +71,19 @@ def test_settings_table_lists_every_section():
     table = settings_table()
     for key in ("engine.temperature", "safety.on_high", "context.prefix_tokens", "eval.timeout_s"):
         assert f"`{key}`" in table
+
+
+def test_env_typo_under_a_known_section_is_reported(tmp_path):
+    with pytest.raises(ConfigError, match=r"unknown setting engine.temprature .*CODEWARD_ENGINE_TEMPRATURE"):
+        load_settings(start=tmp_path, environ={"CODEWARD_ENGINE_TEMPRATURE": "1"})
+    # other CODEWARD_* names (the API key variable, tools' own variables) are not settings and stay unread
+    assert load_settings(start=tmp_path, environ={"CODEWARD_API_KEY": "x", "CODEWARD_NVIM_CMD": "y"}).engine.n == 1
+
+
+def test_list_settings_from_env_and_their_message(tmp_path):
+    for text in ("B311,CW101", '["B311", "CW101"]'):
+        s = load_settings(start=tmp_path, environ={"CODEWARD_SAFETY_DISABLED_RULES": text})
+        assert s.safety.disabled_rules == ["B311", "CW101"]
+    (tmp_path / "codeward.toml").write_text('[safety]\ndisabled_rules = "B311"\n')
+    with pytest.raises(ConfigError, match="expected a list of strings"):
+        load_settings(start=tmp_path, environ={})

@@ -103,7 +103,7 @@ def test_text_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     code, out = run_review(["bad.py"], capsys)
     assert code == 1
     assert out.splitlines()[0].startswith("bad.py:4:5: B605 [high/high]")
-    assert out.splitlines()[-1] == "1 file(s) checked, 1 finding(s), 0 error(s)"
+    assert out.splitlines()[-1] == "1 file(s) checked, 1 finding(s), 0 file(s) not checked (errors)"
 
 
 DIFF = """\
@@ -155,3 +155,15 @@ def test_no_inputs_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         run_review([], capsys)
     assert exc.value.code == 2
+
+
+def test_text_summary_does_not_count_unreadable_files_as_checked(tmp_path):
+    import subprocess
+    import sys
+
+    good = tmp_path / "ok.py"
+    good.write_text("x = 1\n")
+    proc = subprocess.run([sys.executable, "-m", "codeward", "review", str(good), str(tmp_path / "missing.py")],
+                          capture_output=True, text=True, cwd=tmp_path, check=False)
+    assert proc.returncode == 2
+    assert proc.stdout.splitlines()[-1] == "1 file(s) checked, 0 finding(s), 1 file(s) not checked (errors)"
