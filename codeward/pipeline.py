@@ -18,7 +18,7 @@ from codeward.cursor import Cursor, PositionError
 from codeward.model.base import Engine, SamplingParams
 from codeward.model.templates import PromptTemplate, select_template
 from codeward.modes import Mode, choose_mode
-from codeward.postprocess import context_for, default_filters, run_filters
+from codeward.postprocess import context_for, default_filters, drop_cut_line, run_filters
 from codeward.screening import screen
 
 log = logging.getLogger(__name__)
@@ -77,15 +77,17 @@ class Pipeline:
                               stop=stops, seed=e.seed)
 
     def postprocess(self, texts: Sequence[str], request: CompletionRequest, cursor: Cursor, context: Context,
-                    mode: Mode) -> list[Suggestion]:
-        """Filtered, de-duplicated suggestions from raw sample texts (sample order kept)."""
+                    mode: Mode, finish_reasons: Sequence[str] | None = None) -> list[Suggestion]:
+        """Filtered, de-duplicated suggestions from raw sample texts (sample order kept); `finish_reasons` (one
+        per text) lets multi-line mode drop the unfinished last line of a sample cut by the token limit."""
         c = self.settings.completion
         ctx = context_for(request.text, cursor, mode, self.template.kind, context.window_start)
         filters = default_filters(c.max_lines, c.min_chars)
+        reasons = list(finish_reasons) if finish_reasons is not None else ["stop"] * len(texts)
         out: list[Suggestion] = []
         seen: set[tuple[str, int]] = set()
-        for index, raw in enumerate(texts):
-            item = run_filters(raw, ctx, filters)
+        for index, (raw, reason) in enumerate(zip(texts, reasons, strict=True)):
+            item = run_filters(drop_cut_line(raw, reason, mode), ctx, filters)
             if item is None or (item.text, item.replace_after) in seen:
                 continue
             seen.add((item.text, item.replace_after))
@@ -103,7 +105,8 @@ class Pipeline:
         async with self._engine_lock():
             samples = (await self.engine.agenerate([prompt], params))[0]
         t2 = time.perf_counter()
-        candidates = self.postprocess([s.text for s in samples], request, cursor, context, mode)
+        candidates = self.postprocess([s.text for s in samples], request, cursor, context, mode,
+                                      [s.finish_reason for s in samples])
         t3 = time.perf_counter()
         shown, blocked = await screen(request.text, candidates, self.settings.safety, request.language)
         t4 = time.perf_counter()

@@ -46,6 +46,14 @@ def context_for(text: str, cursor: Cursor, mode: Mode, template_kind: str = "pre
                        mode=mode, template_kind=template_kind)
 
 
+def drop_cut_line(text: str, finish_reason: str, mode: Mode) -> str:
+    """Multi-line mode: a sample cut by the token limit (`finish_reason == "length"`) loses its last line, which
+    the model was still writing; single-line samples and samples that stopped on their own are kept whole."""
+    if finish_reason != "length" or mode.kind != "multi" or "\n" not in text:
+        return text
+    return text[: text.rindex("\n")]
+
+
 DROP = None
 Filter = Callable[[Candidate, PostContext], "Candidate | None"]
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import socket
 
 from codeward.cli_common import add_engine_flags, die, engine_overrides, settings_from_args
 
@@ -12,7 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Run codeward's language server: inline completions checked by the safety "
                        "layer. Engine flags override the settings from codeward.toml, the environment and the "
                        "editor.")
-    p.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio (e.g. 127.0.0.1:2087)")
+    p.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio (e.g. 127.0.0.1:2087); "
+                   "serves one editor session at a time until SIGINT/SIGTERM")
     p.add_argument("--stdio", action="store_true", help="use stdio (the default; accepted for editors that pass it)")
     add_engine_flags(p)
     p.set_defaults(func=run)
@@ -27,8 +30,24 @@ def parse_address(text: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
+def listen_problem(host: str, port: int, exc: OSError) -> str:
+    """One line saying why host:port cannot be listened on and what to do."""
+    where = f"cannot listen on {host}:{port}"
+    if isinstance(exc, socket.gaierror):
+        return (f"{where}: cannot resolve host {host!r} ({exc.strerror}); give an IP address such as 127.0.0.1 "
+                "or a host name this machine resolves")
+    if exc.errno == errno.EADDRINUSE:
+        return (f"{where}: the address is already in use; stop the process listening there (another codeward "
+                "serve?) or choose another port")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"{where}: the address is not one of this machine's; use 127.0.0.1 or an address of this machine"
+    if exc.errno == errno.EACCES:
+        return f"{where}: permission denied; use a port above 1023"
+    return f"{where}: {exc.strerror or exc}; check the --tcp address"
+
+
 def run(args: argparse.Namespace) -> int:
-    from codeward.lsp_server.server import build_server
+    from codeward.lsp_server.server import ListenError, build_server, serve_tcp
 
     address = None
     if args.tcp:
@@ -37,9 +56,12 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             die(str(exc))
     settings_from_args(args)  # a bad flag or codeward.toml stops here with a clear message (exit 2)
-    server = build_server(cli_overrides=engine_overrides(args))
+    overrides = engine_overrides(args)
     if address is None:
-        server.start_io()
-    else:
-        server.start_tcp(*address)
+        build_server(cli_overrides=overrides).start_io()
+        return 0
+    try:  # each session gets a fresh server; `exit` ends the session, SIGINT/SIGTERM the process
+        serve_tcp(lambda: build_server(cli_overrides=overrides), *address)
+    except ListenError as exc:
+        die(listen_problem(exc.host, exc.port, exc.cause))
     return 0

@@ -84,6 +84,7 @@ class CompletionService:
         try:
             cursor = request.cursor()
         except PositionError as exc:
+            self.stats.rejected += 1
             self._fault("position", f"{uri}: {exc}")
             return None
         cached = self.cache.lookup(uri, request, cursor)
@@ -101,6 +102,7 @@ class CompletionService:
             done, _ = await asyncio.wait({task}, timeout=c.debounce_ms / 1000 + c.timeout_s)
         except asyncio.CancelledError:
             task.cancel()  # the client cancelled the request ($/cancelRequest)
+            self.stats.superseded += 1
             raise
         finally:
             if self._inflight.get(uri) is task:
@@ -121,9 +123,12 @@ class CompletionService:
             return None
         exc = task.exception()
         if exc is not None:
-            self.stats.errors += 1
             kind = "engine" if isinstance(exc, EngineError) else "request" if isinstance(exc, RequestError) \
                 else "internal"
+            if kind == "request":
+                self.stats.rejected += 1  # a request the pipeline cannot serve, not a failure of the server
+            else:
+                self.stats.errors += 1
             if kind == "internal":
                 logging.getLogger("codeward.lsp").error("completion failed", exc_info=exc)
             self._fault(kind, f"no completion for {uri}: {type(exc).__name__}: {exc}")

@@ -15,11 +15,15 @@ log = logging.getLogger("codeward.lsp")
 
 @dataclass
 class Stats:
-    """What the server did since it started (served by the `codeward/stats` request)."""
+    """What the server did since it started (served by the `codeward/stats` request).
+
+    Each request ends as exactly one of completed (`empty` counts those without a suggestion), rejected (refused
+    before the model: unknown document, bad position, over the size limit), errors, timeouts or superseded."""
 
     requests: int = 0
     completed: int = 0
     empty: int = 0
+    rejected: int = 0
     errors: int = 0
     timeouts: int = 0
     superseded: int = 0

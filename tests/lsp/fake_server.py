@@ -1,4 +1,5 @@
-"""`codeward serve` with the test engines of `fake_engines` plugged in (run as a script by the fault tests)."""
+"""`codeward serve` with the test engines of `fake_engines` plugged in (run as a script by the fault tests);
+`--tcp PORT` serves loopback TCP sessions as `codeward serve --tcp` does."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from fake_engines import factory
 
-from codeward.lsp_server.server import build_server
+from codeward.lsp_server.server import build_server, serve_tcp
 
 if __name__ == "__main__":
-    build_server(engine_factory=factory).start_io()
+    if sys.argv[1:2] == ["--tcp"]:
+        serve_tcp(lambda: build_server(engine_factory=factory), "127.0.0.1", int(sys.argv[2]))
+    else:
+        build_server(engine_factory=factory).start_io()

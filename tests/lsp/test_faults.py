@@ -51,9 +51,14 @@ async def _still_serving(client: LanguageClient) -> None:
     assert [i.insert_text for i in items] == ["    " + CLEAN]
 
 
+OUTCOMES = ("completed", "rejected", "errors", "timeouts", "superseded")
+
+
 async def _empty_once(client: LanguageClient, uri: str, line: int, character: int, needle: str,
-                      limit_s: float = 5.0) -> None:
-    """The request is empty and quick, one log message names the fault; asking again logs nothing new."""
+                      counter: str, limit_s: float = 5.0) -> None:
+    """The request is empty and quick, one log message names the fault; asking again logs nothing new. Both
+    requests are counted, under `counter`, and every request counted so far has exactly one outcome."""
+    before = await stats(client)
     logs = len(client.log_messages)
     started = time.monotonic()
     assert await inline(client, uri, line, character) == []
@@ -62,6 +67,10 @@ async def _empty_once(client: LanguageClient, uri: str, line: int, character: in
     assert len(new) == 1 and needle in new[0], new
     assert await inline(client, uri, line, character) == []
     assert len(client.log_messages) == logs + 1, "a repeated fault must not log again (no storms)"
+    after = await stats(client)
+    assert after["requests"] - before["requests"] == 2
+    assert after[counter] - before[counter] == 2, (counter, before, after)
+    assert after["requests"] == sum(after[k] for k in OUTCOMES), after
 
 
 async def test_insecure_suggestion_is_blocked_and_the_clean_one_shown(client: LanguageClient):
@@ -92,45 +101,45 @@ async def test_findings_of_an_accepted_suggestion_become_diagnostics(client: Lan
 
 
 async def test_unknown_document(client: LanguageClient):
-    await _empty_once(client, "file:///nonexistent/codeward/nowhere.py", 0, 0, "is not open")
+    await _empty_once(client, "file:///nonexistent/codeward/nowhere.py", 0, 0, "is not open", "rejected")
     await _still_serving(client)
 
 
 async def test_invalid_utf8_on_disk(client: LanguageClient, tmp_path: Path):
     path = tmp_path / "latin1.py"
     path.write_bytes(b"name = 'caf\xe9'\nprint(name)\n")
-    await _empty_once(client, path.as_uri(), 1, 0, "not valid UTF-8")
+    await _empty_once(client, path.as_uri(), 1, 0, "not valid UTF-8", "rejected")
     await _still_serving(client)
 
 
 async def test_out_of_range_position(client: LanguageClient):
-    await _empty_once(client, GOOD_URI, 99, 0, "outside the document")
+    await _empty_once(client, GOOD_URI, 99, 0, "outside the document", "rejected")
     await _still_serving(client)
 
 
 async def test_ten_megabyte_document(client: LanguageClient):
     uri = "file:///tmp/codeward-faults/huge.py"
     open_doc(client, uri, "x = 1  # filler\n" * 655_360)  # 10 MiB
-    await _empty_once(client, uri, 1000, 0, "max_document_chars")
+    await _empty_once(client, uri, 1000, 0, "max_document_chars", "rejected")
     await _still_serving(client)
     client.text_document_did_close(types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(uri)))
 
 
 async def test_engine_raising(client: LanguageClient):
     await configure(client, {"engine": {"model": "raise"}})
-    await _empty_once(client, GOOD_URI, 4, 4, "RuntimeError: the model crashed")
+    await _empty_once(client, GOOD_URI, 4, 4, "RuntimeError: the model crashed", "errors")
     await _still_serving(client)
 
 
 async def test_engine_failing_to_load(client: LanguageClient):
     await configure(client, {"engine": {"model": "/nonexistent/model.gguf"}})
-    await _empty_once(client, GOOD_URI, 4, 4, "not found")
+    await _empty_once(client, GOOD_URI, 4, 4, "not found", "errors")
     await _still_serving(client)
 
 
 async def test_engine_timing_out(client: LanguageClient):
     await configure(client, {"engine": {"model": "hang"}, "completion": {"timeout_s": 0.5}})
-    await _empty_once(client, GOOD_URI, 4, 4, "timeout_s", limit_s=3.0)
+    await _empty_once(client, GOOD_URI, 4, 4, "timeout_s", "timeouts", limit_s=3.0)
     await configure(client, {"completion": {"timeout_s": 2.0}})
     await _still_serving(client)
 
@@ -141,7 +150,7 @@ async def test_remote_server_down(client: LanguageClient):
         port = s.getsockname()[1]
     await configure(client, {"engine": {"engine": "openai", "model": "served",
                                         "base_url": f"http://127.0.0.1:{port}/v1", "max_retries": 0}})
-    await _empty_once(client, GOOD_URI, 4, 4, "cannot reach")
+    await _empty_once(client, GOOD_URI, 4, 4, "cannot reach", "errors")
     await configure(client, {"engine": {"engine": "llamacpp"}})
     await _still_serving(client)
 

@@ -32,15 +32,16 @@ def word_count(text: str) -> int:
 class ScriptedEngine(Engine):
     """Returns the given sample texts in order for every prompt; records the prompts and params it got."""
 
-    def __init__(self, texts: Sequence[str]) -> None:
+    def __init__(self, texts: Sequence[str], finish_reason: str = "stop") -> None:
         self.texts = list(texts)
+        self.finish_reason = finish_reason  # "length": every sample was cut by the token limit
         self.info = EngineInfo(engine="scripted", model="scripted")
         self.calls: list[tuple[list[str], SamplingParams]] = []
 
     def generate(self, prompts: Sequence[str], params: SamplingParams,
                  cancel: threading.Event | None = None) -> list[list[Sample]]:
         self.calls.append((list(prompts), params))
-        return [[Sample(t, "stop", -1.0, 3) for t in self.texts] for _ in prompts]
+        return [[Sample(t, self.finish_reason, -1.0, 3) for t in self.texts] for _ in prompts]
 
     def score(self, prompt: str, continuation: str) -> float:
         return -1.0

@@ -43,6 +43,33 @@ def test_the_policy_is_configurable_and_safety_can_be_switched_off():
     assert [(s.verdict, s.findings) for s in result.suggestions] == [("unchecked", ())]
 
 
+CUT = 'args = cmd.split()\n    return "%'
+
+
+@pytest.mark.parametrize("finish_reason, expected", [
+    ("length", "args = cmd.split()"),  # cut by max_new_tokens: the half-written last line goes
+    ("stop", 'args = cmd.split()\n    return "%'),  # a stop: the filters judge it as the model ended it
+])
+def test_a_multi_line_sample_cut_by_the_token_limit_loses_its_last_line(finish_reason, expected):
+    settings = Settings()
+    settings.safety.enabled = False
+    result = Pipeline(settings, ScriptedEngine([CUT], finish_reason)).complete_sync(_request(SHELL_DOC))
+    assert result.mode == "multi"
+    assert [s.text for s in result.suggestions] == [expected]
+
+
+def test_a_single_line_sample_cut_by_the_token_limit_is_kept():
+    settings = Settings()
+    settings.safety.enabled = False
+    pipeline = Pipeline(settings, ScriptedEngine(["total + compute(\nnext"], "length"))
+    result = pipeline.complete_sync(_request("def f(total):\n    return ║ + 1\n"))
+    assert result.mode == "single"
+    assert [s.text for s in result.suggestions] == ["total + compute()"]  # closed by balance_brackets, not cut
+    multi = Pipeline(settings, ScriptedEngine(["return total + (1"], "length"))
+    result = multi.complete_sync(_request("def f(total):\n    ║"))  # multi mode, but only one line
+    assert [s.text for s in result.suggestions] == ["return total + (1)"]
+
+
 def test_the_prompt_is_the_document_prefix_for_prefix_models_and_the_stops_match_the_mode():
     engine = ScriptedEngine(["x + 1"])
     result = Pipeline(Settings(), engine).complete_sync(_request("def f(x):\n    return ║"))
