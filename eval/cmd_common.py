@@ -164,3 +164,10 @@ def run_samples(args: argparse.Namespace, ctx: ExecContext, folder: Any) -> list
         print(f"codeward: interrupted; the results so far are kept in {folder.path}/exec.jsonl. Continue with "
               f"the same command plus --resume --out {folder.path}", file=sys.stderr)
         raise
+
+
+def results_document(ctx: ExecContext, metrics: list[dict[str, Any]], comparisons: list[dict[str, Any]] | None = None,
+                     engine: str | None = None) -> dict[str, Any]:
+    """The results.json object of DESIGN.md's contract for a run."""
+    return {"command": ctx.config["command"], "dataset": ctx.dataset, "engine": engine, "config": ctx.config,
+            "metrics": metrics, "comparisons": comparisons or []}

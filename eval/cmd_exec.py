@@ -22,7 +22,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Execute, then write results.json (counts per model/temperature/arm) and report.md."""
-    from codeward.eval.cmd_common import open_folder, prepare, run_samples
+    from codeward.eval.cmd_common import open_folder, prepare, results_document, run_samples
     from codeward.eval.execution import result_counts, top_results
     from codeward.eval.report import render
     from codeward.eval.runfolder import REPORT, RESULTS
@@ -44,14 +44,7 @@ def run(args: argparse.Namespace) -> int:
                 **result_counts(mine),
             }
         )
-    results = {
-        "command": ctx.config["command"],
-        "dataset": ctx.dataset,
-        "engine": None,
-        "config": ctx.config,
-        "metrics": metrics,
-        "comparisons": [],
-    }
+    results = results_document(ctx, metrics)
     folder.write_json(RESULTS, results)
     folder.write_text(REPORT, render("codeward eval exec", results, failures=top_results(rows)))
     counts = result_counts(rows)

@@ -31,7 +31,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Execute (resumably), compute metrics, write results.json and report.md, print pass@k."""
-    from codeward.eval.cmd_common import open_folder, prepare, run_samples
+    from codeward.eval.cmd_common import open_folder, prepare, results_document, run_samples
     from codeward.eval.execution import result_counts, top_results
     from codeward.eval.report import render
     from codeward.eval.runfolder import REPORT, RESULTS
@@ -55,14 +55,7 @@ def run(args: argparse.Namespace) -> int:
                 if k != "passed"
             }
         )
-    results = {
-        "command": ctx.config["command"],
-        "dataset": ctx.dataset,
-        "engine": None,
-        "config": ctx.config,
-        "metrics": metrics,
-        "comparisons": [],
-    }
+    results = results_document(ctx, metrics)
     notes = [
         f"pass@{k} not reported for a group whose smallest per-task n is below {k}"
         for k in ks
