@@ -27,7 +27,9 @@ QUIET_LIBRARIES = ("stevedore", "bandit", "pygls", "httpx", "httpcore", "urllib3
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every available subcommand registered."""
-    parser = argparse.ArgumentParser(prog="codeward", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="codeward", description="codeward: code completions checked for insecure and buggy patterns, a "
+        "security review of code, and an offline eval suite. `codeward COMMAND --help` for each command.")
     parser.add_argument("--version", action="version", version=f"codeward {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
