@@ -66,9 +66,10 @@ def completions_step() -> None:
         dt = time.perf_counter() - t1
         print(f"\n-- cursor: {label} (line {line + 1}, col {column + 1}), {result.mode} mode: {dt:.2f} s "
               f"(engine {result.timings_ms.get('engine', 0):.0f} ms)")
+        typed = text[text.rfind("\n", 0, offset) + 1:offset]  # the cursor line before the cursor
         for s in result.suggestions:
-            print(f"[{s.verdict}]")
-            print(s.text.strip("\n").rstrip() or "(empty)")
+            print(f"[{s.verdict}] as it would read in the file:")
+            print((typed + s.text).strip("\n").rstrip() or "(empty)")
             for f in s.findings:
                 print(f"    ^ {f.rule_id} [{f.severity}] {f.message}")
         for s in result.blocked:
