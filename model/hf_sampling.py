@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from codeward.model.base import Cancelled, Sample, SamplingParams
-from codeward.model.stops import find_stop
+from codeward.model.stops import find_stop, strip_partial_char
 
 
 @dataclass
@@ -116,7 +116,8 @@ class Decoder:
         row.ids.append(token)
         row.logprobs.append(logprob)
         anchor_text = self._decode([row.anchor])
-        row.text = self._decode([row.anchor, *row.ids])[len(anchor_text):]
+        # a character whose bytes are split across tokens shows as U+FFFD until its last byte arrives
+        row.text = strip_partial_char(self._decode([row.anchor, *row.ids])[len(anchor_text):])
         cut = find_stop(row.text, stops)
         if cut >= 0:
             row.text, row.finish = row.text[:cut], "stop"

@@ -6,6 +6,7 @@ honours a seed per sample, and can be cancelled between tokens.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import threading
@@ -18,7 +19,7 @@ from codeward.model.base import Cancelled, Engine, EngineError, EngineInfo, Samp
 from codeward.model.embedded import resolve_model_path
 from codeward.model.sampling import log_softmax, pick_token, sample_seeds
 from codeward.model.settings import EngineSettings
-from codeward.model.stops import find_stop
+from codeward.model.stops import decode_complete, find_stop
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,8 @@ class LlamaCppEngine(Engine):
         except (ValueError, RuntimeError) as exc:
             raise EngineError(f"llama.cpp could not load {path!r}: {exc}; is it a valid GGUF file?") from exc
         self._lock = threading.Lock()
+        self._closed = False
+        self._pieces: dict[int, bytes] = {}
         self._n_vocab = self._llm.n_vocab()
         self.n_ctx = settings.n_ctx
         specials, self._end_tokens = self._scan_vocab()
@@ -67,6 +70,7 @@ class LlamaCppEngine(Engine):
 
     def tokenize(self, text: str, bos: bool) -> list[int]:
         """Token ids of `text` (special-token texts are treated as specials, as prompts for FIM need)."""
+        self._check_open()
         tokens = self._llm.tokenize(text.encode("utf-8"), add_bos=bos, special=True)
         if bos and not tokens:  # an empty prompt: start from the model's start (or end-of-text) token
             start = self._llm.token_bos()
@@ -75,6 +79,28 @@ class LlamaCppEngine(Engine):
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenize(text, bos=False))
+
+    def detokenize(self, tokens: Sequence[int]) -> bytes:
+        """Bytes of `tokens`, special tokens as their text (so template stops such as `<file_sep>` can match).
+
+        Not `Llama.detokenize`: its 32-byte piece buffer returns nothing for longer tokens (deep indentation runs)."""
+        return b"".join(self._piece(t) for t in tokens)
+
+    def _piece(self, token: int) -> bytes:
+        """Bytes of one token, cached (special tokens as their text)."""
+        piece = self._pieces.get(token)
+        if piece is None:
+            import llama_cpp
+
+            vocab = llama_cpp.llama_model_get_vocab(self._llm.model)
+            vocab_token = llama_cpp.llama_token(token)
+            buffer = (ctypes.c_char * 64)()
+            n = llama_cpp.llama_token_to_piece(vocab, vocab_token, buffer, len(buffer), 0, True)
+            if n < 0:  # the piece needs -n bytes
+                buffer = (ctypes.c_char * -n)()
+                n = llama_cpp.llama_token_to_piece(vocab, vocab_token, buffer, len(buffer), 0, True)
+            piece = self._pieces[token] = bytes(buffer[:max(n, 0)])
+        return piece
 
     def _decode(self, tokens: Sequence[int], all_logits: bool = False) -> np.ndarray:
         """Append `tokens` to the context; return logits of the last token (or of every token, 2-D)."""
@@ -115,6 +141,7 @@ class LlamaCppEngine(Engine):
     def generate(self, prompts: Sequence[str], params: SamplingParams,
                  cancel: threading.Event | None = None) -> list[list[Sample]]:
         with self._lock:
+            self._check_open()
             return [self._generate_one(p, params, cancel) for p in prompts]
 
     def _generate_one(self, prompt: str, params: SamplingParams, cancel: threading.Event | None) -> list[Sample]:
@@ -145,7 +172,7 @@ class LlamaCppEngine(Engine):
                 break
             out.append(token)
             logprob += lp
-            text = self._llm.detokenize(out).decode("utf-8", "replace")
+            text = decode_complete(self.detokenize(out))  # a character split across tokens waits for its end
             cut = find_stop(text, params.stop)
             if cut >= 0:
                 text, reason = text[:cut], "stop"
@@ -156,6 +183,7 @@ class LlamaCppEngine(Engine):
 
     def score(self, prompt: str, continuation: str) -> float:
         with self._lock:
+            self._check_open()
             p = self.tokenize(prompt, bos=True)
             c = self.tokenize(continuation, bos=False)
             if not c:
@@ -168,5 +196,13 @@ class LlamaCppEngine(Engine):
                     total += float(log_softmax(rows[i])[tok])
             return total
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise EngineError("the llamacpp engine was closed; make a new engine to generate again")
+
     def close(self) -> None:
-        self._llm.close()
+        """Free the model once no call is running on it (freeing it under a running decode would crash)."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._llm.close()

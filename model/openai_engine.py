@@ -19,7 +19,7 @@ from codeward.model.base import Cancelled, Engine, EngineError, EngineInfo, Samp
 from codeward.model.embedded import EMBEDDED_NAME
 from codeward.model.openai_http import ServerClient
 from codeward.model.settings import EngineSettings
-from codeward.model.stops import find_stop
+from codeward.model.stops import find_stop, strip_partial_char
 
 log = logging.getLogger(__name__)
 
@@ -28,15 +28,55 @@ CHARS_PER_TOKEN = 3.5  # rough average for code when the server offers no tokeni
 
 
 def parse_choice(choice: dict[str, Any], stop: tuple[str, ...]) -> Sample:
-    """One completion choice as a Sample: text without the stop string, summed token log-probs."""
-    text = str(choice.get("text") or "")
+    """One completion choice as a Sample: text without the stop string, summed token log-probs.
+
+    A server that gives fewer log-probs than tokens (or none) yields the sum and count of those it gave."""
+    text = strip_partial_char(str(choice.get("text") or ""))  # a character cut at max_tokens
     reason = "length" if choice.get("finish_reason") == "length" else "stop"
     cut = find_stop(text, stop)
     if cut >= 0:  # a server that returned the stop string in its text
         text, reason = text[:cut], "stop"
     logprobs = choice.get("logprobs") or {}
     values = [float(v) for v in logprobs.get("token_logprobs") or [] if v is not None]
+    tokens = logprobs.get("tokens")
+    if (text and not values) or (isinstance(tokens, list) and len(values) < len(tokens)):
+        log.debug("the server returned %d log-probs for %s tokens; the sample counts only those",
+                  len(values), len(tokens) if isinstance(tokens, list) else "its")
     return Sample(text=text, finish_reason=reason, logprob_sum=sum(values), n_tokens=len(values))
+
+
+def parse_choices(answer: dict[str, Any], wanted: int, stop: tuple[str, ...], url: str) -> list[Sample]:
+    """Up to `wanted` Samples from a completion answer; a malformed answer is an EngineError that quotes it."""
+    choices = answer.get("choices")
+    if not isinstance(choices, list) or not choices:
+        raise EngineError(f"the server at {url} returned no choices for a completion request: {str(answer)[:300]}")
+    try:
+        ordered = sorted(choices, key=lambda c: int(c.get("index", 0)))
+        return [parse_choice(c, stop) for c in ordered[:wanted]]
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise EngineError(f"the server at {url} answered a completion request with a malformed choice ({exc}): "
+                          f"{str(answer)[:300]}; is --base-url an OpenAI-compatible /v1/completions API?") from None
+
+
+def echoed_logprob(answer: dict[str, Any], start: int, end: int, url: str) -> float:
+    """Sum of the echoed log-probs of the tokens that start in text[start:end]; every one of them must have one."""
+    try:
+        logprobs = answer["choices"][0].get("logprobs") or {}
+        offsets, values = logprobs.get("text_offset") or [], logprobs.get("token_logprobs") or []
+        if not offsets or len(offsets) != len(values):
+            raise ValueError(f"{len(values)} log-probs for {len(offsets)} token offsets")
+        inside = [value for offset, value in zip(offsets, values, strict=True) if start <= int(offset) < end]
+        if None in inside:
+            raise ValueError("a continuation token has no log-prob")
+        return float(sum(float(v) for v in inside))
+    except (LookupError, AttributeError, TypeError, ValueError) as exc:
+        raise EngineError(f"the server at {url} returned no usable prompt log-probs for echo=true ({exc}); it "
+                          "cannot score continuations (vLLM can)") from None
+
+
+def is_greedy(params: SamplingParams) -> bool:
+    """Temperature 0, or top_p 0 (only the likeliest token is kept), which servers reject as a top_p value."""
+    return params.temperature <= 0.0 or params.top_p <= 0.0
 
 
 class OpenAIEngine(Engine):
@@ -77,8 +117,9 @@ class OpenAIEngine(Engine):
             return self._model
 
     def _body(self, prompt: str, params: SamplingParams, n: int, seed: int | None) -> dict[str, Any]:
+        temperature, top_p = (0.0, 1.0) if is_greedy(params) else (params.temperature, params.top_p)
         body: dict[str, Any] = {"model": self.model, "prompt": prompt, "max_tokens": params.max_new_tokens,
-                                "temperature": params.temperature, "top_p": params.top_p, "n": n, "logprobs": 1}
+                                "temperature": temperature, "top_p": top_p, "n": n, "logprobs": 1}
         if params.stop:
             body["stop"] = list(params.stop)
         if seed is not None:
@@ -86,22 +127,22 @@ class OpenAIEngine(Engine):
         return body
 
     def _complete_one(self, prompt: str, params: SamplingParams, cancel: threading.Event | None) -> list[Sample]:
-        """`params.n` samples for one prompt, asking again for the missing ones while the server returns fewer."""
+        """`params.n` samples for one prompt, asking again for the missing ones while the server returns fewer.
+
+        Greedy decoding is asked for once and repeated: vLLM rejects n > 1 at temperature 0."""
+        greedy = is_greedy(params)
+        wanted = 1 if greedy else params.n
         samples: list[Sample] = []
-        while len(samples) < params.n:
+        while len(samples) < wanted:
             if cancel is not None and cancel.is_set():
                 raise Cancelled("generation cancelled")
-            missing = params.n - len(samples)
+            missing = wanted - len(samples)
             seed = None if params.seed is None else params.seed + len(samples)
             answer = self._client.request("POST", "/completions", self._body(prompt, params, missing, seed))
-            choices = sorted(answer.get("choices") or [], key=lambda c: int(c.get("index", 0)))
-            if not choices:
-                raise EngineError(f"the server at {self._client.base_url} returned no choices for a completion "
-                                  f"request: {str(answer)[:300]}")
-            samples.extend(parse_choice(c, params.stop) for c in choices[:missing])
+            samples.extend(parse_choices(answer, missing, params.stop, self._client.base_url))
         if cancel is not None and cancel.is_set():
             raise Cancelled("generation cancelled")
-        return samples
+        return samples * params.n if greedy else samples
 
     def generate(self, prompts: Sequence[str], params: SamplingParams,
                  cancel: threading.Event | None = None) -> list[list[Sample]]:
@@ -128,17 +169,8 @@ class OpenAIEngine(Engine):
         text = prompt + continuation
         body = {"model": self.model, "prompt": text, "max_tokens": 1, "temperature": 0.0, "echo": True,
                 "logprobs": 1}
-        choices = self._client.request("POST", "/completions", body).get("choices") or []
-        logprobs = (choices[0].get("logprobs") or {}) if choices else {}
-        offsets, values = logprobs.get("text_offset"), logprobs.get("token_logprobs")
-        if not offsets or not values:
-            raise EngineError(f"the server at {self._client.base_url} returned no prompt log-probs for echo=true; "
-                              "it cannot score continuations (vLLM and llama.cpp's server can)")
-        total = 0.0
-        for offset, value in zip(offsets, values, strict=False):
-            if len(prompt) <= offset < len(text) and value is not None:
-                total += float(value)
-        return total
+        answer = self._client.request("POST", "/completions", body)
+        return echoed_logprob(answer, len(prompt), len(text), self._client.base_url)
 
     def count_tokens(self, text: str) -> int:
         """Tokens per the server's tokenizer (vLLM `/tokenize`, llama.cpp `/extras/tokenize`), else an estimate."""

@@ -61,6 +61,7 @@ class ServerClient:
     def __init__(self, base_url: str, api_key: str | None, timeout_s: float, max_retries: int) -> None:
         self.base_url = normalise_base_url(base_url)
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._api_key = api_key or ""
         self.max_retries = max_retries
         self.timeout_s = timeout_s
         self._http = httpx.Client(headers=headers, timeout=httpx.Timeout(timeout_s))
@@ -90,12 +91,17 @@ class ServerClient:
                 return self._json(response, url)
             if response.status_code not in RETRY_STATUS:
                 raise EngineError(f"the server at {url} rejected the request (HTTP {response.status_code}): "
-                                  f"{server_message(response)}")
+                                  f"{self._redact(server_message(response))}")
             if last:
                 raise EngineError(f"the server at {url} kept failing (HTTP {response.status_code}) after "
-                                  f"{attempt + 1} attempts: {server_message(response)}; check the server's log")
+                                  f"{attempt + 1} attempts: {self._redact(server_message(response))}; "
+                                  "check the server's log")
             self._wait(attempt, response.headers.get("retry-after"), f"HTTP {response.status_code}")
         raise AssertionError("unreachable: the retry loop always returns or raises")
+
+    def _redact(self, text: str) -> str:
+        """`text` with the API key masked: a server may quote the key it rejected (e.g. on HTTP 401)."""
+        return text.replace(self._api_key, "***") if self._api_key else text
 
     @staticmethod
     def _json(response: httpx.Response, url: str) -> dict[str, Any]:

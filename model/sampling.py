@@ -33,8 +33,8 @@ def pick_token(logits: np.ndarray, temperature: float, top_p: float, rng: np.ran
 
 
 def sample_seeds(seed: int | None, n: int) -> list[int]:
-    """One seed per sample: `seed + i` when a seed is given (reproducible), fresh entropy otherwise."""
-    if seed is None:
-        base = int(np.random.SeedSequence().entropy % (2**31))
-        return [base + i for i in range(n)]
-    return [seed + i for i in range(n)]
+    """One seed per sample, reproducible from `seed` (fresh entropy when None).
+
+    Spawned from a SeedSequence rather than `seed + i`, so that seeds 7 and 8 do not share n - 1 sample streams."""
+    children = np.random.SeedSequence(seed).spawn(n)
+    return [int(child.generate_state(1)[0]) for child in children]

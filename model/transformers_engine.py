@@ -83,6 +83,7 @@ class TransformersEngine(Engine):
                 raise EngineError(f"prompt {prompt[:40]!r} encodes to no tokens and the model has no BOS token; "
                                   "give at least one character of context")
         with self._lock:
+            self._check_open()
             return self._generate_locked(encoded, params, cancel)
 
     def _generate_locked(self, encoded: list[list[int]], params: SamplingParams,
@@ -145,13 +146,20 @@ class TransformersEngine(Engine):
             return []
         ids = torch.tensor([head + tail], device=self.device)
         with self._lock, torch.inference_mode():
+            self._check_open()
             logits = self.model(input_ids=ids, use_cache=False).logits[0, len(head) - 1:-1].float()
         chosen = torch.log_softmax(logits, -1).gather(1, ids[0, len(head):, None]).squeeze(1)
         return [float(x) for x in chosen.tolist()]
 
+    def _check_open(self) -> None:
+        if self.model is None:
+            raise EngineError("the transformers engine was closed; make a new engine to generate again")
+
     def close(self) -> None:
-        """Drop the model and the kept cache so their memory can be freed."""
-        self._prompt_cache = None
-        self.model = None
+        """Drop the model (the decoder's reference too) and the kept cache, once no call is running on them."""
+        with self._lock:
+            self._prompt_cache = None
+            self.model = None
+            self._decoder.model = None
         if self.device.type == "cuda":
             torch.cuda.empty_cache()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
+from collections.abc import Callable
 
 import pytest
 
@@ -93,3 +95,93 @@ def test_empty_prompt_and_too_long_prompt(llama_engine):
         llama_engine.generate(["x " * 2100], SamplingParams(max_new_tokens=3))
     # the engine still works after the error
     assert llama_engine.generate([PROMPT], SamplingParams(max_new_tokens=2))[0][0].n_tokens >= 1
+
+
+def force_tokens(monkeypatch, tokens: list[int]) -> Callable[[], None]:
+    """Make the engine 'sample' exactly `tokens` (log-prob -1 each), to test the text and finish accounting."""
+    from codeward.model import llamacpp
+
+    state = {"i": 0}
+
+    def pick(logits, temperature, top_p, rng):
+        token = tokens[state["i"] % len(tokens)]
+        state["i"] += 1
+        return token, -1.0
+
+    def reset():
+        state["i"] = 0
+
+    monkeypatch.setattr(llamacpp, "pick_token", pick)
+    return reset
+
+
+SPLIT_TEXT = "if x:\n" + " " * 40 + "y = '日本'"  # a 40-byte indentation token; 日 is split across two tokens
+
+
+def test_text_never_ends_in_a_split_character_and_long_tokens_survive(llama_engine, monkeypatch):
+    ids = llama_engine.tokenize(SPLIT_TEXT, bos=False)
+    assert any(len(llama_engine.detokenize([t])) > 32 for t in ids), "the text should hold a token over 32 bytes"
+    reset = force_tokens(monkeypatch, ids)
+    texts = []
+    for k in range(1, len(ids) + 1):
+        reset()
+        sample = llama_engine.generate([PROMPT], SamplingParams(max_new_tokens=k))[0][0]
+        assert sample.n_tokens == k and sample.logprob_sum == -k and sample.finish_reason == "length"
+        assert "\ufffd" not in sample.text
+        assert SPLIT_TEXT.startswith(sample.text)
+        texts.append(sample.text)
+    assert texts[-1] == SPLIT_TEXT
+    assert any(a == b for a, b in itertools.pairwise(texts)), "one step should end inside a character"
+
+
+def test_a_special_token_stop_string_matches(llama_engine, monkeypatch):
+    ids = llama_engine.tokenize("x<file_sep>y", bos=False)
+    assert len(ids) == 3  # <file_sep> is one control token
+    force_tokens(monkeypatch, ids)
+    sample = llama_engine.generate([PROMPT], SamplingParams(max_new_tokens=3, stop=("<file_sep>",)))[0][0]
+    assert (sample.text, sample.finish_reason, sample.n_tokens) == ("x", "stop", 2)
+
+
+class Gate(threading.Event):
+    """A cancel event whose first check blocks until released: holds a generation in the middle of its work."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started, self.release = threading.Event(), threading.Event()
+
+    def is_set(self) -> bool:
+        if not self.started.is_set():
+            self.started.set()
+            self.release.wait(10)
+        return super().is_set()
+
+
+def test_close_waits_for_a_running_generation_then_refuses_calls():
+    from codeward.model.llamacpp import LlamaCppEngine
+    from codeward.model.settings import EngineSettings
+
+    engine = LlamaCppEngine(EngineSettings(engine="llamacpp", model="embedded", n_ctx=256, n_threads=1))
+    gate, out = Gate(), []
+    worker = threading.Thread(target=lambda: out.append(engine.generate([PROMPT], SamplingParams(max_new_tokens=3),
+                                                                        gate)))
+    worker.start()
+    assert gate.started.wait(10)
+    closer = threading.Thread(target=engine.close)
+    closer.start()
+    closer.join(0.3)
+    assert closer.is_alive(), "close() must not free the model under a running generation"
+    gate.release.set()
+    worker.join(10)
+    closer.join(10)
+    assert not closer.is_alive() and out and out[0][0][0].n_tokens >= 1
+    with pytest.raises(EngineError, match="closed"):
+        engine.generate([PROMPT], SamplingParams(max_new_tokens=1))
+    engine.close()  # a second close is harmless
+
+
+def test_seeds_reproduce_and_neighbouring_seeds_share_no_sample_stream():
+    from codeward.model.sampling import sample_seeds
+
+    assert sample_seeds(7, 4) == sample_seeds(7, 4)
+    assert len(set(sample_seeds(7, 4))) == 4
+    assert not set(sample_seeds(7, 4)) & set(sample_seeds(8, 4))

@@ -170,3 +170,53 @@ def test_bad_base_url_is_a_clear_error(url):
 def test_bare_host_gets_the_v1_path():
     assert openai_http.normalise_base_url("http://127.0.0.1:8000/") == "http://127.0.0.1:8000/v1"
     assert openai_http.normalise_base_url("https://api.example.com/openai/v1") == "https://api.example.com/openai/v1"
+
+
+@pytest.mark.parametrize(("temperature", "top_p"), [(0.0, 0.9), (0.7, 0.0)])
+def test_greedy_with_n_asks_once_and_never_sends_top_p_zero(temperature, top_p):
+    # vLLM rejects n > 1 at temperature 0 and top_p = 0; top_p = 0 keeps only the likeliest token: greedy
+    script = Script([(200, completion("a"), {})])
+    with fake_server(script) as url:
+        samples = _engine(url).generate([PROMPT], SamplingParams(n=3, temperature=temperature, top_p=top_p))[0]
+    assert [s.text for s in samples] == ["a", "a", "a"]
+    assert len(script.requests) == 1
+    body = script.requests[0][2]
+    assert (body["n"], body["temperature"], body["top_p"]) == (1, 0.0, 1.0)
+
+
+@pytest.mark.parametrize("answer", [
+    {"choices": "none today"},
+    {"choices": [["not", "a", "dict"]]},
+    {"choices": [{"index": "first", "text": "a"}]},
+    {"choices": [{"index": 0, "text": "a", "logprobs": {"token_logprobs": ["high"]}}]},
+])
+def test_a_malformed_completion_is_a_clear_error(answer):
+    with fake_server(Script([(200, answer, {})])) as url, pytest.raises(EngineError) as info:
+        _engine(url).generate([PROMPT], SamplingParams())
+    assert url in str(info.value) and "choice" in str(info.value)
+
+
+def test_a_character_cut_at_max_tokens_is_dropped_and_missing_logprobs_count_nothing():
+    answer = completion("x = '日", finish="length")
+    answer["choices"][0]["text"] = "x = '\ufffd"  # the server decoded half of a character
+    answer["choices"][0]["logprobs"] = None  # and gave no log-probs
+    with fake_server(Script([(200, answer, {})])) as url:
+        sample = _engine(url).generate([PROMPT], SamplingParams())[0][0]
+    assert (sample.text, sample.finish_reason, sample.logprob_sum, sample.n_tokens) == ("x = '", "length", 0.0, 0)
+
+
+def test_the_api_key_never_appears_in_an_error(monkeypatch):
+    monkeypatch.setenv("MY_TEST_KEY", "sk-secret-123")
+    script = Script([(401, {"error": {"message": "Incorrect API key provided: sk-secret-123"}}, {})])
+    with fake_server(script) as url, pytest.raises(EngineError) as info:
+        _engine(url, api_key_env="MY_TEST_KEY").generate([PROMPT], SamplingParams())
+    assert "HTTP 401" in str(info.value) and "Incorrect API key" in str(info.value)
+    assert "sk-secret" not in str(info.value)
+
+
+def test_score_refuses_echoed_logprobs_that_miss_tokens():
+    echo = {"choices": [{"index": 0, "text": "ab cd!", "finish_reason": "length", "logprobs": {
+        "tokens": ["ab", " cd", "!"], "token_logprobs": [None, -1.5], "text_offset": [0, 2, 5]}}]}
+    script = Script([(404, {"detail": "Not Found"}, {}), (404, {"detail": "Not Found"}, {}), (200, echo, {})])
+    with fake_server(script) as url, pytest.raises(EngineError, match="log-probs"):
+        _engine(url).score("ab", " cd!")

@@ -3,6 +3,7 @@ cancellation, device/dtype choice, offline errors, and agreement with the llamac
 
 from __future__ import annotations
 
+import copy
 import threading
 
 import pytest
@@ -204,3 +205,41 @@ def test_agrees_with_llamacpp_on_the_same_weights(tf_engine, llama_engine, llama
         diffs.extend(abs(a - b) for a, b in zip(ours, llama_logits(prompt_ids, ids), strict=True))
     assert len(diffs) >= 15
     assert sum(diffs) / len(diffs) <= 0.1
+
+
+SPLIT_TEXT = "if x:\n" + " " * 40 + "y = '日本'"  # 日 is split across two tokens
+
+
+def test_text_never_ends_in_a_split_character(tf_engine, monkeypatch):
+    ids = tf_engine.tokenizer(SPLIT_TEXT, add_special_tokens=False)["input_ids"]
+    split = next(k for k in range(1, len(ids)) if "\ufffd" in tf_engine.tokenizer.decode(ids[:k]))
+    step = {"i": 0}
+
+    def choose(logits, params, generator):  # "sample" exactly the tokens of SPLIT_TEXT
+        token = ids[step["i"]]
+        step["i"] += 1
+        return torch.full((logits.shape[0],), token, dtype=torch.long, device=logits.device)
+
+    monkeypatch.setattr(tf_engine._decoder, "choose", choose)
+    for k in (split, len(ids)):
+        step["i"] = 0
+        sample = tf_engine.generate([PROMPT], SamplingParams(max_new_tokens=k))[0][0]
+        assert sample.n_tokens == k and sample.finish_reason == "length"
+        assert "\ufffd" not in sample.text and SPLIT_TEXT.startswith(sample.text)
+    assert sample.text == SPLIT_TEXT
+
+
+def test_close_waits_for_the_lock_and_then_refuses_calls(tf_engine):
+    engine = copy.copy(tf_engine)  # shares the loaded weights, so closing it leaves the module's engine alone
+    engine._decoder, engine._lock = copy.copy(tf_engine._decoder), threading.Lock()
+    with engine._lock:  # a generation is running
+        closer = threading.Thread(target=engine.close)
+        closer.start()
+        closer.join(0.3)
+        assert closer.is_alive() and engine.model is not None
+    closer.join(10)
+    assert engine.model is None and engine._decoder.model is None  # nothing keeps the weights alive
+    with pytest.raises(EngineError, match="closed"):
+        engine.generate([PROMPT], SamplingParams(max_new_tokens=1))
+    with pytest.raises(EngineError, match="closed"):
+        engine.score(PROMPT, "x")
