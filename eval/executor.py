@@ -100,13 +100,21 @@ class Worker:
             )
             reply = self._read(start + timeout + GRACE_S)
         except (WorkerDied, BrokenPipeError) as exc:
-            log.debug("sandbox worker lost during a program: %s", exc)
-            self.close()
+            self._lost(exc)
             return ExecResult(False, "killed: sandbox runner died", time.monotonic() - start)
         if reply.get("tainted"):
             self.close()
         result = str(reply["result"])
         return ExecResult(result == "passed", result, float(reply["duration_s"]))
+
+    def _lost(self, exc: BaseException) -> None:
+        """Close a worker that died or stopped answering mid-program, logging how it ended (exit status
+        and the server's stderr) so that an unexpected death can be diagnosed."""
+        code = self._stop()
+        log.warning(
+            "sandbox worker lost during a program (%s; exit status %s); %s", exc, code, self._stderr_tail()
+        )
+        self.close()
 
     def _read(self, deadline: float) -> dict:
         assert self.proc is not None and self.proc.stdout is not None
@@ -133,23 +141,28 @@ class Worker:
         self.stderr.seek(0)
         return "stderr: " + self.stderr.read()[-800:].decode("utf-8", "replace").strip()
 
+    def _stop(self) -> int | None:
+        """End the sandbox process (EOF, then SIGKILL to its group after a grace period); its exit status."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return None
+        for stream in (proc.stdin, proc.stdout):
+            if stream is not None:
+                stream.close()
+        try:
+            return proc.wait(timeout=CLOSE_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            log.debug("sandbox worker %d did not exit on EOF; killing it", proc.pid)
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            return proc.wait()
+
     def close(self) -> None:
         """Stop the sandbox: EOF lets a healthy server exit so bwrap reaps its own processes; one that does
         not exit promptly is killed with its whole process group."""
-        proc, self.proc = self.proc, None
-        if proc is not None:
-            for stream in (proc.stdin, proc.stdout):
-                if stream is not None:
-                    stream.close()
-            try:
-                proc.wait(timeout=CLOSE_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                log.debug("sandbox worker %d did not exit on EOF; killing it", proc.pid)
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                proc.wait()
+        self._stop()
         if self.stderr is not None:
             self.stderr.close()
             self.stderr = None

@@ -330,12 +330,14 @@ def run_one(cfg: dict, job: dict, seq: int) -> dict:
         os.close(tok_w)
         os.close(ver_r)
         _child(cfg, job["program"], timeout, workdir, tok_r, ver_w)
-    os.close(tok_r)
     os.close(ver_w)
-    # The token is born after the fork, so no copy of it exists in the child's memory.
+    # The token is born after the fork, so no copy of it exists in the child's memory. The server keeps its
+    # read end open until the token is in the pipe: a child that fails fast may exit before the server runs
+    # again (a loaded machine), and a pipe without readers would make this write raise EPIPE in the server.
     token = os.urandom(16).hex().encode()
     os.write(tok_w, token)
     os.close(tok_w)
+    os.close(tok_r)
     status, timed_out = _wait(pid, timeout)
     duration = time.monotonic() - start
     os.set_blocking(ver_r, False)

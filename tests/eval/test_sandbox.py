@@ -100,3 +100,27 @@ def test_stopping_early_drops_queued_jobs(bwrap_config: SandboxConfig, make_prog
     assert first[1].result == "passed"
     assert second[0] == "after" and second[1].passed
     assert pool.workers[0].seq <= 3
+
+
+def test_server_survives_a_child_that_exits_before_the_token_is_written(
+    tmp_path, monkeypatch, make_program
+) -> None:
+    """A fast-failing program can exit before a preempted server writes its token (seen under load as a
+    `killed: sandbox runner died` on the next-to-instant samples). Here the real server is slowed only at
+    the token (`os.urandom(16)`), so the child is always gone first; the worker must answer and carry on."""
+    source = sandbox_mod.SERVER_SOURCE_PATH.read_text(encoding="utf-8")
+    slow_token = (
+        "\n_urandom = os.urandom\n"
+        "os.urandom = lambda n: (time.sleep(0.3), _urandom(n))[1] if n == 16 else _urandom(n)\n"
+    )
+    anchor = "\nimport time\n"
+    assert anchor in source, "the server's imports changed; update where the delay is inserted"
+    patched = tmp_path / "sandbox_server.py"
+    patched.write_text(source.replace(anchor, anchor + slow_token, 1), encoding="utf-8")
+    monkeypatch.setattr(sandbox_mod, "SERVER_SOURCE_PATH", patched)
+    isolation = sandbox_mod.Isolation(ISOLATION_RLIMITS, None, "token race test")
+    fast_failure = make_program("    raise KeyError('x')\n")
+    with SandboxPool(SandboxConfig(timeout_s=2.0), workers=1, isolation=isolation) as pool:
+        out = [r.result for _, r in pool.run([(0, fast_failure), (1, make_program("    return a + b\n"))])]
+        assert pool.restarts == 0
+    assert out == ["failed: KeyError", "passed"]
