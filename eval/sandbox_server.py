@@ -20,26 +20,8 @@ import sys
 import time
 
 # Modules HumanEval-style programs import, loaded once here so each forked child starts warm.
-PRELOAD = (
-    "typing",
-    "math",
-    "re",
-    "string",
-    "collections",
-    "itertools",
-    "functools",
-    "heapq",
-    "bisect",
-    "hashlib",
-    "random",
-    "fractions",
-    "decimal",
-    "statistics",
-    "copy",
-    "operator",
-    "datetime",
-    "json",
-)
+PRELOAD = ("typing", "math", "re", "string", "collections", "itertools", "functools", "heapq", "bisect", "hashlib",
+           "random", "fractions", "decimal", "statistics", "copy", "operator", "datetime", "json")
 
 _LIBC = ctypes.CDLL(None, use_errno=True)
 PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 4, 38, 22, 2
