@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from codeward.cli_common import add_engine_flags, die, settings_from_args
-from codeward.positions import PositionError, offset_of
+from codeward.cursor import split_lines
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,12 +35,20 @@ def read_source(name: str) -> str:
         die(f"{name} is not UTF-8 text (byte {exc.start}: {exc.reason}); convert it to UTF-8 first")
 
 
+def check_position(name: str, text: str, line: int, col: int) -> None:
+    """Exit 2 with a 1-based message (like a compiler's) unless LINE:COL is in the text; COL may end the line."""
+    lines = split_lines(text)  # the pipeline's own line endings
+    if not 1 <= line <= len(lines):
+        die(f"{name}: line {line} is outside the file (it has {len(lines)} line(s); lines start at 1)")
+    length = len(lines[line - 1])
+    if not 1 <= col <= length + 1:
+        die(f"{name}: column {col} is outside line {line} (valid: 1..{length + 1}; columns start at 1 and may be "
+            "one past the end of the line)")
+
+
 def run(args: argparse.Namespace) -> int:
     text = read_source(args.file)
-    try:
-        offset_of(text, args.line, args.col)  # validates the position with a 1-based message
-    except PositionError as exc:
-        die(f"{args.file}: {exc}")
+    check_position(args.file, text, args.line, args.col)
     settings = settings_from_args(args)
 
     from codeward.completion_types import CompletionRequest
