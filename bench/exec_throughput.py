@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from codeward.eval.datasets import load_problems
-from codeward.eval.executor import SandboxPool, build_program
+from codeward.eval.executor import SandboxPool
 from codeward.eval.sandbox import SandboxConfig, bwrap_command, resolve_isolation
 
 EXEC_CALL = "exec(check_program, exec_globals)"
@@ -106,12 +106,7 @@ def main() -> None:
     problems = load_problems()
     rows = [{"task_id": t, "completion": p.canonical_solution} for t, p in problems.items()] * args.copies
     programs = [
-        build_program(
-            problems[r["task_id"]].prompt,
-            r["completion"],
-            problems[r["task_id"]].test,
-            problems[r["task_id"]].entry_point,
-        )
+        problems[r["task_id"]].program(r["completion"])
         for r in rows
     ]
     iso = resolve_isolation(SandboxConfig(timeout_s=3.0))

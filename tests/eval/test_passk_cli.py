@@ -15,6 +15,8 @@ import pytest
 from codeward.cli import main
 from codeward.eval.datasets import load_problems
 
+from .procs import descendants
+
 EXEC_FIELDS = {"task_id", "model", "temperature", "arm", "sample_idx", "passed", "result", "duration_s"}
 
 
@@ -119,24 +121,6 @@ def _state(pid: int) -> str | None:
     return stat[stat.rindex(")") + 2 :].split()[0]
 
 
-def _descendants(root: int) -> list[int]:
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry)] = int(stat[stat.rindex(")") + 2 :].split()[1])
-    found, frontier = [], [root]
-    while frontier:
-        parent = frontier.pop()
-        kids = [pid for pid, ppid in parents.items() if ppid == parent]
-        found += kids
-        frontier += kids
-    return found
-
-
 def _slow_samples(problems_count: int) -> list[dict]:
     rows = []
     for i in range(problems_count):
@@ -176,7 +160,7 @@ def test_sigkill_midway_then_resume(tmp_path: Path, write_jsonl, add_task, bwrap
             break
         time.sleep(0.02)
     assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-    sandbox = _descendants(proc.pid)
+    sandbox = list(descendants(proc.pid))
     assert sandbox, "the run should have a sandbox worker below it"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()

