@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml | $(PY)
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m codeward.demo
+	$(PY) -m codeward.cli.demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q -ra

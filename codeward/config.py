@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codeward.completion_settings import CompletionSettings, ContextSettings
-from codeward.eval_settings import EvalSettings
+from codeward.completion.settings import CompletionSettings, ContextSettings, PipelineSettings
+from codeward.eval.settings import EvalSettings
 from codeward.model.settings import EngineSettings
 from codeward.safety.settings import SafetySettings
 
@@ -32,6 +32,10 @@ class Settings:
     context: ContextSettings = field(default_factory=ContextSettings)
     safety: SafetySettings = field(default_factory=SafetySettings)
     eval: EvalSettings = field(default_factory=EvalSettings)
+
+    def pipeline(self) -> PipelineSettings:
+        """The sections the completion pipeline reads (shared, not copied: later edits show through)."""
+        return PipelineSettings(self.engine, self.completion, self.context, self.safety)
 
 
 SECTIONS: dict[str, type] = typing.get_type_hints(Settings)

@@ -88,7 +88,7 @@ def prepare(
     args: argparse.Namespace, command: str, extra_config: dict[str, Any] | None = None
 ) -> ExecContext:
     """Load settings, data and samples, resolve the sandbox; exit with a clear message on bad input."""
-    from codeward.cli_common import die, settings_from_args
+    from codeward.cli.common import die, settings_from_args
     from codeward.config import as_dict
     from codeward.eval.datasets import file_digest, humaneval_path, load_problems, load_samples
     from codeward.eval.jsonl import DataError
@@ -139,7 +139,7 @@ def prepare(
 
 def open_folder(args: argparse.Namespace, command: str, ctx: ExecContext) -> Any:
     """Create (or resume) the run folder; exit with a clear message if that is refused."""
-    from codeward.cli_common import die
+    from codeward.cli.common import die
     from codeward.eval.runfolder import RunFolder, RunFolderError
 
     try:
@@ -152,8 +152,8 @@ def open_folder(args: argparse.Namespace, command: str, ctx: ExecContext) -> Any
 
 def run_samples(args: argparse.Namespace, ctx: ExecContext, folder: Any) -> list[dict[str, Any]]:
     """Execute the context's samples into the folder's exec.jsonl (resuming) and return all rows."""
-    from codeward.eval.execution import execute_samples
-    from codeward.eval.executor import SandboxPool
+    from codeward.eval.exec_rows import execute_samples
+    from codeward.eval.workers import SandboxPool
 
     try:
         with SandboxPool(ctx.sandbox, ctx.workers, ctx.isolation) as pool:

@@ -23,7 +23,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Execute, then write results.json (counts per model/temperature/arm) and report.md."""
     from codeward.eval.cmd_common import open_folder, prepare, results_document, run_samples
-    from codeward.eval.execution import result_counts, top_results
+    from codeward.eval.exec_rows import result_counts, top_results
     from codeward.eval.report import render
     from codeward.eval.runfolder import REPORT, RESULTS
     from codeward.eval.stats import group_counts

@@ -1,7 +1,7 @@
 """Sandbox set-up on the host: find bwrap, decide the isolation level, build the worker command line.
 
 The worker itself is `sandbox_server.py`, run by an interpreter started with `-I -S` (no site-packages, no
-user environment); `executor.py` drives it. Isolation levels: `bwrap` (namespaces, read-only minimal root,
+user environment); `workers.py` (the worker pool) drives it. Isolation levels: `bwrap` (namespaces, read-only minimal root,
 private tmpfs) or `rlimits` (fallback: rlimits, seccomp no-fork filter and process groups only).
 """
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from codeward.completion_types import CompletionRequest, CompletionResult, Suggestion, type_forward
-from codeward.cursor import Cursor
+from codeward.completion.text import Cursor
+from codeward.completion.types import CompletionRequest, CompletionResult, Suggestion, type_forward
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import argparse
 import errno
 import socket
 
-from codeward.cli_common import add_engine_flags, die, engine_overrides, settings_from_args
+from codeward.cli.common import add_engine_flags, die, engine_overrides, settings_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -9,14 +9,14 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
 
-from codeward.completion_types import CompletionRequest, CompletionResult
+from codeward.completion.pipeline import Pipeline, RequestError
+from codeward.completion.text import PositionError
+from codeward.completion.types import CompletionRequest, CompletionResult
 from codeward.config import Settings
-from codeward.cursor import PositionError
 from codeward.lsp_server.cache import SuggestionCache
 from codeward.lsp_server.telemetry import ClientLog, Stats
 from codeward.model.base import Engine, EngineError
 from codeward.model.settings import EngineSettings
-from codeward.pipeline import Pipeline, RequestError
 
 EngineFactory = Callable[[EngineSettings], Engine]
 
@@ -53,7 +53,7 @@ class CompletionService:
             wanted = self.settings.engine
             if self._engine is not None and self._engine_settings == wanted:
                 if self._pipeline is None:
-                    self._pipeline = Pipeline(self.settings, self._engine, self._engine_lock)
+                    self._pipeline = Pipeline(self.settings.pipeline(), self._engine, self._engine_lock)
                 return self._pipeline
             await self._load_engine(replace(wanted))
 

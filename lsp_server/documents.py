@@ -9,8 +9,8 @@ from urllib.parse import unquote, urlparse
 from lsprotocol import types
 from pygls.workspace import Workspace
 
-from codeward.completion_types import CompletionRequest, OtherDocument
-from codeward.cursor import ColumnUnit, from_code_points, split_lines
+from codeward.completion.text import ColumnUnit, from_code_points, split_lines
+from codeward.completion.types import CompletionRequest, OtherDocument
 
 MAX_OTHER_DOCUMENTS = 10
 _LANGUAGES = {".py": "python", ".pyi": "python", ".pyw": "python"}

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from lsprotocol import types
 
-from codeward.completion_types import Suggestion
+from codeward.completion.types import Suggestion
 from codeward.lsp_server.documents import Snapshot
 
 ACCEPT_COMMAND = "codeward.acceptCompletion"

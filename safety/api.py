@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 
 from codeward.safety.findings import Finding
+from codeward.safety.scan import EOL, line_breaks, split_lines
 from codeward.safety.settings import ACTIONS, SafetySettings
 
 log = logging.getLogger(__name__)
@@ -34,16 +34,12 @@ def splice(buffer: str, offset: int, suggestion: str, replace_len: int = 0) -> s
     return buffer[:offset] + suggestion + buffer[end:]
 
 
-def _line_breaks(text: str) -> int:
-    return text.replace("\r\n", "\n").replace("\r", "\n").count("\n")
-
-
 def suggestion_lines(buffer: str, offset: int, suggestion: str) -> tuple[int, int]:
     """1-based first and last line the suggestion occupies in the spliced buffer (a final newline adds none)."""
     offset = min(max(offset, 0), len(buffer))
-    first = _line_breaks(buffer[:offset]) + 1
+    first = line_breaks(buffer[:offset]) + 1
     body = suggestion.removesuffix("\n")
-    return first, first + _line_breaks(body)
+    return first, first + line_breaks(body)
 
 
 def check_suggestion(buffer: str, offset: int, suggestion: str, settings: SafetySettings | None = None, *,
@@ -69,9 +65,6 @@ def check_suggestion(buffer: str, offset: int, suggestion: str, settings: Safety
         return []
 
 
-_EOL = re.compile(r"\r\n|\r|\n")
-
-
 def _preexisting(buffer: str, offset: int, suggestion: str, replace_len: int, settings: SafetySettings,
                  first: int, last: int) -> set[tuple[str, int, int]]:
     """(rule id, line, col), in the spliced buffer, of the findings the cursor's line had without the suggestion:
@@ -79,14 +72,14 @@ def _preexisting(buffer: str, offset: int, suggestion: str, replace_len: int, se
     from codeward.safety.engine import analyse
 
     line_start = max(buffer.rfind("\n", 0, offset), buffer.rfind("\r", 0, offset)) + 1
-    eol = _EOL.search(buffer, offset + replace_len)
+    eol = EOL.search(buffer, offset + replace_len)
     line_end = eol.start() if eol else len(buffer)
     ends_line = suggestion.endswith(("\n", "\r"))  # then the rest of the line moves below the suggestion
     if not buffer[line_start:offset].strip() and (ends_line or not buffer[offset + replace_len:line_end].strip()):
         return set()
     column = offset - line_start
-    breaks = _line_breaks(suggestion)
-    tail = re.split(r"\r\n|\r|\n", suggestion)[-1]
+    breaks = line_breaks(suggestion)
+    tail = split_lines(suggestion)[-1]
     end_column = column + len(tail) if breaks == 0 else len(tail)
     out = set()
     for f in analyse(buffer, settings, (first, first), region=(first, first)):

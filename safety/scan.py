@@ -25,6 +25,14 @@ class Span:
     first_triple_line: int | None = None  # first line holding a triple quote inside this span
 
 
+EOL = re.compile(r"\r\n|\r|\n")  # the line endings Python's parser knows
+
+
+def line_breaks(text: str) -> int:
+    """Number of line endings in `text`."""
+    return len(EOL.findall(text))
+
+
 def split_lines(text: str) -> list[str]:
     """Physical lines the way Python's parser counts them (\\n, \\r\\n and \\r end a line)."""
     return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")

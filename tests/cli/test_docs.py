@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from codeward import docs
+from codeward.cli import docs
 
 
 @pytest.mark.parametrize("path", docs.documents(), ids=lambda p: p.name)
 def test_generated_blocks_are_current(path):
     text = path.read_text(encoding="utf-8")
-    assert docs.render(text) == text, f"{path.name} is out of date: run `python -m codeward.docs`"
+    assert docs.render(text) == text, f"{path.name} is out of date: run `python -m codeward.cli.docs`"
 
 
 def test_readme_has_the_generated_tables():

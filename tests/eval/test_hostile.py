@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from codeward.eval.executor import SandboxPool, execute
 from codeward.eval.sandbox import SandboxConfig
+from codeward.eval.workers import SandboxPool, execute
 
 from .procs import descendants, process_table
 

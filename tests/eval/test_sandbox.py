@@ -8,8 +8,8 @@ from dataclasses import replace
 import pytest
 
 from codeward.eval import sandbox as sandbox_mod
-from codeward.eval.executor import SandboxPool, execute
 from codeward.eval.sandbox import ISOLATION_RLIMITS, SandboxConfig, resolve_isolation
+from codeward.eval.workers import SandboxPool, execute
 
 
 def test_ordinary_outcomes(bwrap_config: SandboxConfig, make_program) -> None:

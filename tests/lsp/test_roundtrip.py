@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from codeward.lsp_server.roundtrip import round_trip
+from codeward.cli.roundtrip import round_trip
 
 
 def test_round_trip_reports_the_suggestion_and_its_verdict(tmp_path):

@@ -9,7 +9,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from codeward.completion_settings import INSTRUCTION_LINE, CompletionSettings
+from codeward.completion.settings import INSTRUCTION_LINE, CompletionSettings
 
 from .conftest import INIT_OPTIONS, change, configure, initialize, inline, open_doc, stats, utf16
 

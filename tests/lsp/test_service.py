@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Sequence
 
-from codeward.completion_types import CompletionRequest
+from codeward.completion.types import CompletionRequest
 from codeward.config import Settings
 from codeward.lsp_server.completions import CompletionService
 from codeward.lsp_server.telemetry import ClientLog, Stats

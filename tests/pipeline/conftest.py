@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from codeward.cursor import Cursor, locate
+from codeward.completion.text import Cursor, locate
 from codeward.model.base import Engine, EngineInfo, Sample, SamplingParams
 
 MARK = "║"

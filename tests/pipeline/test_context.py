@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from codeward.completion_settings import INSTRUCTION_LINE, ContextSettings
-from codeward.context import START_STEP, build_context, function_start, trim_prefix, trim_suffix
-from codeward.snippets import OtherDocument
+from codeward.completion.context import START_STEP, build_context, function_start, trim_prefix, trim_suffix
+from codeward.completion.settings import INSTRUCTION_LINE, ContextSettings
+from codeward.completion.snippets import OtherDocument
 
 from .conftest import unmark, word_count
 

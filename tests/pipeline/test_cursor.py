@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from codeward.cursor import PositionError, from_code_points, locate, to_code_points, utf16_len
+from codeward.completion.text import PositionError, from_code_points, locate, to_code_points, utf16_len
 
 LINE = "aé😀b"  # é is one UTF-16 unit, 😀 (U+1F600) two
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from codeward.completion.modes import MULTI_LINE_STOPS, SINGLE_LINE_STOPS, choose_mode
 from codeward.model.stops import CODEX_STOPS
-from codeward.modes import MULTI_LINE_STOPS, SINGLE_LINE_STOPS, choose_mode
 
 from .conftest import unmark
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from codeward.completion_settings import INSTRUCTION_LINE
-from codeward.completion_types import CompletionRequest
+from codeward.completion.pipeline import Pipeline, RequestError
+from codeward.completion.settings import INSTRUCTION_LINE
+from codeward.completion.types import CompletionRequest
 from codeward.config import Settings
 from codeward.model.settings import EngineSettings
-from codeward.pipeline import Pipeline, RequestError
 
 from .conftest import ScriptedEngine, unmark
 
@@ -25,7 +25,7 @@ def _request(marked: str, **kw) -> CompletionRequest:
 
 def test_a_planted_insecure_sample_is_dropped_and_the_next_clean_one_shown():
     engine = ScriptedEngine([INSECURE, CLEAN])
-    result = Pipeline(Settings(), engine).complete_sync(_request(SHELL_DOC))
+    result = Pipeline(Settings().pipeline(), engine).complete_sync(_request(SHELL_DOC))
     assert [s.text for s in result.suggestions] == [CLEAN]
     assert [s.text for s in result.blocked] == [INSECURE]
     assert result.blocked[0].verdict == "block"
@@ -36,10 +36,10 @@ def test_a_planted_insecure_sample_is_dropped_and_the_next_clean_one_shown():
 def test_the_policy_is_configurable_and_safety_can_be_switched_off():
     settings = Settings()
     settings.safety.on_high = "warn"
-    result = Pipeline(settings, ScriptedEngine([INSECURE])).complete_sync(_request(SHELL_DOC))
+    result = Pipeline(settings.pipeline(), ScriptedEngine([INSECURE])).complete_sync(_request(SHELL_DOC))
     assert [s.verdict for s in result.suggestions] == ["warn"] and not result.blocked
     settings.safety.enabled = False
-    result = Pipeline(settings, ScriptedEngine([INSECURE])).complete_sync(_request(SHELL_DOC))
+    result = Pipeline(settings.pipeline(), ScriptedEngine([INSECURE])).complete_sync(_request(SHELL_DOC))
     assert [(s.verdict, s.findings) for s in result.suggestions] == [("unchecked", ())]
 
 
@@ -53,7 +53,7 @@ CUT = 'args = cmd.split()\n    return "%'
 def test_a_multi_line_sample_cut_by_the_token_limit_loses_its_last_line(finish_reason, expected):
     settings = Settings()
     settings.safety.enabled = False
-    result = Pipeline(settings, ScriptedEngine([CUT], finish_reason)).complete_sync(_request(SHELL_DOC))
+    result = Pipeline(settings.pipeline(), ScriptedEngine([CUT], finish_reason)).complete_sync(_request(SHELL_DOC))
     assert result.mode == "multi"
     assert [s.text for s in result.suggestions] == [expected]
 
@@ -61,18 +61,18 @@ def test_a_multi_line_sample_cut_by_the_token_limit_loses_its_last_line(finish_r
 def test_a_single_line_sample_cut_by_the_token_limit_is_kept():
     settings = Settings()
     settings.safety.enabled = False
-    pipeline = Pipeline(settings, ScriptedEngine(["total + compute(\nnext"], "length"))
+    pipeline = Pipeline(settings.pipeline(), ScriptedEngine(["total + compute(\nnext"], "length"))
     result = pipeline.complete_sync(_request("def f(total):\n    return ║ + 1\n"))
     assert result.mode == "single"
     assert [s.text for s in result.suggestions] == ["total + compute()"]  # closed by balance_brackets, not cut
-    multi = Pipeline(settings, ScriptedEngine(["return total + (1"], "length"))
+    multi = Pipeline(settings.pipeline(), ScriptedEngine(["return total + (1"], "length"))
     result = multi.complete_sync(_request("def f(total):\n    ║"))  # multi mode, but only one line
     assert [s.text for s in result.suggestions] == ["return total + (1)"]
 
 
 def test_the_prompt_is_the_document_prefix_for_prefix_models_and_the_stops_match_the_mode():
     engine = ScriptedEngine(["x + 1"])
-    result = Pipeline(Settings(), engine).complete_sync(_request("def f(x):\n    return ║"))
+    result = Pipeline(Settings().pipeline(), engine).complete_sync(_request("def f(x):\n    return ║"))
     assert result.prompt == "def f(x):\n    return " and result.template == "prefix"
     (prompts, params), = engine.calls
     assert prompts == [result.prompt] and result.mode == "single" and "\n" in params.stop
@@ -82,12 +82,12 @@ def test_the_prompt_is_the_document_prefix_for_prefix_models_and_the_stops_match
 def test_instruct_policy_reaches_the_prompt():
     settings = Settings()
     settings.context.policy = "instruct"
-    result = Pipeline(settings, ScriptedEngine(["pass"])).complete_sync(_request("def f(x):\n    ║"))
+    result = Pipeline(settings.pipeline(), ScriptedEngine(["pass"])).complete_sync(_request("def f(x):\n    ║"))
     assert result.prompt == f"{INSTRUCTION_LINE}\ndef f(x):\n    "
 
 
 def test_duplicate_samples_are_shown_once_and_keep_their_sample_index():
-    result = Pipeline(Settings(), ScriptedEngine(["a + 1", "a + 1", "a - 1"])).complete_sync(_request("y = ║"))
+    result = Pipeline(Settings().pipeline(), ScriptedEngine(["a + 1", "a + 1", "a - 1"])).complete_sync(_request("y = ║"))
     assert [(s.text, s.sample_index) for s in result.suggestions] == [("a + 1", 0), ("a - 1", 2)]
     assert len({s.id for s in result.suggestions}) == 2
 
@@ -96,20 +96,20 @@ def test_utf16_requests_get_utf16_ranges():
     text = "s = '😀'; t = "
     assert len(text) == 13
     request = CompletionRequest(text=text, line=0, column=14, unit="utf-16")  # the astral 😀 counts two
-    result = Pipeline(Settings(), ScriptedEngine(["s + s"])).complete_sync(request)
+    result = Pipeline(Settings().pipeline(), ScriptedEngine(["s + s"])).complete_sync(request)
     (s,) = result.suggestions
     assert (s.range.start, s.range.end) == (0, 14) and s.offset == 13
     assert s.insert_text == text + "s + s"
 
 
 def test_bad_requests_raise_request_error():
-    pipeline = Pipeline(Settings(), ScriptedEngine(["x"]))
+    pipeline = Pipeline(Settings().pipeline(), ScriptedEngine(["x"]))
     with pytest.raises(RequestError, match="outside the document"):
         pipeline.complete_sync(CompletionRequest(text="a\nb", line=7, column=0))
     settings = Settings()
     settings.completion.max_document_chars = 10
     with pytest.raises(RequestError, match="max_document_chars"):
-        Pipeline(settings, ScriptedEngine(["x"])).complete_sync(CompletionRequest(text="x" * 11, line=0, column=1))
+        Pipeline(settings.pipeline(), ScriptedEngine(["x"])).complete_sync(CompletionRequest(text="x" * 11, line=0, column=1))
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +128,7 @@ def test_the_embedded_model_runs_through_the_pipeline_within_the_token_budget(em
     body = "".join(f"def helper_{i}(x):\n    return x * {i}\n\n\n" for i in range(40))
     text = body + "def total(values):\n    "
     request = CompletionRequest(text=text, line=text.count("\n"), column=4, unit="code-point")
-    result = Pipeline(settings, embedded).complete_sync(request)
+    result = Pipeline(settings.pipeline(), embedded).complete_sync(request)
     assert embedded.count_tokens(result.prompt) <= 48
     assert text.endswith(result.prompt) and result.prompt.startswith("def ")
     assert result.mode == "multi" and len(result.samples) == 1

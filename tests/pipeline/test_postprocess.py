@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from codeward import postprocess as pp
-from codeward.modes import choose_mode
+from codeward.completion import postprocess as pp
+from codeward.completion.modes import choose_mode
 
 from .conftest import unmark
 from .golden_postprocess import CASES

@@ -3,11 +3,13 @@ HumanEval's canonical solutions."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
-from codeward.safety.recall import (
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+from safety_recall import (
     HUMANEVAL_ALLOWED,
     HUMANEVAL_BANDIT,
     TARGET_CWES,
@@ -15,6 +17,7 @@ from codeward.safety.recall import (
     load_rows,
     recall_by_cwe,
 )
+
 from codeward.safety.settings import SafetySettings
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "cyberseceval" / "autocomplete-python.jsonl"

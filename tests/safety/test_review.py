@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from codeward.commands import review
+from codeward.cli.commands import review
 from codeward.safety.diff import DiffError, parse_diff
 
 INSECURE = "import os\n\ndef run(cmd):\n    os.system(cmd)\n"

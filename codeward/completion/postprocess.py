@@ -1,6 +1,6 @@
 """Postprocess: an ordered list of small pure filters, each `(candidate, context) -> candidate | DROP`.
 
-The order lives in `default_filters`; bracket scanning lives in `codeward.brackets`. Filters never see the
+The order lives in `default_filters`; bracket scanning lives in `codeward.completion.brackets`. Filters never see the
 model or the document beyond what `PostContext` carries, so golden cases can pin each one down.
 """
 
@@ -10,9 +10,9 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from codeward.brackets import closer_for, open_at_end, scan
-from codeward.cursor import Cursor, split_lines
-from codeward.modes import Mode
+from codeward.completion.brackets import closer_for, open_at_end, scan
+from codeward.completion.modes import Mode
+from codeward.completion.text import Cursor, indent_width, split_lines
 
 
 @dataclass(frozen=True)
@@ -58,10 +58,6 @@ DROP = None
 Filter = Callable[[Candidate, PostContext], "Candidate | None"]
 
 
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip(" \t"))
-
-
 def _with_text(item: Candidate, text: str) -> Candidate | None:
     return replace(item, text=text) if text.strip() else DROP
 
@@ -104,11 +100,11 @@ def limit_scope(item: Candidate, ctx: PostContext) -> Candidate | None:
         return item
     lines = item.text.split("\n")
     first = lines[0]
-    if not ctx.line_before.strip() and first.strip() and len(ctx.line_before) + _indent(first) < ctx.mode.min_indent:
+    if not ctx.line_before.strip() and first.strip() and len(ctx.line_before) + indent_width(first) < ctx.mode.min_indent:
         return DROP
     kept = [first]
     for line in lines[1:]:
-        if line.strip() and _indent(line) < ctx.mode.min_indent:
+        if line.strip() and indent_width(line) < ctx.mode.min_indent:
             break
         kept.append(line)
     return _with_text(item, "\n".join(kept))

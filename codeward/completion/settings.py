@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from codeward.model.settings import EngineSettings
+from codeward.safety.settings import SafetySettings
+
 # The paper's instruction line (DESIGN.md), inserted by the `instruct` context policy.
 INSTRUCTION_LINE = "#instruction: write correct code even if the previous code contains bugs"
 
@@ -50,3 +53,13 @@ class ContextSettings:
                               "min": 0})
     snippet_lines: int = field(default=10, metadata={"help": "Lines per snippet window from other documents",
                                "min": 1})
+
+
+@dataclass
+class PipelineSettings:
+    """The settings sections the completion pipeline reads (`Settings.pipeline()` makes one)."""
+
+    engine: EngineSettings = field(default_factory=EngineSettings)
+    completion: CompletionSettings = field(default_factory=CompletionSettings)
+    context: ContextSettings = field(default_factory=ContextSettings)
+    safety: SafetySettings = field(default_factory=SafetySettings)

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from codeward.completion_settings import ContextSettings
+from codeward.completion.settings import ContextSettings
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
 _STOPWORDS = frozenset(keyword.kwlist) | {"self", "cls", "None", "True", "False", "return", "print"}

@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _reports(args: argparse.Namespace, settings: SafetySettings) -> list[FileReport]:
-    from codeward.cli_common import die
+    from codeward.cli.common import die
     from codeward.safety.diff import DiffError, parse_diff
     from codeward.safety.review import review_diff, review_paths
 
@@ -61,7 +61,7 @@ def _reports(args: argparse.Namespace, settings: SafetySettings) -> list[FileRep
 
 def run(args: argparse.Namespace) -> int:
     """Run the review; the exit code follows DESIGN.md's contract."""
-    from codeward.cli_common import die, settings_from_args
+    from codeward.cli.common import die, settings_from_args
     from codeward.safety.report import exit_code, render_json, render_text
     from codeward.safety.sarif import render_sarif
 

@@ -11,15 +11,15 @@ import logging
 import time
 from collections.abc import Sequence
 
-from codeward.completion_types import CompletionRequest, CompletionResult, Suggestion, make_suggestion
-from codeward.config import Settings
-from codeward.context import Context, build_context
-from codeward.cursor import Cursor, PositionError
+from codeward.completion.context import Context, build_context
+from codeward.completion.modes import Mode, choose_mode
+from codeward.completion.postprocess import context_for, default_filters, drop_cut_line, run_filters
+from codeward.completion.screening import screen
+from codeward.completion.settings import PipelineSettings
+from codeward.completion.text import Cursor, PositionError
+from codeward.completion.types import CompletionRequest, CompletionResult, Suggestion, make_suggestion
 from codeward.model.base import Engine, SamplingParams
 from codeward.model.templates import PromptTemplate, select_template
-from codeward.modes import Mode, choose_mode
-from codeward.postprocess import context_for, default_filters, drop_cut_line, run_filters
-from codeward.screening import screen
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ class RequestError(ValueError):
 class Pipeline:
     """One engine and one set of settings; `complete` may be awaited from one event loop at a time."""
 
-    def __init__(self, settings: Settings, engine: Engine, engine_lock: asyncio.Lock | None = None) -> None:
+    def __init__(self, settings: PipelineSettings, engine: Engine, engine_lock: asyncio.Lock | None = None) -> None:
         """`engine_lock`: share one lock among pipelines over the same engine (the server rebuilds its pipeline
         on each settings change); by default each pipeline makes its own."""
         self.settings = settings

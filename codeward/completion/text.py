@@ -1,4 +1,4 @@
-"""Cursor geometry: 0-based (line, column) in UTF-16 code units or code points <-> string offsets.
+"""Text positions and line helpers: 0-based (line, column) in UTF-16 code units or code points <-> string offsets.
 
 LSP counts columns in UTF-16 code units by default (UTF-8 or UTF-32 = code points if negotiated) and ends lines at `\\n`, `\\r\\n` or `\\r` (never at the other
 characters `str.splitlines` knows); Python strings index code points. Everything here follows LSP's rules.
@@ -12,7 +12,7 @@ from typing import Literal
 
 ColumnUnit = Literal["utf-16", "utf-8", "code-point"]
 UNITS: tuple[str, ...] = ("utf-16", "utf-8", "code-point")
-_EOL = re.compile(r"\r\n|\r|\n")
+EOL = re.compile(r"\r\n|\r|\n")  # LSP's line endings
 
 
 class PositionError(ValueError):
@@ -77,12 +77,12 @@ def locate(text: str, line: int, column: int, unit: ColumnUnit = "utf-16") -> Cu
         raise PositionError(f"position {line}:{column} is negative; lines and columns start at 0")
     start = 0
     for _ in range(line):
-        match = _EOL.search(text, start)
+        match = EOL.search(text, start)
         if match is None:
-            count = len(_EOL.findall(text)) + 1
+            count = len(EOL.findall(text)) + 1
             raise PositionError(f"line {line} is outside the document (it has {count} line(s), numbered from 0)")
         start = match.end()
-    end_match = _EOL.search(text, start)
+    end_match = EOL.search(text, start)
     end = end_match.start() if end_match else len(text)
     line_text = text[start:end]
     col = to_code_points(line_text, column, unit)
@@ -92,4 +92,20 @@ def locate(text: str, line: int, column: int, unit: ColumnUnit = "utf-16") -> Cu
 
 def split_lines(text: str) -> list[str]:
     """Lines of `text` by LSP's line endings (a trailing newline gives a last empty line)."""
-    return _EOL.split(text)
+    return EOL.split(text)
+
+
+def indent_width(line: str) -> int:
+    """Number of leading spaces and tabs of `line` (each counts one)."""
+    return len(line) - len(line.lstrip(" \t"))
+
+
+def line_offset(text: str, line: int) -> int:
+    """Offset of the start of 0-based `line` in `text` (the end of `text` if it has fewer lines)."""
+    offset = 0
+    for _ in range(line):
+        match = EOL.search(text, offset)
+        if match is None:
+            return len(text)
+        offset = match.end()
+    return offset

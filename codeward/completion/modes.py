@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from codeward.cursor import Cursor
+from codeward.completion.text import EOL, Cursor, indent_width
 from codeward.model.stops import stop_preset
 
 # In auto mode a multi-line suggestion ends where a new top-level statement would start.
 MULTI_LINE_STOPS: tuple[str, ...] = ("\nclass ", "\ndef ", "\nasync def ", "\n@", "\nif __name__")
 SINGLE_LINE_STOPS: tuple[str, ...] = ("\n",)
-_EOL = re.compile(r"\r\n|\r|\n")
 _TRIPLE = ('"""', "'''")
 
 
@@ -24,10 +22,6 @@ class Mode:
     min_indent: int
 
 
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip(" \t"))
-
-
 def _code(line: str) -> str:
     """The line without a trailing comment (a rough cut: a `#` inside a string also cuts)."""
     return line.split("#", 1)[0].rstrip()
@@ -36,7 +30,7 @@ def _code(line: str) -> str:
 def _previous_lines(text: str, cursor: Cursor, limit: int = 200) -> list[str]:
     """Up to `limit` non-blank lines before the cursor's line, nearest first."""
     head = text[max(0, cursor.line_start - 20_000): cursor.line_start]
-    lines = [ln for ln in _EOL.split(head)[:-1] if ln.strip()]
+    lines = [ln for ln in EOL.split(head)[:-1] if ln.strip()]
     return lines[::-1][:limit]
 
 
@@ -74,10 +68,10 @@ def choose_mode(text: str, cursor: Cursor, setting: str = "auto", stops_setting:
     if setting == "single" or (setting == "auto" and header is None):
         return Mode("single", SINGLE_LINE_STOPS, 0)
     if header is not None:
-        min_indent = _indent(header) + 1
+        min_indent = indent_width(header) + 1
     elif before.strip():
-        min_indent = _indent(before)
+        min_indent = indent_width(before)
     else:
-        min_indent = min(len(before), _indent(previous[0])) if previous else 0
+        min_indent = min(len(before), indent_width(previous[0])) if previous else 0
     stops = MULTI_LINE_STOPS if stops_setting == "auto" else stop_preset(stops_setting)
     return Mode("multi", stops, min_indent)

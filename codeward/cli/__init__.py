@@ -14,9 +14,9 @@ from codeward import __version__
 # Each module defines `register(subparsers)`, adding a parser whose `func(args) -> int` runs the command.
 # A module that is not part of this build yet is simply not offered.
 COMMAND_MODULES = (
-    "codeward.commands.complete",
-    "codeward.commands.doctor",
-    "codeward.commands.review",
+    "codeward.cli.commands.complete",
+    "codeward.cli.commands.doctor",
+    "codeward.cli.commands.review",
     "codeward.lsp_server.cli",
     "codeward.eval.cli",
 )

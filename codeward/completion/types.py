@@ -7,8 +7,8 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from codeward.cursor import ColumnUnit, Cursor, from_code_points, locate
-from codeward.snippets import OtherDocument
+from codeward.completion.snippets import OtherDocument
+from codeward.completion.text import ColumnUnit, Cursor, from_code_points, locate
 
 if TYPE_CHECKING:
     from codeward.model.base import Sample

@@ -43,9 +43,9 @@ def example_text() -> str:
 
 def completions_step() -> None:
     """Complete the bundled example at a few cursors with the default engine, through the pipeline."""
-    from codeward.completion_types import CompletionRequest
+    from codeward.completion.pipeline import Pipeline
+    from codeward.completion.types import CompletionRequest
     from codeward.model.factory import make_engine
-    from codeward.pipeline import Pipeline
 
     text = example_text()
     settings = load_settings()
@@ -53,7 +53,7 @@ def completions_step() -> None:
     banner(f"1. completions on codeward/examples/{EXAMPLE} ({settings.engine.engine}, {settings.engine.model})")
     t0 = time.perf_counter()
     engine = make_engine(settings.engine)
-    pipeline = Pipeline(settings, engine)
+    pipeline = Pipeline(settings.pipeline(), engine)
     print(f"model loaded in {time.perf_counter() - t0:.2f} s: {engine.info.model}, template "
           f"{pipeline.template.name}")
     for label, marker in CURSORS:
@@ -82,7 +82,7 @@ def completions_step() -> None:
 
 def lsp_step() -> None:
     """Start `codeward serve`, open the example, ask for an inline completion, print it and its verdict."""
-    from codeward.lsp_server.roundtrip import round_trip
+    from codeward.cli.roundtrip import round_trip
 
     banner("2. LSP round trip: codeward serve over stdio, textDocument/inlineCompletion")
     with tempfile.TemporaryDirectory() as tmp:

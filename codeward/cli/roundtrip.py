@@ -1,7 +1,7 @@
 """An LSP round trip for `make demo`: start `codeward serve`, open a file, ask for an inline completion at a
 cursor, and report the suggestion with its safety verdict (read back through `codeward/stats`).
 
-Run: `python -m codeward.lsp_server.roundtrip FILE LINE COL` (1-based line and column, code points).
+Run: `python -m codeward.cli.roundtrip FILE LINE COL` (1-based line and column, code points).
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ async def round_trip(path: Path, line: int, col: int, options: dict[str, Any] | 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m codeward.lsp_server.roundtrip", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m codeward.cli.roundtrip", description=__doc__)
     parser.add_argument("file", type=Path)
     parser.add_argument("line", type=int, help="1-based line")
     parser.add_argument("col", type=int, help="1-based column (code points)")

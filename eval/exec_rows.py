@@ -12,8 +12,8 @@ from typing import Any
 from tqdm import tqdm
 
 from codeward.eval.datasets import Problem, Sample, SampleKey
-from codeward.eval.executor import ExecResult, SandboxPool
 from codeward.eval.runfolder import EXEC, RunFolder
+from codeward.eval.workers import ExecResult, SandboxPool
 
 log = logging.getLogger(__name__)
 EXEC_FIELDS = ("task_id", "model", "temperature", "arm", "sample_idx", "passed", "result", "duration_s")

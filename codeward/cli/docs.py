@@ -1,4 +1,4 @@
-"""Regenerate the generated tables in README.md and docs/*.md (`python -m codeward.docs`; `--check` only checks).
+"""Regenerate the generated tables in README.md and docs/*.md (`python -m codeward.cli.docs`; `--check` only checks).
 
 A block between `<!-- NAME:start -->` and `<!-- NAME:end -->` is replaced by the output of NAME's generator:
 `settings-table` (every setting), `settings-table-SECTION` (one section), `rules-table` (codeward's rules).
@@ -11,7 +11,7 @@ import re
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 BLOCK = re.compile(r"(<!-- ([a-z-]+):start -->\n).*?(<!-- \2:end -->)", re.DOTALL)
 
@@ -49,7 +49,7 @@ def main() -> int:
             if "--check" not in sys.argv:
                 path.write_text(new, encoding="utf-8")
     if stale and "--check" in sys.argv:
-        print("out of date: " + ", ".join(str(p) for p in stale) + "; run `python -m codeward.docs`",
+        print("out of date: " + ", ".join(str(p) for p in stale) + "; run `python -m codeward.cli.docs`",
               file=sys.stderr)
         return 1
     return 0

@@ -8,8 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from codeward.cli_common import add_engine_flags, die, settings_from_args
-from codeward.cursor import split_lines
+from codeward.cli.common import add_engine_flags, die, settings_from_args
+from codeward.completion.text import split_lines
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,10 +51,10 @@ def run(args: argparse.Namespace) -> int:
     check_position(args.file, text, args.line, args.col)
     settings = settings_from_args(args)
 
-    from codeward.completion_types import CompletionRequest
+    from codeward.completion.pipeline import Pipeline, RequestError
+    from codeward.completion.types import CompletionRequest
     from codeward.model.base import EngineError
     from codeward.model.factory import make_engine
-    from codeward.pipeline import Pipeline, RequestError
 
     t0 = time.perf_counter()
     try:
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
                                 path="" if args.file == "-" else args.file, language="python")
     t1 = time.perf_counter()
     try:
-        result = Pipeline(settings, engine).complete_sync(request)
+        result = Pipeline(settings.pipeline(), engine).complete_sync(request)
     except EngineError as exc:
         die(str(exc), code=1)
     except RequestError as exc:

@@ -11,14 +11,13 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from codeward.completion_settings import INSTRUCTION_LINE, ContextSettings
-from codeward.cursor import Cursor
-from codeward.snippets import OtherDocument, pick_snippets, render_snippets
+from codeward.completion.settings import INSTRUCTION_LINE, ContextSettings
+from codeward.completion.snippets import OtherDocument, pick_snippets, render_snippets
+from codeward.completion.text import EOL, Cursor, indent_width, line_offset
 
 CountTokens = Callable[[str], int]
 START_STEP = 8  # prefix windows start on a line number that is a multiple of this
 _CHARS_PER_TOKEN_MAX = 8  # generous: a window of budget * this many characters always holds the budget
-_EOL = re.compile(r"\r\n|\r|\n")
 _DEF = re.compile(r"^([ \t]*)(async[ \t]+)?def[ \t]")
 
 
@@ -57,7 +56,7 @@ def trim_prefix(prefix: str, budget: int, count: CountTokens) -> int:
     if lo == 0 and _fits(prefix, budget, count):
         return 0
     first_line = prefix.count("\n", 0, lo)  # absolute line number of the line holding `lo` (\n endings)
-    starts = [m.end() for m in _EOL.finditer(prefix, lo)]
+    starts = [m.end() for m in EOL.finditer(prefix, lo)]
     numbered = [(first_line + 1 + i, s) for i, s in enumerate(starts)]
     snapped = [s for n, s in numbered if n % START_STEP == 0]
     for candidates in (snapped, starts):
@@ -78,7 +77,7 @@ def trim_suffix(suffix: str, budget: int, count: CountTokens) -> str:
     window = suffix[: budget * _CHARS_PER_TOKEN_MAX]
     if window == suffix and _fits(suffix, budget, count):
         return suffix
-    ends = [m.end() for m in _EOL.finditer(window)]
+    ends = [m.end() for m in EOL.finditer(window)]
     lo, hi, best = 0, len(ends) - 1, 0
     while lo <= hi:
         mid = (lo + hi) // 2
@@ -89,15 +88,11 @@ def trim_suffix(suffix: str, budget: int, count: CountTokens) -> str:
     return window[:best]
 
 
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip(" \t"))
-
-
 def function_start(text: str, cursor: Cursor) -> int | None:
     """0-based line of the function holding the cursor (its first decorator if any); None at module level."""
-    lines = _EOL.split(text[: cursor.line_start])[:-1]  # complete lines before the cursor's line
+    lines = EOL.split(text[: cursor.line_start])[:-1]  # complete lines before the cursor's line
     if cursor.line_before.strip():
-        ref = _indent(cursor.line_before)
+        ref = indent_width(cursor.line_before)
         if _DEF.match(cursor.line_before):
             return _with_decorators(lines, cursor.line)
     else:
@@ -106,16 +101,16 @@ def function_start(text: str, cursor: Cursor) -> int | None:
             return None
         if _DEF.match(lines[prev]):
             return _with_decorators(lines, prev)
-        ref = _indent(lines[prev])
+        ref = indent_width(lines[prev])
     for i in range(len(lines) - 1, -1, -1):
         line = lines[i]
-        if not line.strip() or _indent(line) >= ref:
+        if not line.strip() or indent_width(line) >= ref:
             continue
         if _DEF.match(line):
             return _with_decorators(lines, i)
         if line.lstrip().startswith(("#", ")", "]", "}", '"', "'")):
             continue  # comments and closing brackets or string lines at odd indentation say nothing
-        ref = _indent(line)
+        ref = indent_width(line)
         if ref == 0:
             return None
     return None
@@ -125,17 +120,6 @@ def _with_decorators(lines: list[str], index: int) -> int:
     while index > 0 and lines[index - 1].lstrip().startswith("@"):
         index -= 1
     return index
-
-
-def _line_offset(text: str, line: int) -> int:
-    """Offset of the start of 0-based `line` in `text` (which has at least that many lines)."""
-    offset = 0
-    for _ in range(line):
-        match = _EOL.search(text, offset)
-        if match is None:
-            return len(text)
-        offset = match.end()
-    return offset
 
 
 def build_context(text: str, cursor: Cursor, settings: ContextSettings, count: CountTokens, *,
@@ -153,7 +137,7 @@ def build_context(text: str, cursor: Cursor, settings: ContextSettings, count: C
     start = trim_prefix(prefix_doc, budget, count)
     window = prefix_doc[start:]
     if inserted_at is not None:
-        at = max(_line_offset(text, inserted_at), start)
+        at = max(line_offset(text, inserted_at), start)
         window = prefix_doc[start:at] + INSTRUCTION_LINE + "\n" + prefix_doc[at:]
     chosen = pick_snippets(others, path=path, language=language, query=window[-2000:], settings=settings,
                            count=count)

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
 
-from codeward.completion_types import Suggestion
+from codeward.completion.types import Suggestion
 from codeward.safety.api import check_suggestion, decide
 from codeward.safety.settings import SafetySettings
 
