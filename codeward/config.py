@@ -134,18 +134,17 @@ def coerce_setting(section: str, key: str, value: Any, origin: str, from_text: b
                           + ", ".join(fields))
     f = fields[key]
     tp = _field_type(cls, key)
+    invalid = ConfigError(f"invalid setting {section}.{key} = {value!r} (from {origin}): "
+                          f"expected {_describe(f, tp)}")
     try:
         out = _coerce(value, tp, from_text)
-    except (ValueError, TypeError, StopIteration):  # json.JSONDecodeError is a ValueError
-        out = ValueError
+    except (ValueError, TypeError, StopIteration) as exc:  # json.JSONDecodeError is a ValueError
+        raise invalid from exc
     meta = f.metadata
-    bad = out is ValueError
-    if not bad and out is not None and not isinstance(out, (list, tuple)):
-        bad = ("choices" in meta and out not in meta["choices"]) or \
-              ("min" in meta and out < meta["min"]) or ("max" in meta and out > meta["max"])
-    if bad:
-        raise ConfigError(f"invalid setting {section}.{key} = {value!r} (from {origin}): "
-                          f"expected {_describe(f, tp)}")
+    if out is not None and not isinstance(out, (list, tuple)) and (
+            ("choices" in meta and out not in meta["choices"])
+            or ("min" in meta and out < meta["min"]) or ("max" in meta and out > meta["max"])):
+        raise invalid
     return out
 
 
@@ -189,7 +188,10 @@ def env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
 
 def apply_layer(settings: Settings, layer: Mapping[str, Any], origin: str, from_text: bool = False,
                 strict: bool = True, problems: list[str] | None = None) -> Settings:
-    """Apply a nested {section: {key: value}} mapping; in lenient mode bad values are skipped and reported."""
+    """Apply a nested {section: {key: value}} mapping; in lenient mode (`strict=False`) bad values are skipped
+    and reported into `problems`, which lenient mode requires (a problem must never be lost)."""
+    if not strict and problems is None:
+        raise TypeError("apply_layer(strict=False) needs a `problems` list to report invalid settings into")
     for section, table in layer.items():
         try:
             if section not in SECTIONS:
@@ -199,7 +201,7 @@ def apply_layer(settings: Settings, layer: Mapping[str, Any], origin: str, from_
         except ConfigError as exc:
             if strict:
                 raise
-            (problems if problems is not None else []).append(str(exc))
+            problems.append(str(exc))  # type: ignore[union-attr]
             continue
         target = getattr(settings, section)
         for key, value in table.items():
@@ -208,14 +210,17 @@ def apply_layer(settings: Settings, layer: Mapping[str, Any], origin: str, from_
             except ConfigError as exc:
                 if strict:
                     raise
-                (problems if problems is not None else []).append(str(exc))
+                problems.append(str(exc))  # type: ignore[union-attr]
     return settings
 
 
 def load_settings(overrides: Mapping[str, Mapping[str, Any]] | None = None, *, start: Path | None = None,
                   environ: Mapping[str, str] | None = None, strict: bool = True,
                   problems: list[str] | None = None, origin: str = "options") -> Settings:
-    """Defaults < TOML file < environment < `overrides` (already typed: CLI flags, LSP options)."""
+    """Defaults < TOML file < environment < `overrides` (already typed: CLI flags, LSP options); lenient mode
+    (`strict=False`) needs a `problems` list to report into."""
+    if not strict and problems is None:
+        raise TypeError("load_settings(strict=False) needs a `problems` list to report invalid settings into")
     settings = Settings()
     found = find_config_file(start)
     if found is not None:

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 from typing import Any
 
-# Later issues add their modules here (misalignment, infilling, security); a missing one is skipped.
+# Every module here exists; one that fails to import is a packaging error and stops the CLI with its traceback.
 EVAL_COMMAND_MODULES = (
     "codeward.eval.cmd_passk",
     "codeward.eval.cmd_exec",
-    "codeward.eval.cmd_misalignment",
-    "codeward.eval.cmd_infilling",
-    "codeward.eval.cmd_security",
 )
 
 
@@ -27,8 +23,7 @@ def register(subparsers: Any) -> None:
     )
     sub = parser.add_subparsers(dest="eval_command", metavar="EVAL_COMMAND")
     for name in EVAL_COMMAND_MODULES:
-        if importlib.util.find_spec(name) is not None:
-            importlib.import_module(name).register(sub)
+        importlib.import_module(name).register(sub)
 
     def show_help(args: argparse.Namespace) -> int:
         parser.print_help()

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import logging
 import sys
 from collections.abc import Sequence
 
 from codeward import __version__
 
-# Each module defines `register(subparsers)`, adding a parser whose `func(args) -> int` runs the command.
-# A module that is not part of this build yet is simply not offered.
+# Each module defines `register(subparsers)`, adding a parser whose `func(args) -> int` runs the command. Every
+# module listed exists: one that fails to import is a packaging error and stops the CLI loudly.
 COMMAND_MODULES = (
     "codeward.cli.commands.complete",
     "codeward.cli.commands.doctor",
@@ -34,8 +33,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        if importlib.util.find_spec(name) is None:
-            continue
         importlib.import_module(name).register(sub)
     return parser
 

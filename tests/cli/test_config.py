@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from codeward.config import ConfigError, load_settings, settings_table
+from codeward.config import ConfigError, Settings, apply_layer, coerce_setting, load_settings, settings_table
 
 
 def test_defaults(tmp_path):
@@ -65,6 +65,19 @@ def test_lenient_mode_keeps_defaults_and_reports(tmp_path):
                       problems=problems)
     assert s.engine.n == 1 and s.engine.seed == 4
     assert len(problems) == 2 and any("engine.n" in p for p in problems)
+
+
+def test_lenient_mode_needs_a_list_to_report_into(tmp_path):
+    with pytest.raises(TypeError, match="problems"):
+        load_settings({"engine": {"n": -2}}, start=tmp_path, environ={}, strict=False)
+    with pytest.raises(TypeError, match="problems"):
+        apply_layer(Settings(), {"engine": {"n": -2}}, "test", strict=False)
+
+
+def test_invalid_value_raises_with_its_cause():
+    with pytest.raises(ConfigError, match=r"engine.n = 'x'") as info:
+        coerce_setting("engine", "n", "x", "test", from_text=True)
+    assert isinstance(info.value.__cause__, ValueError)
 
 
 def test_settings_table_lists_every_section():

@@ -42,3 +42,27 @@ def test_every_source_folder_is_packaged():
             folder = init.parent.relative_to(root)
             if "__pycache__" not in folder.parts:
                 assert folder in packaged, f"{folder} holds modules but is not in [tool.setuptools] packages"
+
+
+def test_every_listed_command_module_exists_and_registers():
+    """A command module that fails to import must stop the CLI, not vanish from it."""
+    import importlib.util
+
+    from codeward import cli
+    from codeward.eval import cli as eval_cli
+
+    for name in (*cli.COMMAND_MODULES, *eval_cli.EVAL_COMMAND_MODULES):
+        assert importlib.util.find_spec(name) is not None, name
+    parser = cli.build_parser()
+    commands = parser._subparsers._group_actions[0].choices  # noqa: SLF001 - argparse has no public accessor
+    assert {"complete", "doctor", "review", "serve", "eval"} <= set(commands)
+    eval_commands = commands["eval"]._subparsers._group_actions[0].choices  # noqa: SLF001
+    assert set(eval_commands) == {"passk", "exec"}
+
+
+def test_a_command_module_that_fails_to_import_is_loud(monkeypatch):
+    from codeward import cli
+
+    monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "codeward.cli.commands.no_such_command"))
+    with pytest.raises(ModuleNotFoundError, match="no_such_command"):
+        cli.build_parser()
