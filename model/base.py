@@ -6,8 +6,9 @@ import abc
 import asyncio
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +19,56 @@ class EngineError(RuntimeError):
 
 class Cancelled(EngineError):
     """Generation was stopped because the caller cancelled it."""
+
+
+class Segment(NamedTuple):
+    """A piece of a prompt: a template sentinel (`special`, one control token) or text tokenized as plain text."""
+
+    text: str
+    special: bool = False
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A rendered prompt as segments, so user text can never be parsed into control tokens."""
+
+    segments: tuple[Segment, ...] = ()
+
+    @classmethod
+    def plain(cls, text: str) -> Prompt:
+        """A prompt that is all user text (no sentinels)."""
+        return cls((Segment(text, False),) if text else ())
+
+    @classmethod
+    def of(cls, parts: Iterable[Segment | tuple[str, bool]]) -> Prompt:
+        """A prompt from `(text, special)` parts; empty user text is dropped and neighbouring user texts merged."""
+        out: list[Segment] = []
+        for text, special in parts:
+            if not text:
+                continue
+            if not special and out and not out[-1].special:
+                out[-1] = Segment(out[-1].text + text, False)
+            else:
+                out.append(Segment(text, bool(special)))
+        return cls(tuple(out))
+
+    @property
+    def text(self) -> str:
+        """The plain concatenated text (what a user sees in stats and --json)."""
+        return "".join(seg.text for seg in self.segments)
+
+    @property
+    def sentinels(self) -> tuple[str, ...]:
+        """The texts of the special segments, in order."""
+        return tuple(seg.text for seg in self.segments if seg.special)
+
+
+PromptLike = Prompt | str  # a plain str is all user text: the safe default
+
+
+def as_prompt(prompt: PromptLike) -> Prompt:
+    """`prompt` as a Prompt; a str becomes all user text (specials off)."""
+    return prompt if isinstance(prompt, Prompt) else Prompt.plain(prompt)
 
 
 @dataclass(frozen=True)
@@ -58,19 +109,19 @@ class Engine(abc.ABC):
     info: EngineInfo
 
     @abc.abstractmethod
-    def generate(self, prompts: Sequence[str], params: SamplingParams,
+    def generate(self, prompts: Sequence[PromptLike], params: SamplingParams,
                  cancel: threading.Event | None = None) -> list[list[Sample]]:
-        """Return, for each prompt, `params.n` samples; stop early with Cancelled when `cancel` is set."""
+        """Return, for each prompt (a str is all user text), `params.n` samples; Cancelled when `cancel` is set."""
 
     @abc.abstractmethod
-    def score(self, prompt: str, continuation: str) -> float:
-        """Sum of the log-probs of `continuation`'s tokens given `prompt`."""
+    def score(self, prompt: PromptLike, continuation: str) -> float:
+        """Sum of the log-probs of `continuation`'s tokens (plain user text) given `prompt`."""
 
     @abc.abstractmethod
     def count_tokens(self, text: str) -> int:
-        """Number of tokens `text` encodes to (for context budgets)."""
+        """Number of tokens `text` encodes to as plain user text, specials off (for context budgets)."""
 
-    async def agenerate(self, prompts: Sequence[str], params: SamplingParams) -> list[list[Sample]]:
+    async def agenerate(self, prompts: Sequence[PromptLike], params: SamplingParams) -> list[list[Sample]]:
         """`generate` off the event loop; cancelling the awaiting task stops the generation between tokens."""
         cancel = threading.Event()
         task = asyncio.ensure_future(asyncio.to_thread(self.generate, prompts, params, cancel))

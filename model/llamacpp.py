@@ -15,7 +15,16 @@ from pathlib import Path
 
 import numpy as np
 
-from codeward.model.base import Cancelled, Engine, EngineError, EngineInfo, Sample, SamplingParams
+from codeward.model.base import (
+    Cancelled,
+    Engine,
+    EngineError,
+    EngineInfo,
+    PromptLike,
+    Sample,
+    SamplingParams,
+    as_prompt,
+)
 from codeward.model.embedded import resolve_model_path
 from codeward.model.sampling import log_softmax, pick_token, sample_seeds
 from codeward.model.settings import EngineSettings
@@ -48,36 +57,56 @@ class LlamaCppEngine(Engine):
         self._pieces: dict[int, bytes] = {}
         self._n_vocab = self._llm.n_vocab()
         self.n_ctx = settings.n_ctx
-        specials, self._end_tokens = self._scan_vocab()
+        self._special_ids, specials, self._end_tokens = self._scan_vocab()
         self.info = EngineInfo(engine="llamacpp", model=settings.model if settings.model != "embedded" else
                                "embedded:SmolLM2-135M-Instruct.Q4_1", special_tokens=specials,
                                extra={"path": path, "threads": str(threads)})
 
-    def _scan_vocab(self) -> tuple[frozenset[str], frozenset[int]]:
-        """Texts of the control tokens (FIM markers and the like, for template detection) and end-of-generation ids."""
+    def _scan_vocab(self) -> tuple[dict[str, int], frozenset[str], frozenset[int]]:
+        """Special token ids by text, control tokens' texts (for template detection), end-of-generation ids."""
         import llama_cpp
 
         vocab = llama_cpp.llama_model_get_vocab(self._llm.model)
+        special = llama_cpp.LLAMA_TOKEN_ATTR_CONTROL | llama_cpp.LLAMA_TOKEN_ATTR_USER_DEFINED
+        ids: dict[str, int] = {}
         texts, ends = set(), {self._llm.token_eos()}
         for tok in range(self._n_vocab):
-            if llama_cpp.llama_vocab_get_attr(vocab, tok) & llama_cpp.LLAMA_TOKEN_ATTR_CONTROL:
-                texts.add(self._llm.detokenize([tok], special=True).decode("utf-8", "replace"))
+            attr = llama_cpp.llama_vocab_get_attr(vocab, tok)
+            if attr & special:
+                text = self._llm.detokenize([tok], special=True).decode("utf-8", "replace")
+                ids.setdefault(text, tok)
+                if attr & llama_cpp.LLAMA_TOKEN_ATTR_CONTROL:
+                    texts.add(text)
             if llama_cpp.llama_vocab_is_eog(vocab, tok):
                 ends.add(tok)
-        return frozenset(texts), frozenset(ends)
+        return ids, frozenset(texts), frozenset(ends)
 
     # --- tokens and the KV cache -------------------------------------------------------------------------------
 
-    def tokenize(self, text: str, bos: bool) -> list[int]:
-        """Token ids of `text` (special-token texts are treated as specials, as prompts for FIM need)."""
+    def sentinel_id(self, text: str) -> int:
+        """The one special token id of a template sentinel; EngineError when the vocabulary lacks it."""
+        for candidate in (text, f"▁{text}", f" {text}"):  # sentencepiece vocabularies may spell it with a space
+            if candidate in self._special_ids:
+                return self._special_ids[candidate]
+        raise EngineError(f"the model's vocabulary has no special token {text!r}, which the prompt template needs; "
+                          "choose the template of this model's family ([engine] template, --template) or 'prefix'")
+
+    def tokenize(self, prompt: PromptLike, bos: bool) -> list[int]:
+        """Token ids of a prompt: user text (all of a str) with specials off, each sentinel as its special token."""
         self._check_open()
-        tokens = self._llm.tokenize(text.encode("utf-8"), add_bos=bos, special=True)
+        tokens: list[int] = self._llm.tokenize(b"", add_bos=True, special=False) if bos else []
+        for segment in as_prompt(prompt).segments:
+            if segment.special:
+                tokens.append(self.sentinel_id(segment.text))
+            else:
+                tokens += self._llm.tokenize(segment.text.encode("utf-8"), add_bos=False, special=False)
         if bos and not tokens:  # an empty prompt: start from the model's start (or end-of-text) token
             start = self._llm.token_bos()
             tokens = [start if start >= 0 else self._llm.token_eos()]
         return tokens
 
     def count_tokens(self, text: str) -> int:
+        """Tokens of `text` as plain user text (specials off), without BOS."""
         return len(self.tokenize(text, bos=False))
 
     def detokenize(self, tokens: Sequence[int]) -> bytes:
@@ -138,13 +167,14 @@ class LlamaCppEngine(Engine):
 
     # --- the Engine interface -------------------------------------------------------------------------------
 
-    def generate(self, prompts: Sequence[str], params: SamplingParams,
+    def generate(self, prompts: Sequence[PromptLike], params: SamplingParams,
                  cancel: threading.Event | None = None) -> list[list[Sample]]:
         with self._lock:
             self._check_open()
             return [self._generate_one(p, params, cancel) for p in prompts]
 
-    def _generate_one(self, prompt: str, params: SamplingParams, cancel: threading.Event | None) -> list[Sample]:
+    def _generate_one(self, prompt: PromptLike, params: SamplingParams,
+                      cancel: threading.Event | None) -> list[Sample]:
         prompt_tokens = self.tokenize(prompt, bos=True)
         if len(prompt_tokens) + params.max_new_tokens > self.n_ctx:
             raise EngineError(f"the prompt has {len(prompt_tokens)} tokens; with max_new_tokens="
@@ -181,7 +211,7 @@ class LlamaCppEngine(Engine):
                 logits = self._decode([token])
         return Sample(text=text, finish_reason=reason, logprob_sum=logprob, n_tokens=len(out))
 
-    def score(self, prompt: str, continuation: str) -> float:
+    def score(self, prompt: PromptLike, continuation: str) -> float:
         with self._lock:
             self._check_open()
             p = self.tokenize(prompt, bos=True)

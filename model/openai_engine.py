@@ -2,29 +2,59 @@
 
 Prompts arrive already rendered by the model's template, so FIM works on servers that reject `suffix` (vLLM). Servers
 that return fewer than `n` choices (llama-cpp-python's returns one) are topped up with further requests. Prompts are
-sent concurrently so that a batching server (vLLM) can batch them.
+sent concurrently so that a batching server (vLLM) can batch them. Servers parse special-token strings in prompt
+text, so user text has every known one broken by a zero-width space; template sentinels are sent as they are.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from codeward.model.base import Cancelled, Engine, EngineError, EngineInfo, Sample, SamplingParams
+from codeward.model.base import (
+    Cancelled,
+    Engine,
+    EngineError,
+    EngineInfo,
+    PromptLike,
+    Sample,
+    SamplingParams,
+    as_prompt,
+)
 from codeward.model.embedded import EMBEDDED_NAME
 from codeward.model.openai_http import ServerClient
 from codeward.model.settings import EngineSettings
 from codeward.model.stops import find_stop, strip_partial_char
+from codeward.model.templates import all_special_strings
 
 log = logging.getLogger(__name__)
 
 TOKEN_CACHE_SIZE = 512
 CHARS_PER_TOKEN = 3.5  # rough average for code when the server offers no tokenize endpoint
+ZERO_WIDTH_SPACE = "\u200b"
+CHATML_LIKE = r"<\|[^|<>\s]{1,64}\|>"  # `<|name|>`: the spelling of most special tokens, known or not
+
+
+def special_pattern(specials: Iterable[str]) -> re.Pattern[str]:
+    """A regex for the given special-token strings (longest first) and any `<|name|>`."""
+    known = sorted({s for s in specials if len(s) > 1}, key=len, reverse=True)
+    return re.compile("|".join([*(re.escape(s) for s in known), CHATML_LIKE]))
+
+
+def neutralise(text: str, pattern: re.Pattern[str]) -> str:
+    """`text` with a zero-width space after the first character of every special-token string, so no server parses
+    it as a control token; repeated until none is left (a match never overlaps the next one otherwise)."""
+    while True:
+        broken = pattern.sub(lambda m: m.group()[0] + ZERO_WIDTH_SPACE + m.group()[1:], text)
+        if broken == text:
+            return text
+        text = broken
 
 
 def parse_choice(choice: dict[str, Any], stop: tuple[str, ...]) -> Sample:
@@ -92,6 +122,7 @@ class OpenAIEngine(Engine):
         self._tokenize_route: str | None = None  # which tokenize endpoint works, once known
         self.info = EngineInfo(engine="openai", model=self._model or "(served model)",
                                extra={"base_url": self._client.base_url})
+        self._specials = special_pattern(all_special_strings() | self.info.special_tokens)
         if not self._model:  # learn the served name now, so template detection can use it
             try:
                 _ = self.model
@@ -116,6 +147,11 @@ class OpenAIEngine(Engine):
                 self.info.model = self._model
             return self._model
 
+    def prompt_text(self, prompt: PromptLike) -> str:
+        """The prompt as sent: sentinels as they are, user text (all of a str) with special strings broken."""
+        return "".join(seg.text if seg.special else neutralise(seg.text, self._specials)
+                       for seg in as_prompt(prompt).segments)
+
     def _body(self, prompt: str, params: SamplingParams, n: int, seed: int | None) -> dict[str, Any]:
         temperature, top_p = (0.0, 1.0) if is_greedy(params) else (params.temperature, params.top_p)
         body: dict[str, Any] = {"model": self.model, "prompt": prompt, "max_tokens": params.max_new_tokens,
@@ -126,10 +162,12 @@ class OpenAIEngine(Engine):
             body["seed"] = seed
         return body
 
-    def _complete_one(self, prompt: str, params: SamplingParams, cancel: threading.Event | None) -> list[Sample]:
+    def _complete_one(self, prompt: PromptLike, params: SamplingParams,
+                      cancel: threading.Event | None) -> list[Sample]:
         """`params.n` samples for one prompt, asking again for the missing ones while the server returns fewer.
 
         Greedy decoding is asked for once and repeated: vLLM rejects n > 1 at temperature 0."""
+        text = self.prompt_text(prompt)
         greedy = is_greedy(params)
         wanted = 1 if greedy else params.n
         samples: list[Sample] = []
@@ -138,13 +176,13 @@ class OpenAIEngine(Engine):
                 raise Cancelled("generation cancelled")
             missing = wanted - len(samples)
             seed = None if params.seed is None else params.seed + len(samples)
-            answer = self._client.request("POST", "/completions", self._body(prompt, params, missing, seed))
+            answer = self._client.request("POST", "/completions", self._body(text, params, missing, seed))
             samples.extend(parse_choices(answer, missing, params.stop, self._client.base_url))
         if cancel is not None and cancel.is_set():
             raise Cancelled("generation cancelled")
         return samples * params.n if greedy else samples
 
-    def generate(self, prompts: Sequence[str], params: SamplingParams,
+    def generate(self, prompts: Sequence[PromptLike], params: SamplingParams,
                  cancel: threading.Event | None = None) -> list[list[Sample]]:
         """`params.n` samples per prompt; prompts go out concurrently (up to `parallel_requests` at a time)."""
         if len(prompts) <= 1:
@@ -159,21 +197,27 @@ class OpenAIEngine(Engine):
                     f.cancel()
                 raise
 
-    def score(self, prompt: str, continuation: str) -> float:
+    def score(self, prompt: PromptLike, continuation: str) -> float:
         """Log-prob of the continuation via `echo`: the prompt tokens' log-probs from one request."""
-        self.count_tokens(prompt)  # learns which server this is, from its tokenize endpoint
+        head = self.prompt_text(prompt)
+        self._count(head)  # learns which server this is, from its tokenize endpoint
         if self._tokenize_route == "llamacpp":
             raise EngineError(f"the server at {self._client.base_url} is llama-cpp-python's, whose echo log-probs "
                               "are shifted by one token (abetlen/llama-cpp-python#1983), so it cannot score "
                               "continuations; use vLLM, or the llamacpp engine in-process")
-        text = prompt + continuation
+        text = head + neutralise(continuation, self._specials)
         body = {"model": self.model, "prompt": text, "max_tokens": 1, "temperature": 0.0, "echo": True,
                 "logprobs": 1}
         answer = self._client.request("POST", "/completions", body)
-        return echoed_logprob(answer, len(prompt), len(text), self._client.base_url)
+        return echoed_logprob(answer, len(head), len(text), self._client.base_url)
 
     def count_tokens(self, text: str) -> int:
-        """Tokens per the server's tokenizer (vLLM `/tokenize`, llama.cpp `/extras/tokenize`), else an estimate."""
+        """Tokens of `text` as user text (special strings broken, as it would be sent) per the server's tokenizer
+        (vLLM `/tokenize`, llama.cpp `/extras/tokenize`), else an estimate."""
+        return self._count(neutralise(text, self._specials))
+
+    def _count(self, text: str) -> int:
+        """Tokens of `text` as sent, cached per text."""
         if text in self._tokens:
             self._tokens.move_to_end(text)
             return self._tokens[text]

@@ -3,6 +3,8 @@
 A template turns the text before and after the cursor into the exact prompt a family was trained on, and names the
 stop strings that family emits when the middle is done. Suffix-first ordering is used where the family documents it
 (Codestral): while the user types, the prefix then changes last, so consecutive prompts share a longer cached prefix.
+A prompt is rendered as segments: sentinels (special tokens) apart from user text, which engines always tokenize as
+plain text, so a buffer that holds `<|endoftext|>` cannot inject a control token.
 """
 
 from __future__ import annotations
@@ -11,13 +13,27 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from codeward.model.base import EngineInfo
+from codeward.model.base import EngineInfo, Prompt, Segment
 
 AUTO = "auto"
 CURSOR_MARK = "<CURSOR>"
 CHAT_SYSTEM = "You are a code completion engine. You fill in code at a cursor and reply with code only."
 CHAT_INSTRUCTION = (f"Fill in the code at the cursor, marked {CURSOR_MARK} below. Reply with only the code that goes "
                     f"at {CURSOR_MARK}, in one fenced code block; do not repeat the code around it.")
+_SPECIAL_LOOKING = re.compile(r"<[^<>\s]+>|\[[A-Z_]+\]")  # stop strings that name tokens (not "```")
+
+
+def _sp(text: str) -> Segment:
+    return Segment(text, True)
+
+
+def _user(text: str) -> Segment:
+    return Segment(text, False)
+
+
+def _fim(pre: str, suf: str, mid: str) -> Callable[[str, str], Prompt]:
+    """Prefix-suffix-middle sentinels around the user's prefix and suffix."""
+    return lambda p, s: Prompt.of((_sp(pre), _user(p), _sp(suf), _user(s), _sp(mid)))
 
 
 @dataclass(frozen=True)
@@ -27,47 +43,60 @@ class PromptTemplate:
     name: str
     kind: str  # "fim" | "prefix" | "chat"
     stop: tuple[str, ...]
-    fmt: Callable[[str, str], str] = lambda prefix, suffix: prefix
+    fmt: Callable[[str, str], Prompt] = lambda prefix, suffix: Prompt.plain(prefix)
     suffix_first: bool = False
     fim_tokens: tuple[str, ...] = ()  # special tokens whose presence in a tokenizer identifies the family
 
-    def render(self, prefix: str, suffix: str = "") -> str:
-        """The full prompt text; the prefix kind ignores the suffix, chat ends where the answer starts."""
+    def render_segments(self, prefix: str, suffix: str = "") -> Prompt:
+        """The prompt as sentinels and user text; prefix ignores the suffix, chat ends where the answer starts."""
         if self.kind == "prefix":
-            return prefix
+            return Prompt.plain(prefix)
         return self.fmt(prefix, suffix)
 
+    def render(self, prefix: str, suffix: str = "") -> str:
+        """The full prompt as plain text (for display); engines should get `render_segments`."""
+        return self.render_segments(prefix, suffix).text
 
-def _chat(prefix: str, suffix: str) -> str:
+    @property
+    def special_strings(self) -> frozenset[str]:
+        """The family's sentinels, FIM tokens and token-like stop strings (to neutralise in user text)."""
+        rendered = self.render_segments("p", "s").sentinels
+        stops = (s for s in self.stop if _SPECIAL_LOOKING.fullmatch(s))
+        return frozenset((*rendered, *self.fim_tokens, *stops))
+
+
+def _chat(prefix: str, suffix: str) -> Prompt:
     """A ChatML conversation asking for the code at the cursor, primed with the opening fence of the answer."""
     user = f"{CHAT_INSTRUCTION}\n\n```python\n{prefix}{CURSOR_MARK}{suffix}\n```"
-    return (f"<|im_start|>system\n{CHAT_SYSTEM}<|im_end|>\n"
-            f"<|im_start|>user\n{user}<|im_end|>\n"
-            f"<|im_start|>assistant\n```python\n")
+    start, end = _sp("<|im_start|>"), _sp("<|im_end|>")
+    return Prompt.of((start, _user(f"system\n{CHAT_SYSTEM}"), end, _user("\n"),
+                      start, _user(f"user\n{user}"), end, _user("\n"),
+                      start, _user("assistant\n```python\n")))
 
 
 _TEMPLATES: dict[str, PromptTemplate] = {t.name: t for t in (
     # StarCoder / StarCoder2 (also SantaCoder-style tokenizers): prefix-suffix-middle.
     PromptTemplate("starcoder", "fim", ("<|endoftext|>", "<file_sep>", "<fim_prefix>", "<fim_suffix>",
                                         "<fim_middle>"),
-                   lambda p, s: f"<fim_prefix>{p}<fim_suffix>{s}<fim_middle>",
+                   _fim("<fim_prefix>", "<fim_suffix>", "<fim_middle>"),
                    fim_tokens=("<fim_prefix>", "<fim_suffix>", "<fim_middle>")),
     # CodeLlama: sentencepiece sentinels with the spacing of Meta's reference infilling prompt.
     PromptTemplate("codellama", "fim", ("<EOT>", "</s>"),
-                   lambda p, s: f"<PRE> {p} <SUF>{s} <MID>",
+                   lambda p, s: Prompt.of((_sp("<PRE>"), _user(f" {p} "), _sp("<SUF>"), _user(f"{s} "),
+                                           _sp("<MID>"))),
                    fim_tokens=("<PRE>", "<SUF>", "<MID>")),
     # DeepSeek-Coder: full-width bars and U+2581 in the sentinel names.
     PromptTemplate("deepseek", "fim", ("<|EOT|>", "<｜end▁of▁sentence｜>", "<｜fim▁begin｜>"),
-                   lambda p, s: f"<｜fim▁begin｜>{p}<｜fim▁hole｜>{s}<｜fim▁end｜>",
+                   _fim("<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>"),
                    fim_tokens=("<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>")),
     # Qwen2.5-Coder.
     PromptTemplate("qwen", "fim", ("<|endoftext|>", "<|fim_pad|>", "<|file_sep|>", "<|repo_name|>", "<|im_end|>",
                                    "<|fim_prefix|>"),
-                   lambda p, s: f"<|fim_prefix|>{p}<|fim_suffix|>{s}<|fim_middle|>",
+                   _fim("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"),
                    fim_tokens=("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>")),
     # Codestral: suffix first, then prefix; the middle follows the prefix directly.
     PromptTemplate("codestral", "fim", ("</s>", "[SUFFIX]", "[PREFIX]"),
-                   lambda p, s: f"[SUFFIX]{s}[PREFIX]{p}", suffix_first=True,
+                   lambda p, s: Prompt.of((_sp("[SUFFIX]"), _user(s), _sp("[PREFIX]"), _user(p))), suffix_first=True,
                    fim_tokens=("[SUFFIX]", "[PREFIX]")),
     PromptTemplate("prefix", "prefix", ()),
     PromptTemplate("chat", "chat", ("```", "<|im_end|>", "<|endoftext|>"), _chat),
@@ -115,6 +144,11 @@ def detect_template(info: EngineInfo) -> PromptTemplate:
         if re.search(pattern, name):
             return _TEMPLATES[family]
     return _TEMPLATES["prefix"]
+
+
+def all_special_strings() -> frozenset[str]:
+    """Every template's special strings: what a remote engine must keep from reaching the server as tokens."""
+    return frozenset().union(*(t.special_strings for t in _TEMPLATES.values()))
 
 
 def select_template(name: str, info: EngineInfo) -> PromptTemplate:

@@ -17,7 +17,15 @@ from typing import Any
 import torch
 
 from codeward.model import hf_loading
-from codeward.model.base import Engine, EngineError, EngineInfo, Sample, SamplingParams
+from codeward.model.base import (
+    Engine,
+    EngineError,
+    EngineInfo,
+    PromptLike,
+    Sample,
+    SamplingParams,
+    as_prompt,
+)
 from codeward.model.embedded import EMBEDDED_NAME, resolve_model_path
 from codeward.model.hf_sampling import Batch, Decoder, Row, crop_cache, make_generator
 from codeward.model.settings import EngineSettings
@@ -54,6 +62,8 @@ class TransformersEngine(Engine):
         if settings.n_threads > 0 and self.device.type == "cpu":
             torch.set_num_threads(settings.n_threads)
         self.tokenizer, self.model = hf_loading.load(path, self.device, self.dtype)
+        self._vocab: dict[str, int] = dict(self.tokenizer.get_vocab())
+        self._bos = self._encode_text("", special=True)  # what the tokenizer puts around a text: BOS (if any)
         self._decoder = Decoder(self.model, self.tokenizer, hf_loading.eos_ids(self.tokenizer, self.model))
         self._lock = threading.Lock()
         self._prompt_cache: PromptCache | None = None
@@ -65,22 +75,42 @@ class TransformersEngine(Engine):
                                       "path": path})
         log.info("transformers engine: %s on %s in %s", name, self.device, self.info.extra["dtype"])
 
-    def _encode(self, text: str, special: bool = True) -> list[int]:
-        return list(self.tokenizer(text, add_special_tokens=special)["input_ids"])
+    def _encode_text(self, text: str, special: bool = False) -> list[int]:
+        """Ids of `text` as plain user text (special-token texts split into ordinary tokens); BOS when `special`."""
+        return list(self.tokenizer(text, add_special_tokens=special, split_special_tokens=True)["input_ids"])
+
+    def sentinel_id(self, text: str) -> int:
+        """The one special token id of a template sentinel; EngineError when the vocabulary lacks it."""
+        for candidate in (text, f"▁{text}"):  # sentencepiece vocabularies may spell it with a space
+            if candidate in self._vocab:
+                return self._vocab[candidate]
+        raise EngineError(f"the model's vocabulary has no special token {text!r}, which the prompt template needs; "
+                          "choose the template of this model's family ([engine] template, --template) or 'prefix'")
+
+    def encode(self, prompt: PromptLike, bos: bool = True) -> list[int]:
+        """Ids of a prompt: user text (all of a str) with specials off, each sentinel as its special token."""
+        ids = list(self._bos) if bos else []
+        for segment in as_prompt(prompt).segments:
+            if segment.special:
+                ids.append(self.sentinel_id(segment.text))
+            else:
+                ids += self._encode_text(segment.text)
+        return ids
 
     def count_tokens(self, text: str) -> int:
-        """Number of tokens `text` encodes to, without BOS."""
-        return len(self._encode(text, special=False))
+        """Number of tokens `text` encodes to as plain user text (specials off), without BOS."""
+        return len(self._encode_text(text))
 
-    def generate(self, prompts: Sequence[str], params: SamplingParams,
+    def generate(self, prompts: Sequence[PromptLike], params: SamplingParams,
                  cancel: threading.Event | None = None) -> list[list[Sample]]:
         """`params.n` samples for each prompt in one batch; Cancelled when `cancel` is set between steps."""
         if not prompts:
             return []
-        encoded = [self._encode(p) for p in prompts]
+        encoded = [self.encode(p) for p in prompts]
         for prompt, ids in zip(prompts, encoded, strict=True):
             if not ids:
-                raise EngineError(f"prompt {prompt[:40]!r} encodes to no tokens and the model has no BOS token; "
+                text = as_prompt(prompt).text[:40]
+                raise EngineError(f"prompt {text!r} encodes to no tokens and the model has no BOS token; "
                                   "give at least one character of context")
         with self._lock:
             self._check_open()
@@ -135,13 +165,13 @@ class TransformersEngine(Engine):
             ids = prompt
         self._prompt_cache = PromptCache(ids=ids, cache=cache)
 
-    def score(self, prompt: str, continuation: str) -> float:
+    def score(self, prompt: PromptLike, continuation: str) -> float:
         """Sum of the continuation tokens' log-probs given the prompt, in one forward pass."""
         return float(sum(self.token_logprobs(prompt, continuation)))
 
-    def token_logprobs(self, prompt: str, continuation: str) -> list[float]:
+    def token_logprobs(self, prompt: PromptLike, continuation: str) -> list[float]:
         """Log-prob of each continuation token (prompt and continuation tokenised separately, as llama.cpp does)."""
-        head, tail = self._encode(prompt), self._encode(continuation, special=False)
+        head, tail = self.encode(prompt), self._encode_text(continuation)
         if not head or not tail:
             return []
         ids = torch.tensor([head + tail], device=self.device)

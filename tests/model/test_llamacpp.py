@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from codeward.model.base import Cancelled, EngineError, SamplingParams
+from codeward.model.base import Cancelled, EngineError, Prompt, SamplingParams
 from codeward.model.stops import CODEX_STOPS
 
 PROMPT = "def add(a, b):\n    \"\"\"Return the sum of a and b.\"\"\"\n"
@@ -135,7 +135,7 @@ def test_text_never_ends_in_a_split_character_and_long_tokens_survive(llama_engi
 
 
 def test_a_special_token_stop_string_matches(llama_engine, monkeypatch):
-    ids = llama_engine.tokenize("x<file_sep>y", bos=False)
+    ids = llama_engine.tokenize(Prompt.of((("x", False), ("<file_sep>", True), ("y", False))), bos=False)
     assert len(ids) == 3  # <file_sep> is one control token
     force_tokens(monkeypatch, ids)
     sample = llama_engine.generate([PROMPT], SamplingParams(max_new_tokens=3, stop=("<file_sep>",)))[0][0]

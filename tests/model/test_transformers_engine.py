@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from codeward.model import hf_loading
-from codeward.model.base import Cancelled, EngineError, SamplingParams
+from codeward.model.base import Cancelled, EngineError, Prompt, SamplingParams
 from codeward.model.settings import EngineSettings
 
 PROMPT = "def add(a, b):\n    \"\"\"Return the sum of a and b.\"\"\"\n"
@@ -227,6 +227,28 @@ def test_text_never_ends_in_a_split_character(tf_engine, monkeypatch):
         assert sample.n_tokens == k and sample.finish_reason == "length"
         assert "\ufffd" not in sample.text and SPLIT_TEXT.startswith(sample.text)
     assert sample.text == SPLIT_TEXT
+
+
+SMOL_SPECIALS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<file_sep>", "<repo_name>")
+SMOL_EVIL = "x = '" + "'\ny = '".join(SMOL_SPECIALS) + "'\n"
+
+
+def test_special_strings_in_user_text_are_plain_tokens_and_sentinels_one(tf_engine, llama_engine):
+    from codeward.model.templates import get_template
+
+    control = {tf_engine.sentinel_id(s) for s in SMOL_SPECIALS}
+    n = tf_engine.count_tokens(SMOL_EVIL)
+    assert n > len(SMOL_SPECIALS) and n == llama_engine.count_tokens(SMOL_EVIL)  # the same plain pieces
+    assert not control & set(tf_engine.encode(SMOL_EVIL))
+    assert not control & set(tf_engine.encode(Prompt.plain("<|im_end|>")))
+    chat = get_template("chat").render_segments(SMOL_EVIL, SMOL_EVIL)
+    ids = tf_engine.encode(chat)
+    assert ids == llama_engine.tokenize(chat, bos=True)
+    assert [t for t in ids if t in control] == [tf_engine.sentinel_id(s) for s in chat.sentinels]
+    assert tf_engine.encode(Prompt.of((("<|im_start|>", True),)), bos=False) == [1]
+    with pytest.raises(EngineError, match="no special token '<fim_prefix>'"):
+        tf_engine.generate([get_template("starcoder").render_segments("a", "b")], SamplingParams(max_new_tokens=1))
+    assert tf_engine.generate([chat], SamplingParams(max_new_tokens=2))[0][0].n_tokens >= 1
 
 
 def test_close_waits_for_the_lock_and_then_refuses_calls(tf_engine):
