@@ -5,26 +5,38 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from codeward.safety.errors import CheckError
 from codeward.safety.findings import Finding
 from codeward.safety.scan import EOL, line_breaks, split_lines
 from codeward.safety.settings import ACTIONS, SafetySettings
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Finding", "check_suggestion", "check_text", "decide", "splice", "suggestion_lines"]
+__all__ = ["CheckError", "Finding", "check_suggestion", "check_text", "decide", "error_shown", "splice",
+           "suggestion_lines"]
+
+
+def _analyse(text: str, settings: SafetySettings, lines: tuple[int, int] | None,
+             region: tuple[int, int] | None = None) -> list[Finding]:
+    """The engine's findings; any crash in it becomes a CheckError (logged with its traceback)."""
+    from codeward.safety.engine import analyse
+
+    try:
+        return analyse(text, settings, lines, region=region)
+    except CheckError:
+        raise  # the engine logged each failed checker already
+    except Exception as exc:  # a bug outside the checkers (the filters, the positions): still not a clean result
+        log.warning("the safety engine failed on a %d-character text", len(text), exc_info=True)
+        raise CheckError(f"safety check incomplete: the engine failed ({type(exc).__name__}: {exc}) "
+                         "(see the log for the traceback)", (), ["engine"]) from exc
 
 
 def check_text(text: str, settings: SafetySettings | None = None, *,
                lines: tuple[int, int] | None = None) -> list[Finding]:
-    """All findings in `text`; with `lines=(first, last)` (1-based, inclusive) only those on these lines."""
-    from codeward.safety.engine import analyse
+    """All findings in `text`; with `lines=(first, last)` (1-based, inclusive) only those on these lines.
 
-    settings = settings or SafetySettings()
-    try:
-        return analyse(text, settings, lines)
-    except Exception:  # the contract: never raise for bad or partial code
-        log.warning("safety check failed on a %d-character text; no findings reported", len(text), exc_info=True)
-        return []
+    Bad or partial code never raises; a crashed checker raises CheckError (with the others' findings)."""
+    return _analyse(text, settings or SafetySettings(), lines)
 
 
 def splice(buffer: str, offset: int, suggestion: str, replace_len: int = 0) -> str:
@@ -45,9 +57,9 @@ def suggestion_lines(buffer: str, offset: int, suggestion: str) -> tuple[int, in
 def check_suggestion(buffer: str, offset: int, suggestion: str, settings: SafetySettings | None = None, *,
                      replace_len: int = 0) -> list[Finding]:
     """Splice `suggestion` into `buffer` at str index `offset` (replacing `replace_len` chars) and return the
-    findings on the suggestion's lines only (line numbers refer to the spliced buffer)."""
-    from codeward.safety.engine import analyse
+    findings on the suggestion's lines only (line numbers refer to the spliced buffer).
 
+    Bad or partial code never raises; a crashed checker raises CheckError (with the findings it could make)."""
     if not suggestion.strip():
         return []
     settings = settings or SafetySettings()
@@ -55,22 +67,32 @@ def check_suggestion(buffer: str, offset: int, suggestion: str, settings: Safety
     text = splice(buffer, offset, suggestion, replace_len)
     first, last = suggestion_lines(buffer, offset, suggestion)
     try:
-        found = analyse(text, settings, (first, last), region=(first, last))
-        if found:
-            before = _preexisting(buffer, offset, suggestion, max(replace_len, 0), settings, first, last)
-            found = [f for f in found if (f.rule_id, f.line, f.col) not in before]
-        return found
-    except Exception:  # the contract: never raise for bad or partial code
-        log.warning("safety check of a suggestion failed; no findings reported", exc_info=True)
+        found = _analyse(text, settings, (first, last), region=(first, last))
+    except CheckError as exc:
+        exc.findings = tuple(_own(exc.findings, buffer, offset, suggestion, replace_len, settings))
+        raise
+    return _own(found, buffer, offset, suggestion, replace_len, settings)
+
+
+def _own(found: Sequence[Finding], buffer: str, offset: int, suggestion: str, replace_len: int,
+         settings: SafetySettings) -> list[Finding]:
+    """`found` less the findings the cursor's line had without the suggestion (see `_preexisting`); all of
+    `found` when the buffer alone cannot be checked (the suggestion's own check did complete: over-report)."""
+    if not found:
         return []
+    first, last = suggestion_lines(buffer, offset, suggestion)
+    try:
+        before = _preexisting(buffer, offset, suggestion, max(replace_len, 0), settings, first, last)
+    except CheckError as exc:
+        log.warning("findings already on the cursor's line unknown (%s); all are the suggestion's", exc)
+        return list(found)
+    return [f for f in found if (f.rule_id, f.line, f.col) not in before]
 
 
 def _preexisting(buffer: str, offset: int, suggestion: str, replace_len: int, settings: SafetySettings,
                  first: int, last: int) -> set[tuple[str, int, int]]:
     """(rule id, line, col), in the spliced buffer, of the findings the cursor's line had without the suggestion:
     code typed before the cursor or left after the suggestion on its lines is the file's, not the suggestion's."""
-    from codeward.safety.engine import analyse
-
     line_start = max(buffer.rfind("\n", 0, offset), buffer.rfind("\r", 0, offset)) + 1
     eol = EOL.search(buffer, offset + replace_len)
     line_end = eol.start() if eol else len(buffer)
@@ -82,7 +104,7 @@ def _preexisting(buffer: str, offset: int, suggestion: str, replace_len: int, se
     tail = split_lines(suggestion)[-1]
     end_column = column + len(tail) if breaks == 0 else len(tail)
     out = set()
-    for f in analyse(buffer, settings, (first, first), region=(first, first)):
+    for f in _analyse(buffer, settings, (first, first), region=(first, first)):
         if f.col < column:
             out.add((f.rule_id, first, f.col))
         elif f.col >= column + replace_len and first + breaks <= last:
@@ -100,3 +122,8 @@ def decide(findings: Sequence[Finding], settings: SafetySettings | None = None) 
         if ACTIONS.index(action) > ACTIONS.index(verdict):
             verdict = action
     return verdict
+
+
+def error_shown(settings: SafetySettings | None = None) -> bool:
+    """Whether a suggestion whose check failed (verdict `error`) is shown: `safety.on_error` is warn or allow."""
+    return (settings or SafetySettings()).on_error != "block"

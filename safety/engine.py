@@ -8,6 +8,7 @@ import logging
 import re
 from collections.abc import Callable
 
+from codeward.safety.errors import CheckError
 from codeward.safety.findings import Finding, dedupe, is_suppressed, nosec_lines, rank
 from codeward.safety.repair import Repaired, parse, repair
 from codeward.safety.scan import split_lines
@@ -16,12 +17,17 @@ from codeward.safety.settings import SafetySettings
 log = logging.getLogger(__name__)
 
 
-def _guarded(name: str, fn: Callable[[], list[Finding]]) -> list[Finding]:
-    """Run one checker; a crash inside a checker costs its findings, never the whole check (and is logged)."""
+Failures = list[tuple[str, BaseException]]
+
+
+def _guarded(name: str, fn: Callable[[], list[Finding]], failures: Failures) -> list[Finding]:
+    """Run one checker; a crash costs its findings, is logged and recorded in `failures` (the others still run,
+    and `analyse` then raises CheckError: a check that did not complete is never a clean result)."""
     try:
         return fn()
-    except Exception:  # a checker bug on odd input must not break the editor or a review run
+    except Exception as exc:  # a checker bug on odd input: report it, never as "no findings"
         log.warning("the %s check failed on this text; its findings are missing", name, exc_info=True)
+        failures.append((name, exc))
         return []
 
 
@@ -48,7 +54,7 @@ def _undefined_names(rep: Repaired, lines: list[str], region: frozenset[int] | N
 
 
 def _raw_findings(rep: Repaired, lines: list[str], settings: SafetySettings, region: frozenset[int] | None,
-                  wanted: tuple[int, int] | None, outer: Repaired | None = None) -> list[Finding]:
+                  wanted: tuple[int, int] | None, outer: Repaired | None, failures: Failures) -> list[Finding]:
     """Every checker's findings; pyflakes reads `outer` (the enclosing block) when the rest see a narrow part."""
     from codeward.safety.bandit_adapter import run_bandit
     from codeward.safety.rules import run_rules
@@ -57,13 +63,13 @@ def _raw_findings(rep: Repaired, lines: list[str], settings: SafetySettings, reg
     found: list[Finding] = []
     if rep.text is not None:
         source = rep.text
-        found += _guarded("bandit", lambda: run_bandit(source, rep.tree, settings, rep.offset))
-        found += _guarded("libcst rules", lambda: run_rules(source, settings.disabled_rules, rep.offset))
+        found += _guarded("bandit", lambda: run_bandit(source, rep.tree, settings, rep.offset), failures)
+        found += _guarded("libcst rules", lambda: run_rules(source, settings.disabled_rules, rep.offset), failures)
         if settings.pyflakes:
-            found += _guarded("pyflakes", lambda: _undefined_names(outer or rep, lines, region, wanted))
+            found += _guarded("pyflakes", lambda: _undefined_names(outer or rep, lines, region, wanted), failures)
     found = [f for f in found if f.line not in rep.masked]
     if settings.token_scan and rep.masked:
-        found += scan_lines(lines, rep.masked)
+        found += _guarded("token scan", lambda: scan_lines(lines, rep.masked), failures)
     return found
 
 
@@ -121,21 +127,32 @@ def _focused(src: list[str], region: tuple[int, int], strategy: str
                     shift), rep, seen
 
 
+def _repaired(src: list[str], region: tuple[int, int] | None, strategy: str, failures: Failures
+              ) -> tuple[Repaired, Repaired | None, frozenset[int] | None]:
+    """The repaired text (and for a region the block and the lines it holds); a crash in the repair is recorded
+    in `failures` and leaves every line to the token scan."""
+    try:
+        if region is not None:
+            return _focused(src, region, strategy)
+        return _prepare(src, strategy), None, None
+    except Exception as exc:  # a repair bug: the AST checkers cannot run, the token scan still can
+        log.warning("the repair failed on this text; only the token scan ran", exc_info=True)
+        failures.append(("the repair", exc))
+        return _prepare(src, "tokens-only"), None, None
+
+
 def analyse(text: str, settings: SafetySettings, lines: tuple[int, int] | None = None,
             region: tuple[int, int] | None = None, strategy: str = "repair+tokens") -> list[Finding]:
     """Findings in `text` (restricted to `lines` when given); `region` limits the expensive checks.
 
     `strategy` chooses how unparsable code is handled: repair then token-scan what stays broken (the default),
-    repair only, plain parse (bandit's own behaviour), or the token scan alone."""
+    repair only, plain parse (bandit's own behaviour), or the token scan alone. Raises CheckError (carrying
+    the other checkers' findings) when a checker crashed; bad or partial code as such never raises."""
     src = split_lines(text)
-    seen: frozenset[int] | None = None
-    outer = None
-    if region is not None:
-        rep, outer, seen = _focused(src, region, strategy)
-    else:
-        rep = _prepare(src, strategy)
+    failures: Failures = []
+    rep, outer, seen = _repaired(src, region, strategy, failures)
     checks = settings if strategy != "repair" else _no_tokens(settings)
-    found = _raw_findings(rep, src, checks, seen, lines, outer)
+    found = _raw_findings(rep, src, checks, seen, lines, outer, failures)
     disabled = {r.upper() for r in settings.disabled_rules}
     nosec = nosec_lines("\n".join(src))
     out = []
@@ -146,7 +163,10 @@ def analyse(text: str, settings: SafetySettings, lines: tuple[int, int] | None =
         if col != f.col:
             f = dataclasses.replace(f, col=col)
         out.append(f)
-    return dedupe(out)
+    out = dedupe(out)
+    if failures:
+        raise CheckError.from_failures(failures, out)
+    return out
 
 
 _BYTE_COLUMNS = ("bandit", "pyflakes")  # their columns are ast's: UTF-8 bytes into the line

@@ -20,8 +20,8 @@ def run_pyflakes(tree: ast.Module, offset: int = 0) -> list[Finding]:
 
     try:
         result = checker.Checker(tree, filename="suggestion.py")
-    except (RecursionError, AttributeError, TypeError) as exc:  # pyflakes on a repaired tree it did not expect
-        log.debug("pyflakes failed on the text (%s); undefined-name check skipped", exc)
+    except RecursionError as exc:  # nesting too deep for pyflakes' visitor: bad input, not a checker bug
+        log.debug("pyflakes cannot walk the text (%s); undefined-name check skipped", exc)
         return []
     out: list[Finding] = []
     for msg in result.messages:

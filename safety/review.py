@@ -7,11 +7,12 @@ import io
 import logging
 import os
 import tokenize
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from codeward.safety.api import check_text
+from codeward.safety.api import CheckError, check_text
 from codeward.safety.diff import FileDiff, Hunk
+from codeward.safety.findings import Finding
 from codeward.safety.report import FileReport
 from codeward.safety.scan import split_lines
 from codeward.safety.settings import SafetySettings
@@ -40,6 +41,17 @@ def decode_source(data: bytes, max_bytes: int) -> tuple[str | None, str | None]:
         return None, f"cannot decode the file as {encoding} ({exc}); save it as UTF-8"
 
 
+def checked(path: str, text: str, settings: SafetySettings, keep: Callable[[Finding], bool] | None = None
+            ) -> FileReport:
+    """The report for `text` (its findings that `keep` accepts); a crashed checker is the file's error."""
+    try:
+        found = check_text(text, settings)
+    except CheckError as exc:
+        return FileReport(path, f"{exc}; the file was not fully checked (findings shown are partial)",
+                          [f for f in exc.findings if keep is None or keep(f)])
+    return FileReport(path, None, [f for f in found if keep is None or keep(f)])
+
+
 def python_files(root: Path) -> Iterator[Path]:
     """The .py/.pyi files under `root`, sorted, skipping hidden and cache directories."""
     for folder, dirs, files in os.walk(root):
@@ -54,7 +66,7 @@ def review_bytes(path: str, data: bytes, settings: SafetySettings) -> FileReport
     text, error = decode_source(data, settings.max_file_bytes)
     if text is None:
         return FileReport(path, error)
-    return FileReport(path, None, check_text(text, settings))
+    return checked(path, text, settings)
 
 
 def review_file(path: Path, settings: SafetySettings) -> FileReport:
@@ -110,16 +122,18 @@ def review_file_diff(fd: FileDiff, settings: SafetySettings, root: Path) -> File
             return FileReport(fd.path, error)
         lines = split_lines(text)
         if all(_matches(h, lines) for h in fd.hunks):
-            return FileReport(fd.path, None, [f for f in check_text(text, settings) if f.line in added])
+            return checked(fd.path, text, settings, lambda f: f.line in added)
         log.info("%s on disk differs from the diff's new side; checking the hunks alone", fd.path)
     alone = dataclasses.replace(settings, pyflakes=False)  # a hunk alone lacks imports and definitions
-    findings = []
+    findings, errors = [], []
     for hunk in fd.hunks:
         if not hunk.added:
             continue
-        found = check_text("\n".join(hunk.lines), alone)
-        findings += [f.shifted(hunk.start - 1) for f in found if f.shifted(hunk.start - 1).line in hunk.added]
-    return FileReport(fd.path, None, findings)
+        report = checked(fd.path, "\n".join(hunk.lines), alone)
+        if report.error is not None:
+            errors.append(f"hunk at line {hunk.start}: {report.error}")
+        findings += [f.shifted(hunk.start - 1) for f in report.findings if f.shifted(hunk.start - 1).line in hunk.added]
+    return FileReport(fd.path, "; ".join(errors) or None, findings)
 
 
 def review_diff(files: list[FileDiff], settings: SafetySettings, root: Path) -> list[FileReport]:

@@ -32,6 +32,9 @@ class SafetySettings:
                            "choices": ACTIONS})
     on_low: str = field(default="allow", metadata={"help": "Policy for low-severity findings",
                         "choices": ACTIONS})
+    on_error: str = field(default="warn", metadata={"help": "What to do with a suggestion whose safety check "
+                          "failed (verdict error): warn shows it with a warning, block hides it, allow shows it",
+                          "choices": ("warn", "block", "allow")})
     min_severity: str = field(default="low", metadata={"help": "Report findings at or above this severity",
                               "choices": LEVELS})
     min_confidence: str = field(default="low", metadata={"help": "Report findings at or above this confidence "

@@ -68,7 +68,14 @@ def test_valid_code_is_not_changed() -> None:
     assert rep.text == code and not rep.changed and rep.masked == frozenset() and rep.offset == 0
 
 
-@pytest.mark.parametrize("junk", ["", "\n\n", ")))", "(" * 5000, "\0\0import os", "'''", "\x0c\x1c",
-                                  "def f(:\n  pass\n" * 50, "é = '\\N{bad}'\n", "\t  \t x = 1\n"])
-def test_never_raises_on_junk(junk: str) -> None:
-    assert isinstance(check_text(junk), list)
+JUNK = [  # (text, its findings' (rule id, line)): junk is bad code, not a checker crash, so no CheckError
+    ("", set()), ("\n\n", set()), (")))", set()), ("(" * 5000, set()), ("\0\0import os", set()), ("'''", set()),
+    ("\x0c\x1c", set()), ("def f(:\n  pass\n" * 50, set()), ("é = '\\N{bad}'\n", set()), ("\t  \t x = 1\n", set()),
+    ("x = eval(y\n)))", {("B307", 1)}), ("def f(:\n    os.system(c)\n" * 3, {("B605", 2), ("B605", 4), ("B605", 6)}),
+]
+
+
+@pytest.mark.parametrize("junk,expected", JUNK, ids=[repr(text[:12]) for text, _ in JUNK])
+def test_junk_is_checked_without_a_checker_error(junk: str, expected: set[tuple[str, int]]) -> None:
+    found = check_text(junk)  # a checker that crashed on it raises CheckError and fails the test
+    assert {(f.rule_id, f.line) for f in found} == expected

@@ -167,3 +167,35 @@ def test_text_summary_does_not_count_unreadable_files_as_checked(tmp_path):
                           capture_output=True, text=True, cwd=tmp_path, check=False)
     assert proc.returncode == 2
     assert proc.stdout.splitlines()[-1] == "1 file(s) checked, 0 finding(s), 1 file(s) not checked (errors)"
+
+
+def _crash_bandit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from codeward.safety import bandit_adapter
+
+    def boom(*args: object, **kwargs: object) -> list:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(bandit_adapter, "run_bandit", boom)
+
+
+def test_a_crashing_checker_is_the_files_error_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "bad.py").write_text("def f(x=[]):\n    return x\n")
+    _crash_bandit(monkeypatch)
+    code, out = run_review(["bad.py", "--format", "json"], capsys)
+    data = json.loads(out)
+    assert code == 2
+    assert data["summary"] == {"files": 1, "findings": 1, "errors": 1}
+    (bad,) = data["files"]
+    assert "bandit failed (RuntimeError: boom)" in bad["error"]
+    assert [f["rule_id"] for f in bad["findings"]] == ["CW101"]  # the partial findings are still reported
+    code, out = run_review(["bad.py"], capsys)
+    assert code == 2 and "bad.py: error: safety check incomplete: bandit failed" in out
+
+
+def test_a_crashing_checker_in_a_diff_hunk_is_the_files_error(capsys: pytest.CaptureFixture[str],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    _crash_bandit(monkeypatch)
+    code, out = run_review(["--diff", "-", "--format", "json"], capsys, stdin=DIFF.encode())
+    (app,) = json.loads(out)["files"]
+    assert code == 2 and app["error"].startswith("hunk at line ") and "bandit failed" in app["error"]

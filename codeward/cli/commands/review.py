@@ -20,8 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "review", help="check Python code for insecure and buggy patterns (bandit + codeward rules + pyflakes)",
         description="Check files, directories (their Python files), stdin (-) or the lines a unified diff adds. "
-                    "Exit code: 2 if an input could not be checked, else 1 if a finding is at or above "
-                    "--fail-on, else 0.")
+                    "Exit code: 2 if an input could not be checked (unreadable, binary, oversized, or a checker "
+                    "failed on it: its error is reported with the findings the other checkers made), else 1 if a "
+                    "finding is at or above --fail-on, else 0.")
     p.add_argument("paths", nargs="*", metavar="PATH", help="file, directory, or - for stdin")
     p.add_argument("--diff", metavar="FILE", help="review only the lines this unified diff adds (- for stdin), "
                    "in the context of the new file when it is on disk, else of the hunk alone")

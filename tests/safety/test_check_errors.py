@@ -1,0 +1,82 @@
+"""A checker that crashes makes the check fail loudly (CheckError), never a clean "no findings" result."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from codeward.safety import bandit_adapter, engine, pyflakes_adapter, rules
+from codeward.safety.api import CheckError, check_suggestion, check_text, error_shown
+from codeward.safety.settings import SafetySettings
+
+BUFFER = "import os\n\n"
+SUGGESTION = "def run(cmd, seen=[]):\n    os.system(cmd)\n"  # B605 (bandit) and CW101 (libcst rules)
+
+
+def _boom(*args: object, **kwargs: object) -> list:
+    raise RuntimeError("boom")
+
+
+def test_a_crashing_bandit_raises_check_error_with_the_other_findings(monkeypatch: pytest.MonkeyPatch,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(bandit_adapter, "run_bandit", _boom)
+    with caplog.at_level(logging.WARNING, logger="codeward.safety"), pytest.raises(CheckError) as info:
+        check_suggestion(BUFFER, len(BUFFER), SUGGESTION)
+    exc = info.value
+    assert "bandit failed (RuntimeError: boom)" in str(exc) and exc.checkers == ("bandit",)
+    assert {f.rule_id for f in exc.findings} == {"CW101"}  # the libcst rules still ran
+    assert any(r.exc_info for r in caplog.records), "the crash must be logged with its traceback"
+
+
+@pytest.mark.parametrize("module,name,checker", [
+    (bandit_adapter, "run_bandit", "bandit"),
+    (rules, "run_rules", "libcst rules"),
+    (pyflakes_adapter, "run_pyflakes", "pyflakes"),
+    (engine, "repair", "the repair"),
+])
+def test_each_checker_crash_is_a_check_error(monkeypatch: pytest.MonkeyPatch, module: object, name: str,
+                                             checker: str) -> None:
+    monkeypatch.setattr(module, name, _boom)
+    text = "import os\ncmd = input(\nos.system(cmd)\n"  # needs the repair
+    for call in (lambda: check_text(text), lambda: check_suggestion(BUFFER, len(BUFFER), SUGGESTION)):
+        with pytest.raises(CheckError, match=f"{checker} failed") as info:
+            call()
+        assert info.value.checkers == (checker,)
+
+
+def test_a_crashing_repair_still_token_scans(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "repair", _boom)
+    with pytest.raises(CheckError) as info:
+        check_text("import os\nos.system(cmd)\n")
+    assert [(f.rule_id, f.source) for f in info.value.findings] == [("B605", "tokens")]
+
+
+def test_pyflakes_internal_errors_are_not_swallowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pyflakes import checker
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise AttributeError("'Name' object has no attribute 'ctx'")
+
+    monkeypatch.setattr(checker, "Checker", broken)
+    with pytest.raises(CheckError, match="pyflakes failed \\(AttributeError"):
+        check_text("x = y\n")
+    assert check_text("x = y\n", SafetySettings(pyflakes=False)) == []
+
+
+def test_a_crash_outside_the_checkers_is_a_check_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "dedupe", _boom)
+    with pytest.raises(CheckError, match="the engine failed \\(RuntimeError: boom\\)") as info:
+        check_text("x = 1\n")
+    assert info.value.checkers == ("engine",) and info.value.findings == ()
+
+
+def test_check_error_is_a_runtime_error_with_defaults() -> None:
+    exc = CheckError("bandit failed: boom")
+    assert isinstance(exc, RuntimeError) and str(exc) == "bandit failed: boom"
+    assert exc.findings == () and exc.checkers == ()
+
+
+def test_on_error_setting_and_error_shown() -> None:
+    assert SafetySettings().on_error == "warn"
+    assert [error_shown(SafetySettings(on_error=v)) for v in ("warn", "allow", "block")] == [True, True, False]
