@@ -50,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     counts = result_counts(rows)
     print(
         f"executed {len(rows)} samples: {counts['passed']} passed, {counts['failed']} failed, "
-        f"{counts['timed_out']} timed out, {counts['killed']} killed; isolation {ctx.isolation.level}; "
+        f"{counts['timed_out']} timed out, {counts['killed']} killed, {counts['harness_errors']} harness "
+        f"errors; isolation {ctx.isolation.level}; "
         f"run folder {folder.path}"
     )
     return 0

@@ -77,5 +77,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{label}: {scores or 'no k <= n'} ({m['tasks']} tasks, {m['samples']} samples)")
     for note in notes[:-1]:  # the skipped k values; the CI note is for the report only
         print(f"note: {note} (sample more per task, or lower -k)", file=sys.stderr)
+    errors = sum(m.get("harness_errors", 0) for m in metrics)
+    if errors:
+        print(f"warning: {errors} harness errors left out of pass@k; --resume re-runs them", file=sys.stderr)
     print(f"isolation {ctx.isolation.level}; run folder {folder.path}")
     return 0

@@ -13,15 +13,15 @@ from tqdm import tqdm
 
 from codeward.eval.datasets import Problem, Sample, SampleKey
 from codeward.eval.runfolder import EXEC, RunFolder
-from codeward.eval.workers import ExecResult, SandboxPool
+from codeward.eval.workers import ExecResult, SandboxPool, is_harness_error
 
 log = logging.getLogger(__name__)
 EXEC_FIELDS = ("task_id", "model", "temperature", "arm", "sample_idx", "passed", "result", "duration_s")
 
 
 def exec_row(sample: Sample, res: ExecResult) -> dict[str, Any]:
-    """One exec.jsonl row (DESIGN.md contract)."""
-    return {
+    """One exec.jsonl row (DESIGN.md contract), with `harness_error: true` when the sandbox failed."""
+    row = {
         "task_id": sample.task_id,
         "model": sample.model,
         "temperature": sample.temperature,
@@ -31,6 +31,14 @@ def exec_row(sample: Sample, res: ExecResult) -> dict[str, Any]:
         "result": res.result,
         "duration_s": round(res.duration_s, 4),
     }
+    if res.harness_error:
+        row["harness_error"] = True
+    return row
+
+
+def is_harness_row(row: Mapping[str, Any]) -> bool:
+    """A row the harness failed on (marked, or with a harness-fault result from before the mark existed)."""
+    return bool(row.get("harness_error")) or is_harness_error(str(row.get("result", "")))
 
 
 def row_key(row: Mapping[str, Any]) -> SampleKey:
@@ -52,7 +60,7 @@ def _done_rows(folder: RunFolder, wanted: set[SampleKey]) -> dict[SampleKey, dic
             log.warning("%s: ignoring a row without the exec.jsonl fields: %r", folder.file(EXEC), row)
             continue
         key = row_key(row)
-        if key in wanted and key not in done:
+        if key in wanted and key not in done and not is_harness_row(row):  # harness errors run again
             done[key] = row
     return done
 
@@ -91,12 +99,14 @@ def execute_samples(
 
 
 def result_counts(rows: Iterable[Mapping[str, Any]]) -> dict[str, int]:
-    """How many rows passed, failed, timed out, were killed."""
+    """How many rows passed, failed, timed out, were killed, and were harness errors (not in `killed`)."""
     kinds: Counter[str] = Counter()
     for r in rows:
         res = str(r["result"])
         kinds[
-            "passed"
+            "harness_errors"
+            if is_harness_row(r)
+            else "passed"
             if res == "passed"
             else "timed_out"
             if res == "timed out"
@@ -104,7 +114,7 @@ def result_counts(rows: Iterable[Mapping[str, Any]]) -> dict[str, int]:
             if res.startswith("failed")
             else "killed"
         ] += 1
-    return {k: kinds.get(k, 0) for k in ("passed", "failed", "timed_out", "killed")}
+    return {k: kinds.get(k, 0) for k in ("passed", "failed", "timed_out", "killed", "harness_errors")}
 
 
 def top_results(rows: Iterable[Mapping[str, Any]], n: int = 10) -> list[tuple[str, int]]:

@@ -22,7 +22,7 @@ def metrics_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     ks = sorted({int(m.group(1)) for r in rows for key in r if (m := re.fullmatch(r"pass@(\d+)", key))})
     extra = [
         c
-        for c in ("tasks", "samples", "passed", "failed", "timed_out", "killed")
+        for c in ("tasks", "samples", "passed", "failed", "timed_out", "killed", "harness_errors")
         if any(c in r for r in rows)
     ]
     head = ["model", "temperature", "arm"] + [f"pass@{k} (95% CI)" for k in ks] + extra
@@ -58,6 +58,18 @@ def isolation_lines(sandbox: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def harness_lines(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """A bold flag when any sample hit a harness error (left out of pass@k; `--resume` re-runs them)."""
+    total = sum(int(r.get("harness_errors") or 0) for r in rows)
+    if not total:
+        return []
+    flag = (
+        f"> **WARNING: {total} harness error(s).** The sandbox failed on these samples (set-up failed or "
+        "the runner died); they are left out of pass@k. Run again with `--resume` to re-run them."
+    )
+    return [flag, ""]
+
+
 def render(
     title: str,
     results: Mapping[str, Any],
@@ -76,6 +88,7 @@ def render(
         "",
         "## Metrics",
         "",
+        *harness_lines(results.get("metrics", [])),
         *metrics_table(results.get("metrics", [])),
     ]
     if notes:

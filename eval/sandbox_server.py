@@ -7,6 +7,7 @@ it over stdin/stdout with length-prefixed JSON messages; a child never holds tho
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import math
@@ -15,6 +16,7 @@ import resource
 import select
 import shutil
 import signal
+import socket
 import struct
 import sys
 import time
@@ -26,15 +28,11 @@ PRELOAD = ("typing", "math", "re", "string", "collections", "itertools", "functo
 _LIBC = ctypes.CDLL(None, use_errno=True)
 PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 4, 38, 22, 2
 HEADER = struct.Struct("!I")
+READY, VERDICT_MAX = b"R", 4096  # the child's "check() returned"; how much of what it writes is kept
 
 
 class _SockFilter(ctypes.Structure):
-    _fields_ = [
-        ("code", ctypes.c_ushort),
-        ("jt", ctypes.c_ubyte),
-        ("jf", ctypes.c_ubyte),
-        ("k", ctypes.c_uint),
-    ]
+    _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte), ("k", ctypes.c_uint)]
 
 
 class _SockFprog(ctypes.Structure):
@@ -88,10 +86,7 @@ def _seccomp_program(no_fork: bool = True) -> list[tuple[int, int, int, int]]:
     if a["x32"]:
         prog += [(_JGE, 0, 1, a["x32"]), (_RET, 0, 0, _EPERM)]
     if no_fork:
-        prog += [
-            (_JEQ, 0, 1, a["clone3"]),
-            (_RET, 0, 0, _ENOSYS),
-        ]  # libc falls back to clone(), inspected below
+        prog += [(_JEQ, 0, 1, a["clone3"]), (_RET, 0, 0, _ENOSYS)]  # libc falls back to clone(), checked below
     for nr in (*a["denied"], *(a["forks"] if no_fork else ())):
         prog += [(_JEQ, 0, 1, nr), (_RET, 0, 0, _EPERM)]
     for nr, args in a["self_only"]:
@@ -116,8 +111,7 @@ def install_no_fork_filter(no_fork: bool = True) -> None:
 
 def read_message(fd: int) -> dict | None:
     """One length-prefixed JSON message from `fd`, or None at end of file."""
-    head = _read_exact(fd, HEADER.size)
-    if head is None:
+    if (head := _read_exact(fd, HEADER.size)) is None:
         return None
     body = _read_exact(fd, HEADER.unpack(head)[0])
     return None if body is None else json.loads(body)
@@ -156,25 +150,22 @@ def _set_limits(cfg: dict, timeout: float) -> None:
         resource.setrlimit(which, (value, value))
 
 
-def _child(cfg: dict, program: str, timeout: float, workdir: str, tok_fd: int, ver_fd: int) -> None:
-    """Run one program in the forked child and report through `ver_fd`; never returns."""
+def _child(cfg: dict, program: str, timeout: float, workdir: str, chan: int) -> None:
+    """Run one program in the forked child and report through the socket `chan`; never returns."""
     # Bind everything the verdict needs now: the program may patch builtins and modules afterwards.
     _read, _write, _exit, _exec, _compile = os.read, os.write, os._exit, exec, compile
-    _type, _base, _isinstance, _str = type, BaseException, isinstance, str
+    _type, _base, _isinstance, _str, _blocking = type, BaseException, isinstance, str, os.set_blocking
     try:
         os.setsid()
-        # Move the two verdict pipes to unpredictable descriptor numbers and close everything else.
-        rnd = int.from_bytes(os.urandom(2), "little")
-        high_tok, high_ver = 40 + rnd % 400, 460 + (rnd >> 8) % 400
-        os.dup2(tok_fd, high_tok)
-        os.dup2(ver_fd, high_ver)
+        # Move the verdict socket to an unpredictable descriptor number and close everything else.
+        high = 40 + int.from_bytes(os.urandom(2), "little") % 800
+        os.dup2(chan, high)
+        chan = high
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)
-        os.closerange(3, high_tok)
-        os.closerange(high_tok + 1, high_ver)
-        os.closerange(high_ver + 1, 65536)
-        tok_fd, ver_fd = high_tok, high_ver
+        os.closerange(3, high)
+        os.closerange(high + 1, 65536)
         os.chdir(workdir)
         os.environ.clear()
         os.environ.update({"HOME": workdir, "TMPDIR": workdir, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
@@ -183,52 +174,81 @@ def _child(cfg: dict, program: str, timeout: float, workdir: str, tok_fd: int, v
         if os.uname().machine in _ARCHES:
             install_no_fork_filter(not cfg["allow_subprocesses"])
     except _base as exc:  # set-up failed: report it as the harness's fault, not the sample's
-        _write(ver_fd, b"S:" + _type(exc).__name__.encode()[:64])
+        _write(chan, b"S:" + _type(exc).__name__.encode()[:64])
         _exit(3)
     try:
         _exec(_compile(program, "<sample>", "exec"), {})
     except _base as exc:
         name = _type(exc).__name__
-        _write(
-            ver_fd, b"E:" + (_str.encode(name, "utf-8", "replace")[:64] if _isinstance(name, _str) else b"?")
-        )
+        _write(chan, b"E:" + (_str.encode(name, "utf-8", "replace")[:64] if _isinstance(name, _str) else b"?"))
         _exit(1)
-    _write(ver_fd, _read(tok_fd, 64))
+    try:  # check() returned: only now does the server send the token (it was in no descriptor before)
+        _blocking(chan, True)  # the program may have made it non-blocking
+        _write(chan, READY)
+        _write(chan, _read(chan, 64))
+    except _base:
+        _exit(4)
     _exit(0)
 
 
-def _wait(pid: int, timeout: float) -> tuple[int | None, bool]:
-    """Wait for `pid` up to `timeout` seconds; return (wait status or None, timed out)."""
-    try:
-        pidfd = os.pidfd_open(pid)
-    except (AttributeError, OSError):  # kernels before 5.3: poll instead
-        return _poll_wait(pid, timeout)
-    try:
-        ready, _, _ = select.select([pidfd], [], [], timeout)
-    finally:
-        os.close(pidfd)
-    if ready:
-        return os.waitpid(pid, 0)[1], False
-    return _kill_and_reap(pid), True
-
-
-def _poll_wait(pid: int, timeout: float) -> tuple[int | None, bool]:
+def _converse(pid: int, chan: int, token: bytes, timeout: float) -> tuple[int | None, bool, bytes]:
+    """Wait for `pid` up to `timeout` s while reading its socket; answer its READY with the token (only if
+    READY is all it wrote). Return (wait status or None, timed out, its first VERDICT_MAX bytes)."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return status, False
-        time.sleep(0.001)
-    return _kill_and_reap(pid), True
+    try:
+        pidfd: int | None = os.pidfd_open(pid)
+    except (AttributeError, OSError):  # kernels before 5.3: poll instead
+        pidfd = None
+    got, answered, open_chan, status = b"", False, True, None
+    try:
+        while status is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return _kill_and_reap(pid), True, got
+            fds = ([chan] if open_chan else []) + ([pidfd] if pidfd is not None else [])
+            ready = select.select(fds, [], [], left if pidfd is not None else min(left, 0.002))[0]
+            if chan in ready:
+                data = _recv(chan)
+                open_chan = bool(data)
+                got = (got + data)[:VERDICT_MAX]
+                if not answered and got.endswith(READY):
+                    answered = True
+                    _send(chan, token if got == READY else b"-")
+            if pidfd in ready:
+                status = os.waitpid(pid, 0)[1]
+            elif pidfd is None and (done := os.waitpid(pid, os.WNOHANG))[0]:
+                status = done[1]
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+    return status, False, got + _drain(chan, VERDICT_MAX - len(got))
+
+
+def _send(chan: int, data: bytes) -> None:
+    """Answer the child; it may already be gone (killed), which is not the server's problem."""
+    with contextlib.suppress(OSError):
+        os.write(chan, data)
+
+
+def _recv(chan: int) -> bytes:
+    """One read from the child's socket; b"" at its end, when nothing is there, or when the child reset it."""
+    try:
+        return os.read(chan, 65536)
+    except OSError:
+        return b""
+
+
+def _drain(chan: int, limit: int) -> bytes:
+    """What is left in the socket once the child has exited, without blocking (at most `limit` bytes)."""
+    os.set_blocking(chan, False)
+    return _recv(chan)[: max(limit, 0)]
 
 
 def _kill_and_reap(pid: int) -> int:
     """SIGKILL the child's process group (and the child itself, in case it had not called setsid yet)."""
     for kill in (os.killpg, os.kill):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     return os.waitpid(pid, 0)[1]
 
 
@@ -238,7 +258,7 @@ def _classify(status: int | None, timed_out: bool, verdict: bytes, token: bytes)
     if status is not None and os.WIFSIGNALED(status):
         return "killed: " + signal.Signals(os.WTERMSIG(status)).name
     code = os.WEXITSTATUS(status) if status is not None else -1
-    if code == 0 and verdict == token:
+    if code == 0 and verdict == READY + token:
         return "passed"
     if code == 1 and verdict.startswith(b"E:"):
         name = verdict[2:].decode("ascii", "replace")
@@ -269,20 +289,16 @@ def _reap_all() -> None:
     """As PID 1 of the sandbox, collect every orphan the kill-all left (they were all sent SIGKILL)."""
     while True:
         try:
-            os.waitpid(-1, 0)
+            os.waitpid(-1, 0)  # PEP 475 retries on EINTR
         except ChildProcessError:
             return
-        except InterruptedError:  # pragma: no cover - PEP 475 retries, kept for clarity
-            continue
 
 
 def _cleanup(cfg: dict, workdir: str) -> bool:
     """Kill whatever the program left behind and wipe its files; True if the worker stays clean."""
     if cfg["pid_namespace"]:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(-1, signal.SIGKILL)  # every process in this PID namespace except init and this server
-        except ProcessLookupError:
-            pass
         if os.getpid() == 1:
             _reap_all()
     try:
@@ -304,30 +320,21 @@ def run_one(cfg: dict, job: dict, seq: int) -> dict:
     timeout = float(job["timeout"])
     workdir = os.path.join(cfg["work_root"], f"w{seq}")
     os.mkdir(workdir, 0o700)
-    tok_r, tok_w = os.pipe()
-    ver_r, ver_w = os.pipe()
+    chan, child_chan = socket.socketpair()
     start = time.monotonic()
     pid = os.fork()
     if pid == 0:
-        os.close(tok_w)
-        os.close(ver_r)
-        _child(cfg, job["program"], timeout, workdir, tok_r, ver_w)
-    os.close(ver_w)
-    # The token is born after the fork, so no copy of it exists in the child's memory. The server keeps its
-    # read end open until the token is in the pipe: a child that fails fast may exit before the server runs
-    # again (a loaded machine), and a pipe without readers would make this write raise EPIPE in the server.
+        chan.close()
+        _child(cfg, job["program"], timeout, workdir, child_chan.detach())
+    child_chan.close()
+    # The token is born after the fork and is sent only when the child says check() returned: no copy of
+    # it exists in the child's memory or in any of its descriptors while the program runs.
     token = os.urandom(16).hex().encode()
-    os.write(tok_w, token)
-    os.close(tok_w)
-    os.close(tok_r)
-    status, timed_out = _wait(pid, timeout)
-    duration = time.monotonic() - start
-    os.set_blocking(ver_r, False)
     try:
-        verdict = os.read(ver_r, 4096)
-    except BlockingIOError:
-        verdict = b""
-    os.close(ver_r)
+        status, timed_out, verdict = _converse(pid, chan.fileno(), token, timeout)
+    finally:
+        chan.close()
+    duration = time.monotonic() - start
     result = _classify(status, timed_out, verdict, token)
     clean = _cleanup(cfg, workdir)
     return {

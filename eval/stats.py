@@ -83,10 +83,13 @@ def paired_comparison(a: Counts, b: Counts, k: int, n_boot: int, seed: int, **ke
 
 
 def group_counts(rows: Iterable[Mapping[str, Any]]) -> dict[tuple[Any, Any, str], dict[str, tuple[int, int]]]:
-    """Per (model, temperature, arm): task_id -> (n, c) from exec.jsonl rows (first row per sample key)."""
+    """Per (model, temperature, arm): task_id -> (n, c) from exec.jsonl rows (first row per sample key).
+    Rows marked `harness_error` (the sandbox failed, not the sample) are left out."""
     seen: set[tuple[Any, ...]] = set()
     tally: dict[tuple[Any, Any, str], dict[str, list[int]]] = defaultdict(dict)
     for r in rows:
+        if r.get("harness_error"):
+            continue
         key = (r.get("model"), r.get("temperature"), r.get("arm", "all"), r["task_id"], r["sample_idx"])
         if key in seen:
             continue

@@ -39,6 +39,15 @@ class ExecResult:
     passed: bool
     result: str
     duration_s: float
+    harness_error: bool = False  # the sandbox failed (set-up, a lost runner): no verdict on the sample
+
+
+HARNESS_ERROR_PREFIXES = ("killed: sandbox set-up failed", "killed: sandbox runner died")
+
+
+def is_harness_error(result: str) -> bool:
+    """Whether a result string means the harness failed rather than the sample."""
+    return result.startswith(HARNESS_ERROR_PREFIXES)
 
 
 class WorkerDied(RuntimeError):
@@ -96,11 +105,11 @@ class Worker:
             reply = self._read(start + timeout + GRACE_S)
         except (WorkerDied, BrokenPipeError) as exc:
             self._lost(exc)
-            return ExecResult(False, "killed: sandbox runner died", time.monotonic() - start)
+            return ExecResult(False, "killed: sandbox runner died", time.monotonic() - start, True)
         if reply.get("tainted"):
             self.close()
         result = str(reply["result"])
-        return ExecResult(result == "passed", result, float(reply["duration_s"]))
+        return ExecResult(result == "passed", result, float(reply["duration_s"]), is_harness_error(result))
 
     def _lost(self, exc: BaseException) -> None:
         """Close a worker that died or stopped answering mid-program, logging how it ended (exit status

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -50,9 +51,13 @@ def write_jsonl() -> Callable[[Path, list[dict]], Path]:
 
 @pytest.fixture(scope="session")
 def bwrap_config() -> SandboxConfig:
-    """A sandbox configuration that gets real bwrap isolation (the hostile tests need it)."""
+    """A sandbox configuration that gets real bwrap isolation (the hostile tests need it): skipped where
+    bwrap cannot run, but failed when CI=true (CI has user namespaces, so bwrap must work there)."""
     config = SandboxConfig(mode="auto", timeout_s=3.0)
     iso = resolve_isolation(config)
     if iso.level != ISOLATION_BWRAP:
-        pytest.skip(f"bwrap cannot run here ({iso.detail}); the hostile-sample tests need it")
+        reason = f"bwrap cannot run here ({iso.detail}); the hostile-sample tests need it"
+        if os.environ.get("CI") == "true":  # CI has user namespaces: a missing sandbox is a failure there
+            pytest.fail(reason + " (CI=true: failing instead of skipping)", pytrace=False)
+        pytest.skip(reason)
     return config

@@ -81,6 +81,7 @@ def test_exec_command_writes_counts(tmp_path: Path, write_jsonl, add_task, bwrap
         "failed": 1,
         "timed_out": 1,
         "killed": 0,
+        "harness_errors": 0,
     }
     config = json.loads((out / "config.json").read_text())
     assert config["eval"]["timeout_s"] == 0.5 and config["sandbox"]["isolation"] == "bwrap"

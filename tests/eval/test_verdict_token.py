@@ -1,0 +1,65 @@
+"""The verdict token cannot be read by the program: the exact fd-scanning forgery never passes."""
+
+from __future__ import annotations
+
+import pytest
+
+from codeward.eval.sandbox import ISOLATION_RLIMITS, Isolation, SandboxConfig
+from codeward.eval.workers import SandboxPool
+
+WRONG = "    return a - b\n"
+# Read whatever every inherited descriptor holds (without blocking), echo it to every descriptor, and
+# leave through os._exit(0) before the (failing) tests run.
+SCAN_AND_ECHO = """import os
+_got = b''
+for _fd in range(3, 1024):
+    try:
+        os.set_blocking(_fd, False)
+        _got += os.read(_fd, 64)
+    except OSError:
+        pass
+for _fd in range(3, 1024):
+    try:
+        os.write(_fd, _got)
+    except OSError:
+        pass
+os._exit(0)
+"""
+# The same, waiting briefly on each descriptor (poll) in case the token arrives late.
+SCAN_POLL_AND_ECHO = """import os, select
+_got = b''
+for _fd in range(3, 1024):
+    try:
+        _p = select.poll()
+        _p.register(_fd, select.POLLIN)
+        if _p.poll(5):
+            os.set_blocking(_fd, False)
+            _got += os.read(_fd, 64)
+    except OSError:
+        pass
+for _fd in range(3, 1024):
+    try:
+        os.write(_fd, _got)
+    except OSError:
+        pass
+os._exit(0)
+"""
+
+
+def _isolations(bwrap_config: SandboxConfig) -> list[Isolation | None]:
+    return [None, Isolation(ISOLATION_RLIMITS, None, "token test without bwrap")]
+
+
+@pytest.mark.parametrize("attack", [SCAN_AND_ECHO, SCAN_POLL_AND_ECHO], ids=["nonblocking", "poll"])
+def test_scanning_descriptors_for_the_token_does_not_pass(
+    bwrap_config: SandboxConfig, make_program, attack: str
+) -> None:
+    """Wrong code that scans descriptors 3..1023 for the token, echoes it and exits 0 is not a pass, in
+    bwrap and in the rlimits fallback; a right answer after it, in the same worker, still passes."""
+    programs = [(0, make_program(WRONG + attack)), (1, make_program("    return a + b\n"))]
+    for isolation in _isolations(bwrap_config):
+        with SandboxPool(bwrap_config, workers=1, isolation=isolation) as pool:
+            out = dict(pool.run(programs))
+        assert not out[0].passed, (isolation, out[0])
+        assert out[0].result.startswith("killed: "), out[0]
+        assert out[1].result == "passed", out[1]
