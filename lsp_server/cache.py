@@ -10,7 +10,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from codeward.completion.text import Cursor
-from codeward.completion.types import CompletionRequest, CompletionResult, Suggestion, type_forward
+from codeward.completion.types import CompletionRequest, CompletionResult, Outcome, Suggestion, type_forward
 
 
 @dataclass(frozen=True)
@@ -62,9 +62,9 @@ class SuggestionCache:
                     if s is not None]
         if not kept:
             return None
-        return CompletionResult(suggestions=kept, prompt=entry.result.prompt, mode=entry.result.mode,
-                                template=entry.result.template, blocked=[], samples=[],
-                                timings_ms={"cache": 0.0})
+        outcomes = [Outcome(s.sample_index, s.text, s) for s in kept]  # the shown ones, advanced; no model call
+        return CompletionResult(outcomes=outcomes, prompt=entry.result.prompt, mode=entry.result.mode,
+                                template=entry.result.template, samples=[], timings_ms={"cache": 0.0})
 
     def suggestion(self, suggestion_id: str) -> tuple[str, Suggestion] | None:
         """(uri, suggestion) for an id the server handed out recently."""

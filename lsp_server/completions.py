@@ -9,8 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
 
-from codeward.completion.pipeline import Pipeline, RequestError
-from codeward.completion.text import PositionError
+from codeward.completion.pipeline import Pipeline, RequestError, validate
 from codeward.completion.types import CompletionRequest, CompletionResult
 from codeward.config import Settings
 from codeward.lsp_server.cache import SuggestionCache
@@ -82,10 +81,10 @@ class CompletionService:
         self.stats.requests += 1
         started = time.perf_counter()
         try:
-            cursor = request.cursor()
-        except PositionError as exc:
+            cursor = validate(request, self.settings.completion)
+        except RequestError as exc:
             self.stats.rejected += 1
-            self._fault("position", f"{uri}: {exc}")
+            self._fault(exc.kind, f"{uri}: {exc}")
             return None
         cached = self.cache.lookup(uri, request, cursor)
         if cached is not None:
@@ -154,9 +153,10 @@ class CompletionService:
         s.shown += len(result.suggestions)
         s.warned += sum(1 for x in result.suggestions if x.verdict == "warn")
         s.blocked += len(result.blocked)
+        s.check_errors += sum(1 for o in result.outcomes if o.suggestion and o.suggestion.verdict == "error")
         s.latencies_ms.append((time.perf_counter() - started) * 1e3)
         s.last_prompt = result.prompt
-        s.last_suggestions = [x.as_dict() for x in result.suggestions + result.blocked]
+        s.last_suggestions = [o.as_dict() for o in result.outcomes]
 
     def _fault(self, kind: str, message: str) -> None:
         self._log(kind, message, logging.WARNING)

@@ -117,16 +117,11 @@ class CodewardServer(LanguageServer):
         if not self.settings.completion.enabled:
             return None
         snap = self.snapshot_or_log(uri)
-        limit = self.settings.completion.max_document_chars
-        if snap is None or len(snap.text) > limit:
+        if snap is None:
             self.stats.requests += 1
             self.stats.rejected += 1
-        if snap is None:
             return None
-        if len(snap.text) > limit:
-            self.client_log("size", f"{uri} has {len(snap.text):,} characters, over completion.max_document_chars"
-                            f" = {limit:,}: no completions for it")
-            return None
+        # Size and position are the pipeline's to check (`validate`): the service logs and counts its refusals.
         result = await self.service.complete(uri, request_for(snap, position, self.workspace))
         if result is None or not result.suggestions:
             return None

@@ -31,6 +31,7 @@ class Stats:
     shown: int = 0
     warned: int = 0
     blocked: int = 0
+    check_errors: int = 0  # suggestions whose safety check failed (verdict error), shown or not
     accepted: int = 0
     settings_version: int = 0  # bumped each time the settings are re-resolved
     latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=500))

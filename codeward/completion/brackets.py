@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 _PAIRS = {"(": ")", "[": "]", "{": "}"}
@@ -30,54 +31,52 @@ class ScanResult:
     in_string: bool = False
 
 
-def _string_start(text: str, i: int) -> str | None:
-    """The quote that opens a string at `i` (triple quotes first), else None."""
-    for q in ('"""', "'''", '"', "'"):
-        if text.startswith(q, i):
-            return q
-    return None
+# What the scanner stops at: outside strings, quotes, comments, brackets and line ends; inside a string, its closing
+# quote, a backslash and (one-line strings) the line end. A regex jumps over everything else.
+_CODE_STOP = re.compile(r"\"\"\"|'''|[\"'#()\[\]{}\n]")
+_STRING_STOP = {q: re.compile(re.escape(q) + (r"|\\" if len(q) == 3 else r"|\\|\n")) for q in ('"""', "'''", '"', "'")}
 
 
 def scan(text: str, stack: list[str] | None = None, quote: str | None = None) -> ScanResult:
-    """Scan `text` starting with open brackets `stack` (innermost last) and, if given, inside string `quote`."""
+    """Scan `text` starting with open brackets `stack` (innermost last) and, if given, inside string `quote`.
+
+    Linear and fast on long prefixes (the whole text before the cursor is scanned on every request)."""
     stack = list(stack or [])
     floor = len(stack)
     closed_outer: list[str] = []
     last_balanced: int | None = None
-    i = 0
-    while i < len(text):
-        ch = text[i]
+    i, n = 0, len(text)
+    while i < n:
         if quote is not None:
-            if ch == "\\":
-                i += 2
-                continue
-            if text.startswith(quote, i):
-                i += len(quote)
-                quote = None
-                continue
-            if ch == "\n" and len(quote) == 1:
-                quote = None  # an unterminated one-line string ends at the line's end
-            i += 1
+            m = _STRING_STOP[quote].search(text, i)
+            if m is None:
+                break
+            i = m.end() + (1 if m.group() == "\\" else 0)
+            if m.group() != "\\":
+                quote = None  # its closing quote, or the line end of an unterminated one-line string
             continue
-        if ch == "#":
+        m = _CODE_STOP.search(text, i)
+        if m is None:
+            break
+        i, hit = m.start(), m.group()
+        if hit == "#":
             end = text.find("\n", i)
-            i = len(text) if end < 0 else end
+            i = n if end < 0 else end
             continue
-        q = _string_start(text, i)
-        if q is not None:
-            quote = q
-            i += len(q)
+        if hit[0] in "\"'":
+            quote = hit
+            i += len(hit)
             continue
-        if ch in _PAIRS:
-            stack.append(ch)
-        elif ch in _CLOSERS:
-            if not stack or stack[-1] != _CLOSERS[ch]:
+        if hit in _PAIRS:
+            stack.append(hit)
+        elif hit in _CLOSERS:
+            if not stack or stack[-1] != _CLOSERS[hit]:
                 return ScanResult(stack, "".join(closed_outer), stack[floor:], i, last_balanced, False)
             stack.pop()
             if len(stack) < floor:
                 floor = len(stack)
-                closed_outer.append(ch)
-        elif ch == "\n" and len(stack) <= floor:
+                closed_outer.append(hit)
+        elif len(stack) <= floor:  # a line end with nothing of the text's own open
             last_balanced = i
         i += 1
     return ScanResult(stack, "".join(closed_outer), stack[floor:], None, last_balanced, quote is not None)

@@ -17,6 +17,8 @@ from codeward.completion.text import EOL, Cursor, indent_width, line_offset
 
 CountTokens = Callable[[str], int]
 START_STEP = 8  # prefix windows start on a line number that is a multiple of this
+QUERY_LINES = 30  # at module level, snippets are matched against this many lines above the cursor's line
+QUERY_CHARS = 2000
 _CHARS_PER_TOKEN_MAX = 8  # generous: a window of budget * this many characters always holds the budget
 _DEF = re.compile(r"^([ \t]*)(async[ \t]+)?def[ \t]")
 
@@ -122,6 +124,25 @@ def _with_decorators(lines: list[str], index: int) -> int:
     return index
 
 
+def window_start(prefix_doc: str, line_start: int, budget: int, count: CountTokens) -> int:
+    """Where the prefix window starts: chosen from the lines before the cursor's line with a reserve for that
+    line, so that typing on one line leaves the window's start (and the KV cache of the prompt) where it was."""
+    reserve = max(8, budget // 8)
+    if budget > reserve and line_start > 0:
+        start = trim_prefix(prefix_doc[:line_start], budget - reserve, count)
+        if _fits(prefix_doc[start:], budget, count):
+            return start
+    return trim_prefix(prefix_doc, budget, count)
+
+
+def snippet_query(text: str, cursor: Cursor) -> str:
+    """What snippets from other documents are matched against: the enclosing function up to the cursor's line (at
+    module level the lines above it), complete lines only, so typing on a line never re-chooses the snippets."""
+    top = function_start(text, cursor)
+    first = top if top is not None else max(0, cursor.line - QUERY_LINES)
+    return text[line_offset(text, first): cursor.line_start][-QUERY_CHARS:]
+
+
 def build_context(text: str, cursor: Cursor, settings: ContextSettings, count: CountTokens, *,
                   path: str = "", language: str = "python", others: Sequence[OtherDocument] = (),
                   use_suffix: bool = True) -> Context:
@@ -134,13 +155,13 @@ def build_context(text: str, cursor: Cursor, settings: ContextSettings, count: C
         inserted_at = function_start(text, cursor)
         if inserted_at is None:
             inserted_at = cursor.line
-    start = trim_prefix(prefix_doc, budget, count)
+    start = window_start(prefix_doc, cursor.line_start, budget, count)
     window = prefix_doc[start:]
     if inserted_at is not None:
         at = max(line_offset(text, inserted_at), start)
         window = prefix_doc[start:at] + INSTRUCTION_LINE + "\n" + prefix_doc[at:]
-    chosen = pick_snippets(others, path=path, language=language, query=window[-2000:], settings=settings,
-                           count=count)
+    chosen = pick_snippets(others, path=path, language=language, query=snippet_query(text, cursor),
+                           settings=settings, count=count) if others else []
     header = render_snippets(chosen)
     suffix = trim_suffix(text[cursor.offset:], settings.suffix_tokens, count) if use_suffix else ""
     return Context(prefix=header + window, suffix=suffix, window_start=start,

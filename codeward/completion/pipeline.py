@@ -15,21 +15,41 @@ from codeward.completion.context import Context, build_context
 from codeward.completion.modes import Mode, choose_mode
 from codeward.completion.postprocess import context_for, default_filters, drop_cut_line, run_filters
 from codeward.completion.screening import screen
-from codeward.completion.settings import PipelineSettings
+from codeward.completion.settings import CompletionSettings, PipelineSettings
 from codeward.completion.text import Cursor, PositionError
-from codeward.completion.types import CompletionRequest, CompletionResult, Suggestion, make_suggestion
-from codeward.model.base import Engine, SamplingParams
+from codeward.completion.types import CompletionRequest, CompletionResult, Outcome, make_suggestion
+from codeward.model.base import Engine, Prompt, Sample, SamplingParams
 from codeward.model.templates import PromptTemplate, select_template
 
 log = logging.getLogger(__name__)
 
 
 class RequestError(ValueError):
-    """A request the pipeline cannot serve (position outside the document, document too large)."""
+    """A request the pipeline cannot serve; `kind` ("position" | "size") lets each face map it to its own answer
+    (an empty LSP result and a log line, exit code 2 in the CLI)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def validate(request: CompletionRequest, settings: CompletionSettings) -> Cursor:
+    """The request's cursor, or RequestError: the one place that checks document size and cursor position."""
+    name = request.path or "<unnamed>"
+    limit = settings.max_document_chars
+    if len(request.text) > limit:
+        raise RequestError("size", f"document {name} has {len(request.text):,} characters, more than "
+                           f"completion.max_document_chars = {limit:,}; raise the limit to complete in it")
+    try:
+        return request.cursor()
+    except PositionError as exc:
+        raise RequestError("position", f"{name}: {exc}") from None
 
 
 class Pipeline:
-    """One engine and one set of settings; `complete` may be awaited from one event loop at a time."""
+    """One engine and the settings sections the pipeline reads; `complete` may be awaited from one event loop at
+    a time. Every use of the engine (token counting too) holds the engine lock, so that whoever closes the engine
+    under that lock never frees it under a running call."""
 
     def __init__(self, settings: PipelineSettings, engine: Engine, engine_lock: asyncio.Lock | None = None) -> None:
         """`engine_lock`: share one lock among pipelines over the same engine (the server rebuilds its pipeline
@@ -50,23 +70,16 @@ class Pipeline:
             self._lock, self._lock_loop = asyncio.Lock(), loop
         return self._lock
 
-    def prepare(self, request: CompletionRequest) -> tuple[Cursor, Context, Mode, str]:
-        """Cursor, context, mode and the exact prompt for `request` (no model call)."""
-        limit = self.settings.completion.max_document_chars
-        if len(request.text) > limit:
-            raise RequestError(f"document {request.path or '<unnamed>'} has {len(request.text):,} characters, "
-                               f"more than completion.max_document_chars = {limit:,}; raise the limit to "
-                               "complete in it")
-        try:
-            cursor = request.cursor()
-        except PositionError as exc:
-            raise RequestError(f"{request.path or '<unnamed>'}: {exc}") from None
+    def prepare(self, request: CompletionRequest) -> tuple[Cursor, Context, Mode, Prompt]:
+        """Cursor, context, mode and the exact prompt for `request`, as segments: the template's sentinels and the
+        user's text, which engines tokenize as plain text (counts tokens: call it under the engine lock)."""
+        cursor = validate(request, self.settings.completion)
         context = build_context(request.text, cursor, self.settings.context, self.engine.count_tokens,
                                 path=request.path, language=request.language, others=request.other_documents,
                                 use_suffix=self.template.kind != "prefix")
         c = self.settings.completion
         mode = choose_mode(request.text, cursor, c.mode, c.stop_preset)
-        prompt = self.template.render(context.prefix, context.suffix)
+        prompt = self.template.render_segments(context.prefix, context.suffix)
         return cursor, context, mode, prompt
 
     def sampling_params(self, mode: Mode) -> SamplingParams:
@@ -76,46 +89,43 @@ class Pipeline:
         return SamplingParams(n=e.n, temperature=e.temperature, top_p=e.top_p, max_new_tokens=e.max_new_tokens,
                               stop=stops, seed=e.seed)
 
-    def postprocess(self, texts: Sequence[str], request: CompletionRequest, cursor: Cursor, context: Context,
-                    mode: Mode, finish_reasons: Sequence[str] | None = None) -> list[Suggestion]:
-        """Filtered, de-duplicated suggestions from raw sample texts (sample order kept); `finish_reasons` (one
-        per text) lets multi-line mode drop the unfinished last line of a sample cut by the token limit."""
+    def postprocess(self, samples: Sequence[Sample], request: CompletionRequest, cursor: Cursor, context: Context,
+                    mode: Mode) -> list[Outcome]:
+        """One outcome per sample, in sample order (duplicates kept): the filtered suggestion, or the filter that
+        dropped it. Multi-line mode drops the unfinished last line of a sample cut by the token limit."""
         c = self.settings.completion
-        ctx = context_for(request.text, cursor, mode, self.template.kind, context.window_start)
+        ctx = context_for(request.text, cursor, mode, self.template.kind)
         filters = default_filters(c.max_lines, c.min_chars)
-        reasons = list(finish_reasons) if finish_reasons is not None else ["stop"] * len(texts)
-        out: list[Suggestion] = []
-        seen: set[tuple[str, int]] = set()
-        for index, (raw, reason) in enumerate(zip(texts, reasons, strict=True)):
-            item = run_filters(drop_cut_line(raw, reason, mode), ctx, filters)
-            if item is None or (item.text, item.replace_after) in seen:
-                continue
-            seen.add((item.text, item.replace_after))
-            out.append(make_suggestion(item.text, cursor, request.unit, replace_after=item.replace_after,
-                                       sample_index=index))
+        out: list[Outcome] = []
+        for index, sample in enumerate(samples):
+            item, dropped_by = run_filters(drop_cut_line(sample.text, sample.finish_reason, mode), ctx, filters)
+            suggestion = None if item is None else make_suggestion(
+                item.text, cursor, request.unit, replace_after=item.replace_after, sample_index=index)
+            out.append(Outcome(index, sample.text, suggestion, dropped_by))
         return out
 
     async def complete(self, request: CompletionRequest) -> CompletionResult:
-        """Suggestions for `request`; RequestError for a bad request, EngineError when the model fails."""
+        """One outcome per sample for `request`; RequestError for a bad request, EngineError when the model fails."""
         t0 = time.perf_counter()
-        # Off the event loop: token counting may be a tokenizer call or, for remote engines, an HTTP request.
-        cursor, context, mode, prompt = await asyncio.to_thread(self.prepare, request)
-        params = self.sampling_params(mode)
-        t1 = time.perf_counter()
         async with self._engine_lock():
+            # Off the event loop: token counting may be a tokenizer call or, for remote engines, an HTTP request.
+            cursor, context, mode, prompt = await asyncio.to_thread(self.prepare, request)
+            params = self.sampling_params(mode)
+            t1 = time.perf_counter()
             samples = (await self.engine.agenerate([prompt], params))[0]
         t2 = time.perf_counter()
-        candidates = self.postprocess([s.text for s in samples], request, cursor, context, mode,
-                                      [s.finish_reason for s in samples])
+        outcomes = self.postprocess(samples, request, cursor, context, mode)
         t3 = time.perf_counter()
-        shown, blocked = await screen(request.text, candidates, self.settings.safety, request.language)
+        outcomes, hidden = await screen(request.text, outcomes, self.settings.safety, request.language)
         t4 = time.perf_counter()
         timings = {"context": (t1 - t0) * 1e3, "engine": (t2 - t1) * 1e3, "postprocess": (t3 - t2) * 1e3,
                    "safety": (t4 - t3) * 1e3}
-        log.debug("completion %s:%d: %d samples -> %d shown, %d blocked (%s)", request.path, request.line,
-                  len(samples), len(shown), len(blocked), ", ".join(f"{k} {v:.0f} ms" for k, v in timings.items()))
-        return CompletionResult(suggestions=shown, prompt=prompt, mode=mode.kind, template=self.template.name,
-                                blocked=blocked, samples=list(samples), timings_ms=timings)
+        result = CompletionResult(outcomes=outcomes, prompt=prompt.text, mode=mode.kind, template=self.template.name,
+                                  samples=list(samples), timings_ms=timings, hidden=hidden)
+        log.debug("completion %s:%d: %d samples -> %d shown, %d hidden (%s)", request.path, request.line,
+                  len(samples), len(result.suggestions), len(hidden),
+                  ", ".join(f"{k} {v:.0f} ms" for k, v in timings.items()))
+        return result
 
     def complete_sync(self, request: CompletionRequest) -> CompletionResult:
         """`complete` for code without an event loop (CLI, scripts, eval workers)."""

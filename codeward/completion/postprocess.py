@@ -36,11 +36,11 @@ class PostContext:
     template_kind: str = "prefix"
 
 
-def context_for(text: str, cursor: Cursor, mode: Mode, template_kind: str = "prefix",
-                window_start: int = 0) -> PostContext:
-    """The filters' view of `cursor` in `text`; brackets are scanned from `window_start` (a line start)."""
+def context_for(text: str, cursor: Cursor, mode: Mode, template_kind: str = "prefix") -> PostContext:
+    """The filters' view of `cursor` in `text`. String and bracket state come from the document start, never from
+    the prompt window's start, which may lie inside a docstring or an open bracket."""
     tail = text[cursor.offset: cursor.offset + 4000]
-    brackets, in_string = open_at_end(text[window_start: cursor.offset])
+    brackets, in_string = open_at_end(text[: cursor.offset])
     return PostContext(line_before=cursor.line_before, line_after=cursor.line_after,
                        next_lines=tuple(split_lines(tail)[1:6]), open_brackets=brackets, in_string=in_string,
                        mode=mode, template_kind=template_kind)
@@ -190,9 +190,12 @@ def trim_whitespace(item: Candidate, ctx: PostContext) -> Candidate | None:
         while len(lines) > 1 and not lines[0]:
             lines.pop(0)
         typed = ctx.line_before
-        if typed and lines[0].startswith(typed):
+        # A model that repeats the indentation already typed gets it once; but when the typed indentation is the
+        # header's own level (only `    ` typed under `    if i:`), the model's extra indentation is the block's.
+        if typed and lines[0].startswith(typed) and (
+                ctx.mode.kind != "multi" or len(typed) + indent_width(lines[0][len(typed):]) >= ctx.mode.min_indent):
             lines[0] = lines[0][len(typed):]
-    if ctx.line_before[-1:] in (" ", "\t") and lines:
+    elif ctx.line_before.strip() and ctx.line_before[-1:] in (" ", "\t") and lines:
         lines[0] = lines[0].lstrip(" \t")
     return _with_text(item, "\n".join(lines))
 
@@ -211,11 +214,13 @@ def default_filters(max_lines: int = 16, min_chars: int = 2) -> list[Filter]:
             balance_brackets, trim_whitespace, min_length(min_chars)]
 
 
-def run_filters(text: str, ctx: PostContext, filters: Sequence[Filter]) -> Candidate | None:
-    """Apply `filters` in order to raw model text; DROP as soon as one drops it."""
-    item: Candidate | None = Candidate(text)
+def run_filters(text: str, ctx: PostContext, filters: Sequence[Filter]) -> tuple[Candidate | None, str | None]:
+    """Apply `filters` in order to raw model text: (the candidate, None), or (DROP, the name of the filter that
+    dropped it) as soon as one does."""
+    item = Candidate(text)
     for f in filters:
-        if item is None:
-            return DROP
-        item = f(item, ctx)
-    return item
+        out = f(item, ctx)
+        if out is None:
+            return DROP, f.__name__
+        item = out
+    return item, None

@@ -71,20 +71,31 @@ class Cursor:
         return from_code_points(self.line_before, len(self.line_before), unit)
 
 
-def locate(text: str, line: int, column: int, unit: ColumnUnit = "utf-16") -> Cursor:
-    """The cursor at 0-based `line` and `column` (in `unit`); PositionError if the line is not in the text."""
+def locate(text: str, line: int, column: int, unit: ColumnUnit = "utf-16", *, base: int = 0,
+           clamp: bool = True) -> Cursor:
+    """The cursor at 0-based `line` and `column` (in `unit`); PositionError if it is not in the text.
+
+    `base` is the numbering the user sees (0 for LSP, 1 for the CLI), used in messages only. With `clamp`
+    (LSP's rule) a column past the line's end means the end; without it, that column is an error."""
+    shown_line, shown_col = line + base, column + base
     if line < 0 or column < 0:
-        raise PositionError(f"position {line}:{column} is negative; lines and columns start at 0")
+        what = f"line {shown_line}" if line < 0 else f"column {shown_col}"
+        raise PositionError(f"{what} is outside the document (lines and columns start at {base})")
     start = 0
     for _ in range(line):
         match = EOL.search(text, start)
         if match is None:
             count = len(EOL.findall(text)) + 1
-            raise PositionError(f"line {line} is outside the document (it has {count} line(s), numbered from 0)")
+            raise PositionError(f"line {shown_line} is outside the document (it has {count} line(s), "
+                                f"numbered from {base})")
         start = match.end()
     end_match = EOL.search(text, start)
     end = end_match.start() if end_match else len(text)
     line_text = text[start:end]
+    if not clamp and column > from_code_points(line_text, len(line_text), unit):
+        last = from_code_points(line_text, len(line_text), unit) + base
+        raise PositionError(f"column {shown_col} is outside line {shown_line} (valid: {base}..{last}; a column "
+                            "may be one past the end of the line)")
     col = to_code_points(line_text, column, unit)
     return Cursor(line=line, column=col, offset=start + col, line_start=start, line_before=line_text[:col],
                   line_after=line_text[col:])

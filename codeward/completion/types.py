@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from codeward.model.base import Sample
     from codeward.safety.findings import Finding
 
-__all__ = ["CompletionRequest", "CompletionResult", "OtherDocument", "Suggestion", "TextRange"]
+__all__ = ["CompletionRequest", "CompletionResult", "OtherDocument", "Outcome", "Suggestion", "TextRange"]
 
 
 @dataclass(frozen=True)
@@ -29,10 +29,12 @@ class CompletionRequest:
     language: str = "python"
     unit: ColumnUnit = "utf-16"
     other_documents: tuple[OtherDocument, ...] = ()
+    numbering: int = 0  # how the user counts lines and columns (1 for the CLI), for error messages
+    clamp_column: bool = True  # LSP's rule: a column past the line's end means its end (False: an error)
 
     def cursor(self) -> Cursor:
         """The cursor's geometry; PositionError if the position is not in the text."""
-        return locate(self.text, self.line, self.column, self.unit)
+        return locate(self.text, self.line, self.column, self.unit, base=self.numbering, clamp=self.clamp_column)
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ class Suggestion:
     offset: int  # code-point offset of the cursor in the request text
     replace_after: int  # characters after the cursor the suggestion replaces (brackets it closes itself)
     findings: tuple[Finding, ...] = ()
-    verdict: str = "allow"  # "allow" | "warn" | "block" | "unchecked" (safety off or not Python)
+    verdict: str = "allow"  # "allow" | "warn" | "block" | "unchecked" (safety off, not Python) | "error" (a checker failed)
     sample_index: int = 0
 
     def as_dict(self) -> dict[str, object]:
@@ -67,17 +69,53 @@ class Suggestion:
                 "sample_index": self.sample_index}
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one sample: the suggestion it gave (checked, with its verdict), or the filter that dropped it."""
+
+    sample_index: int
+    raw: str  # the model's text as sampled
+    suggestion: Suggestion | None  # None when a postprocess filter dropped the sample
+    dropped_by: str | None = None  # the name of that filter
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready form: the suggestion's fields, or `verdict: "dropped"` with `dropped_by`."""
+        if self.suggestion is None:
+            return {"sample_index": self.sample_index, "raw": self.raw, "text": "", "verdict": "dropped",
+                    "dropped_by": self.dropped_by, "findings": []}
+        return {**self.suggestion.as_dict(), "raw": self.raw, "dropped_by": None}
+
+
 @dataclass
 class CompletionResult:
-    """The pipeline's answer: suggestions to show (best first), those the policy blocked, and the exact prompt."""
+    """The pipeline's answer: one outcome per sample (in sample order, duplicates kept, as an eval needs them) and
+    the exact prompt. `suggestions` and `blocked` are the editor's view: shown ones de-duplicated, best first."""
 
-    suggestions: list[Suggestion]
+    outcomes: list[Outcome]
     prompt: str
     mode: str
     template: str
-    blocked: list[Suggestion] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    hidden: frozenset[str] = frozenset()  # ids of suggestions the policy hides (blocked, or errors under block)
+
+    @property
+    def suggestions(self) -> list[Suggestion]:
+        """Suggestions to show: not hidden, the first of each distinct (text, replaced) pair, sample order."""
+        seen: set[tuple[str, int]] = set()
+        out = []
+        for o in self.outcomes:
+            s = o.suggestion
+            if s is None or s.id in self.hidden or (s.text, s.replace_after) in seen:
+                continue
+            seen.add((s.text, s.replace_after))
+            out.append(s)
+        return out
+
+    @property
+    def blocked(self) -> list[Suggestion]:
+        """Suggestions the policy hides, in sample order."""
+        return [o.suggestion for o in self.outcomes if o.suggestion is not None and o.suggestion.id in self.hidden]
 
 
 _ids = itertools.count(1)

@@ -54,9 +54,9 @@ def test_every_listed_command_module_exists_and_registers():
     for name in (*cli.COMMAND_MODULES, *eval_cli.EVAL_COMMAND_MODULES):
         assert importlib.util.find_spec(name) is not None, name
     parser = cli.build_parser()
-    commands = parser._subparsers._group_actions[0].choices  # noqa: SLF001 - argparse has no public accessor
+    commands = parser._subparsers._group_actions[0].choices
     assert {"complete", "doctor", "review", "serve", "eval"} <= set(commands)
-    eval_commands = commands["eval"]._subparsers._group_actions[0].choices  # noqa: SLF001
+    eval_commands = commands["eval"]._subparsers._group_actions[0].choices
     assert set(eval_commands) == {"passk", "exec"}
 
 

@@ -78,7 +78,8 @@ async def test_insecure_suggestion_is_blocked_and_the_clean_one_shown(client: La
     items = await inline(client, GOOD_URI, 4, 4)
     assert [i.insert_text for i in items] == ["    " + CLEAN]
     s = await stats(client)
-    assert [x["verdict"] for x in s["last_suggestions"]][-1] == "block"
+    verdicts = {x["text"]: x["verdict"] for x in s["last_suggestions"]}  # one row per sample, in sample order
+    assert verdicts[INSECURE] == "block" and verdicts[CLEAN] in ("allow", "warn")
 
 
 async def test_findings_of_an_accepted_suggestion_become_diagnostics(client: LanguageClient):

@@ -37,28 +37,37 @@ async def test_initialize_advertises_inline_completion_and_incremental_sync(clie
     assert client.init_result.server_info.name == "codeward"
 
 
-async def test_inline_completion_from_the_embedded_model_after_an_incremental_change(client: LanguageClient):
-    open_doc(client, URI, "x = [1, 2, 3]\n")
-    change(client, URI, 2, 1, 0, 0, "total = ")
-    items = await inline(client, URI, 1, 8)
+async def first_suggestion(client: LanguageClient, uri: str):
+    """Each test's own set-up: open `uri` holding `x = [1, 2, 3]` and ask for a suggestion after `total = `."""
+    open_doc(client, uri, "x = [1, 2, 3]\n")
+    change(client, uri, 2, 1, 0, 0, "total = ")
+    items = await inline(client, uri, 1, 8)
     assert items, "the embedded model gave no suggestion"
-    item = items[0]
-    assert item.insert_text.startswith("total = ") and len(item.insert_text) > len("total = ")
+    return items[0]
+
+
+async def test_inline_completion_from_the_embedded_model_after_an_incremental_change(client: LanguageClient):
+    item = await first_suggestion(client, URI)
     assert item.range == types.Range(types.Position(1, 0), types.Position(1, 8))
     assert item.command.command == "codeward.acceptCompletion" and item.command.arguments
     s = await stats(client)
     assert s["last_prompt"] == "x = [1, 2, 3]\ntotal = "  # the incremental change was applied
-    assert s["last_suggestions"][0]["verdict"] in ("allow", "warn")
-    client.first_item = item  # type: ignore[attr-defined]
+    (shown,) = [x for x in s["last_suggestions"] if x["id"] == item.command.arguments[0]]
+    assert shown["verdict"] in ("allow", "warn")
+    # what the editor shows is this model's sample after postprocess: its first line comes from the raw text
+    text = item.insert_text.removeprefix("total = ")
+    assert text == shown["text"] and text.split("\n")[0].strip() in shown["raw"]
 
 
 async def test_completion_fallback_offers_the_suggestion_unfiltered(client: LanguageClient):
+    uri = "file:///tmp/codeward-test/fallback.py"
+    first = await first_suggestion(client, uri)
     before = (await stats(client))["cache_hits"]
     result = await client.text_document_completion_async(types.CompletionParams(
-        text_document=types.TextDocumentIdentifier(uri=URI), position=types.Position(1, 8)))
+        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(1, 8)))
     assert isinstance(result, types.CompletionList) and result.is_incomplete
     (item,) = result.items
-    expected = client.first_item.insert_text
+    expected = first.insert_text
     assert item.text_edit.new_text == expected and item.filter_text == expected
     assert item.label == expected.split("\n")[0].strip()
     assert item.command.command == "codeward.acceptCompletion"
@@ -66,11 +75,12 @@ async def test_completion_fallback_offers_the_suggestion_unfiltered(client: Lang
 
 
 async def test_typing_forward_serves_the_rest_without_a_model_call(client: LanguageClient):
-    first = client.first_item.insert_text
+    uri = "file:///tmp/codeward-test/forward.py"
+    first = (await first_suggestion(client, uri)).insert_text
     typed = first[len("total = ")]
-    change(client, URI, 3, 1, 8, 8, typed)
+    change(client, uri, 3, 1, 8, 8, typed)
     before = await stats(client)
-    items = await inline(client, URI, 1, 9)
+    items = await inline(client, uri, 1, 9)
     after = await stats(client)
     assert [i.insert_text for i in items][:1] == [first]
     assert items[0].range.end.character == 9
@@ -115,13 +125,14 @@ async def test_invalid_settings_fall_back_to_defaults_with_one_message(client: L
 
 
 async def test_accept_counts_and_publishes_diagnostics(client: LanguageClient):
-    item = client.first_item
+    uri = "file:///tmp/codeward-test/accept.py"
+    item = await first_suggestion(client, uri)
     accepted = (await stats(client))["accepted"]
     ok = await client.workspace_execute_command_async(types.ExecuteCommandParams(
         command=item.command.command, arguments=item.command.arguments))
     assert ok is True
     assert (await stats(client))["accepted"] == accepted + 1
-    assert URI in client.diagnostics  # published (empty when the suggestion had no findings)
+    assert uri in client.diagnostics  # published (empty when the suggestion had no findings)
     unknown = await client.workspace_execute_command_async(types.ExecuteCommandParams(
         command="codeward.acceptCompletion", arguments=["no-such-id"]))
     assert unknown is False

@@ -156,3 +156,52 @@ def test_closing_while_the_engine_loads_closes_it_once_loaded():
 
     asyncio.run(scenario())
     assert factory.closed == ["only"]
+
+
+class CountingBlocksEngine(StubbornEngine):
+    """`count_tokens` waits on an event: a close that does not wait for it frees the model under the call."""
+
+    def __init__(self) -> None:
+        super().__init__(busy_s=0.0)
+        self.release = threading.Event()
+        self.counting = threading.Event()
+        self.closed = threading.Event()
+        self.closed_while_counting = False
+
+    def count_tokens(self, text: str) -> int:
+        self.counting.set()
+        self.release.wait(10)
+        self.counting.clear()
+        return len(text)
+
+    def close(self) -> None:
+        self.closed_while_counting = self.counting.is_set()
+        self.closed.set()
+
+
+def test_a_settings_change_never_closes_the_engine_while_a_request_counts_tokens():
+    """Deterministic interleaving: request 1 blocks inside count_tokens; the settings change and request 2
+    makes the service replace the engine; the old one must stay open until request 1 leaves the engine."""
+    first, second = CountingBlocksEngine(), StubbornEngine(busy_s=0.0)
+    engines = iter([first, second])
+    settings = Settings()
+    settings.completion.debounce_ms = 0
+    service = CompletionService(settings, lambda _: next(engines), ClientLog(lambda level, msg: None), Stats())
+
+    async def scenario() -> None:
+        one = asyncio.ensure_future(service.complete("file:///a.py", CompletionRequest("y = ", 0, 4)))
+        await asyncio.to_thread(first.counting.wait, 10)
+        changed = Settings()
+        changed.completion.debounce_ms = 0
+        changed.engine.temperature = 0.5  # a new engine section: the engine is replaced
+        service.update(changed)
+        two = asyncio.ensure_future(service.complete("file:///b.py", CompletionRequest("z = ", 0, 4)))
+        await two  # request 2 ran on the new engine; the old one is now queued for closing
+        closed_early = await asyncio.to_thread(first.closed.wait, 1.0)  # a wrong close happens within this wait
+        assert not closed_early, "the engine was closed while a request was counting its tokens"
+        first.release.set()
+        await asyncio.gather(one, two)
+        await service.aclose()
+
+    asyncio.run(scenario())
+    assert first.closed.is_set() and not first.closed_while_counting

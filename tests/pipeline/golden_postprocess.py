@@ -38,6 +38,11 @@ CASES: list[tuple[str, str, str, str | None] | tuple[str, str, str, str | None, 
     ("trim_whitespace", "def f():\n    ║", "\n    return 1", "return 1"),  # no blank line, no double indent
     ("trim_whitespace", "def f():\n    ║", "\n\n    a = 1\n    return a", "a = 1\n    return a"),
     ("trim_whitespace", "def f():\n    ║x", "\n    a = 1", "\n    a = 1"),  # text after the cursor: kept
+    # only the header's indentation typed: the model's deeper indentation is the body's, kept
+    ("trim_whitespace", "def f(i):\n    if i:\n    ║", "    return 1", "    return 1"),
+    ("trim_whitespace", "def f(i):\n    if i:\n    ║", "\n    return i\n    return 0", "    return i\n    return 0"),
+    ("trim_whitespace", "def f(i):\n    if i:\n        ║", "return 1", "return 1"),
+    ("chain", "def f(i):\n    if i:\n    ║", "    return 1\n    return 0", "    return 1"),
     # min_length (2 characters by default)
     ("min_length", "x = ║", " ;", None),
     ("min_length", "x = ║", "ab", "ab"),

@@ -113,3 +113,35 @@ def test_snippets_never_exceed_their_budget():
     header = ctx.prefix[: len(ctx.prefix) - len(text[: cursor.offset])]
     assert word_count(header) <= 20
     assert build_context(text, cursor, ContextSettings(snippet_tokens=0), word_count, others=others).snippets == ()
+
+
+def test_ten_keystrokes_on_one_line_leave_the_prompt_identical_up_to_that_line():
+    """Snippet header and window start depend only on complete lines, so the KV cache of the prompt survives
+    (matched against the typed line, the snippet would switch from geometry.py to text.py mid-word)."""
+    others = (OtherDocument("lib/geometry.py", "def area_5(width, height):\n    return width * height\n"),
+              OtherDocument("lib/text.py", "def shout_loudly(word, width):\n    return word.upper() * width\n"))
+    settings = ContextSettings(prefix_tokens=120, max_snippets=1, snippet_tokens=200)
+    head = BODY[:3000] + "def total_area(width, height, word):\n    area = area_3(width, height)\n"
+    line = "    result = shout_loudly"  # the last ten keystrokes type the name
+    prompts = []
+    for n in range(len(line) - 9, len(line) + 1):
+        text = head + line[:n]
+        _, cursor = unmark(text + "║")
+        ctx = build_context(text, cursor, settings, word_count, path="main.py", others=others)
+        prompts.append(ctx.prefix)
+    stable = {p[: p.rindex("\n") + 1] for p in prompts}
+    assert len(stable) == 1, "the prompt changed before the cursor's line while typing on it"
+    assert prompts[0].startswith("# Path: lib/")  # a snippet header is there
+
+
+def test_bracket_and_string_state_come_from_the_document_start_not_the_window():
+    """A window that starts inside a docstring must not flip the string state (bracket balancing would stop)."""
+    from codeward.completion.modes import choose_mode
+    from codeward.completion.postprocess import context_for
+
+    doc = 'def f():\n    """Notes.\n' + "".join(f"    note {i}: a (b) c\n" for i in range(40)) + '    """\n    x = '
+    _, cursor = unmark(doc + "║")
+    ctx = build_context(doc, cursor, ContextSettings(prefix_tokens=40), word_count)
+    assert ctx.window_start > doc.index('"""') and doc[:ctx.window_start].count('"""') == 1  # inside it
+    post = context_for(doc, cursor, choose_mode(doc, cursor))
+    assert post.in_string is False and post.open_brackets == ""

@@ -45,8 +45,16 @@ def test_code_point_columns_index_python_strings():
 def test_lines_outside_the_document_raise_and_say_how_many_there_are():
     with pytest.raises(PositionError, match="outside the document .*2 line"):
         locate("a\nb", 5, 0)
-    with pytest.raises(PositionError, match="negative"):
+    with pytest.raises(PositionError, match="line -1 is outside .*start at 0"):
         locate("a", -1, 0)
+
+
+def test_one_based_positions_and_strict_columns_for_the_cli():
+    with pytest.raises(PositionError, match="line 0 is outside .*start at 1"):
+        locate("a", -1, 0, base=1)
+    with pytest.raises(PositionError, match=r"column 5 is outside line 1 \(valid: 1..2"):
+        locate("a\nb", 0, 4, "code-point", base=1, clamp=False)
+    assert locate("a\nb", 0, 1, "code-point", base=1, clamp=False).offset == 1
 
 
 def test_unknown_units_are_refused():

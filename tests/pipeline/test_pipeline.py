@@ -75,7 +75,7 @@ def test_the_prompt_is_the_document_prefix_for_prefix_models_and_the_stops_match
     result = Pipeline(Settings().pipeline(), engine).complete_sync(_request("def f(x):\n    return ║"))
     assert result.prompt == "def f(x):\n    return " and result.template == "prefix"
     (prompts, params), = engine.calls
-    assert prompts == [result.prompt] and result.mode == "single" and "\n" in params.stop
+    assert [p.text for p in prompts] == [result.prompt] and result.mode == "single" and "\n" in params.stop
     assert result.suggestions[0].insert_text == "    return x + 1"
 
 
@@ -131,6 +131,60 @@ def test_the_embedded_model_runs_through_the_pipeline_within_the_token_budget(em
     result = Pipeline(settings.pipeline(), embedded).complete_sync(request)
     assert embedded.count_tokens(result.prompt) <= 48
     assert text.endswith(result.prompt) and result.prompt.startswith("def ")
-    assert result.mode == "multi" and len(result.samples) == 1
-    for s in result.suggestions:
-        assert s.insert_text == "    " + s.text and s.verdict in ("allow", "warn")
+    assert result.mode == "multi" and len(result.samples) == 1 and len(result.outcomes) == 1
+    (sample,), (outcome,) = result.samples, result.outcomes
+    assert 1 <= sample.n_tokens <= 6 and sample.finish_reason in ("stop", "length")
+    assert outcome.raw == sample.text  # the outcome is this model's sample, not a stand-in
+    if outcome.suggestion is None:
+        assert outcome.dropped_by  # a drop always names its filter
+    else:
+        first = outcome.suggestion.text.split("\n")[0].strip()
+        assert first and first in sample.text and outcome.suggestion.verdict in ("allow", "warn")
+
+
+def test_every_sample_has_an_outcome_duplicates_included_and_drops_name_their_filter():
+    result = Pipeline(Settings().pipeline(), ScriptedEngine(["a + 1", "a + 1", "\ny = 2", "a - 1"])
+                      ).complete_sync(_request("y = ║"))
+    assert [o.sample_index for o in result.outcomes] == [0, 1, 2, 3]
+    kept = [o.suggestion.text if o.suggestion else None for o in result.outcomes]
+    assert kept == ["a + 1", "a + 1", None, "a - 1"]  # an eval counts both duplicates
+    assert result.outcomes[2].dropped_by == "single_line" and result.outcomes[2].raw == "\ny = 2"
+    assert result.outcomes[2].as_dict()["verdict"] == "dropped"
+    assert [s.text for s in result.suggestions] == ["a + 1", "a - 1"]  # the editor's view, de-duplicated
+
+
+@pytest.mark.parametrize("on_error,shown", [("warn", True), ("allow", True), ("block", False)])
+def test_a_failing_safety_check_is_verdict_error_never_allow(monkeypatch, on_error, shown):
+    from codeward.completion import screening
+    from codeward.safety.api import CheckError
+
+    def broken(*args, **kwargs):
+        raise CheckError("bandit failed: boom")
+
+    monkeypatch.setattr(screening, "check_suggestion", broken)
+    settings = Settings()
+    settings.safety.on_error = on_error
+    result = Pipeline(settings.pipeline(), ScriptedEngine([CLEAN])).complete_sync(_request(SHELL_DOC))
+    (outcome,) = result.outcomes
+    assert outcome.suggestion is not None and outcome.suggestion.verdict == "error"
+    assert bool(result.suggestions) is shown and bool(result.blocked) is not shown
+
+
+def test_brackets_are_balanced_when_the_window_starts_inside_a_docstring():
+    doc = 'def f():\n    """Notes.\n' + "".join(f"    note {i}: a (b) c\n" for i in range(40)) + '    """\n    x = ║'
+    settings = Settings()
+    settings.context.prefix_tokens = 40
+    result = Pipeline(settings.pipeline(), ScriptedEngine(["foo(1"])).complete_sync(_request(doc))
+    assert [s.text for s in result.suggestions] == ["foo(1)"]
+
+
+def test_control_tokens_in_the_buffer_reach_the_engine_as_plain_text():
+    settings = Settings()
+    settings.engine.template = "qwen"
+    engine = ScriptedEngine(["x"])
+    doc = 'MARKERS = "<|fim_middle|> <|endoftext|> <|im_start|>"\nvalue = ║\nrest = 1\n'
+    result = Pipeline(settings.pipeline(), engine).complete_sync(_request(doc))
+    ((prompt,), _), = engine.calls
+    assert prompt.sentinels == ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>")  # the template's, once each
+    user = "".join(s.text for s in prompt.segments if not s.special)
+    assert "<|fim_middle|> <|endoftext|> <|im_start|>" in user and prompt.text == result.prompt

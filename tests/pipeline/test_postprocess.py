@@ -18,7 +18,7 @@ def _run(name: str, marked: str, raw: str):
     kind = "chat" if name in CHAT_FILTERS else "prefix"
     ctx = pp.context_for(text, cursor, choose_mode(text, cursor), kind)
     if name == "chain":
-        return pp.run_filters(raw, ctx, pp.default_filters())
+        return pp.run_filters(raw, ctx, pp.default_filters())[0]
     f = {"min_length": pp.min_length(2)}.get(name) or getattr(pp, name)
     return f(pp.Candidate(raw), ctx)
 
