@@ -6,7 +6,7 @@ import abc
 import asyncio
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -69,6 +69,29 @@ PromptLike = Prompt | str  # a plain str is all user text: the safe default
 def as_prompt(prompt: PromptLike) -> Prompt:
     """`prompt` as a Prompt; a str becomes all user text (specials off)."""
     return prompt if isinstance(prompt, Prompt) else Prompt.plain(prompt)
+
+
+def sentinel_id(specials: Mapping[str, int], text: str) -> int:
+    """The one special token id of a template sentinel in a vocabulary's `specials` (text -> id); sentencepiece
+    vocabularies may spell it with a leading `▁` or space. EngineError when the vocabulary lacks it."""
+    for candidate in (text, f"▁{text}", f" {text}"):
+        if candidate in specials:
+            return specials[candidate]
+    raise EngineError(f"the model's vocabulary has no special token {text!r}, which the prompt template needs; "
+                      "choose the template of this model's family ([engine] template, --template) or 'prefix'")
+
+
+def encode_segments(prompt: PromptLike, encode_text: Callable[[str], list[int]],
+                    specials: Mapping[str, int]) -> list[int]:
+    """Token ids of a prompt's segments (no BOS): user text (all of a str) through `encode_text` with specials
+    off, each sentinel as its one special token."""
+    ids: list[int] = []
+    for segment in as_prompt(prompt).segments:
+        if segment.special:
+            ids.append(sentinel_id(specials, segment.text))
+        else:
+            ids += encode_text(segment.text)
+    return ids
 
 
 @dataclass(frozen=True)

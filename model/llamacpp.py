@@ -23,7 +23,8 @@ from codeward.model.base import (
     PromptLike,
     Sample,
     SamplingParams,
-    as_prompt,
+    encode_segments,
+    sentinel_id,
 )
 from codeward.model.embedded import resolve_model_path
 from codeward.model.sampling import log_softmax, pick_token, sample_seeds
@@ -85,25 +86,20 @@ class LlamaCppEngine(Engine):
 
     def sentinel_id(self, text: str) -> int:
         """The one special token id of a template sentinel; EngineError when the vocabulary lacks it."""
-        for candidate in (text, f"▁{text}", f" {text}"):  # sentencepiece vocabularies may spell it with a space
-            if candidate in self._special_ids:
-                return self._special_ids[candidate]
-        raise EngineError(f"the model's vocabulary has no special token {text!r}, which the prompt template needs; "
-                          "choose the template of this model's family ([engine] template, --template) or 'prefix'")
+        return sentinel_id(self._special_ids, text)
 
     def tokenize(self, prompt: PromptLike, bos: bool) -> list[int]:
         """Token ids of a prompt: user text (all of a str) with specials off, each sentinel as its special token."""
         self._check_open()
         tokens: list[int] = self._llm.tokenize(b"", add_bos=True, special=False) if bos else []
-        for segment in as_prompt(prompt).segments:
-            if segment.special:
-                tokens.append(self.sentinel_id(segment.text))
-            else:
-                tokens += self._llm.tokenize(segment.text.encode("utf-8"), add_bos=False, special=False)
+        tokens += encode_segments(prompt, self._plain_tokens, self._special_ids)
         if bos and not tokens:  # an empty prompt: start from the model's start (or end-of-text) token
             start = self._llm.token_bos()
             tokens = [start if start >= 0 else self._llm.token_eos()]
         return tokens
+
+    def _plain_tokens(self, text: str) -> list[int]:
+        return self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
 
     def count_tokens(self, text: str) -> int:
         """Tokens of `text` as plain user text (specials off), without BOS."""

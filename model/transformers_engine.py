@@ -25,6 +25,8 @@ from codeward.model.base import (
     Sample,
     SamplingParams,
     as_prompt,
+    encode_segments,
+    sentinel_id,
 )
 from codeward.model.embedded import EMBEDDED_NAME, resolve_model_path
 from codeward.model.hf_sampling import Batch, Decoder, Row, crop_cache, make_generator
@@ -81,21 +83,11 @@ class TransformersEngine(Engine):
 
     def sentinel_id(self, text: str) -> int:
         """The one special token id of a template sentinel; EngineError when the vocabulary lacks it."""
-        for candidate in (text, f"▁{text}"):  # sentencepiece vocabularies may spell it with a space
-            if candidate in self._vocab:
-                return self._vocab[candidate]
-        raise EngineError(f"the model's vocabulary has no special token {text!r}, which the prompt template needs; "
-                          "choose the template of this model's family ([engine] template, --template) or 'prefix'")
+        return sentinel_id(self._vocab, text)
 
     def encode(self, prompt: PromptLike, bos: bool = True) -> list[int]:
         """Ids of a prompt: user text (all of a str) with specials off, each sentinel as its special token."""
-        ids = list(self._bos) if bos else []
-        for segment in as_prompt(prompt).segments:
-            if segment.special:
-                ids.append(self.sentinel_id(segment.text))
-            else:
-                ids += self._encode_text(segment.text)
-        return ids
+        return (list(self._bos) if bos else []) + encode_segments(prompt, self._encode_text, self._vocab)
 
     def count_tokens(self, text: str) -> int:
         """Number of tokens `text` encodes to as plain user text (specials off), without BOS."""
