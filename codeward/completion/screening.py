@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from codeward.completion.types import Outcome, Suggestion
-from codeward.safety.api import CheckError, check_suggestion, decide
+from codeward.safety.api import CheckError, check_suggestion, decide, error_shown
 from codeward.safety.settings import SafetySettings
 
 log = logging.getLogger(__name__)
@@ -30,8 +30,8 @@ def screen_one(buffer: str, suggestion: Suggestion, settings: SafetySettings, la
 
 
 def hides(verdict: str, settings: SafetySettings) -> bool:
-    """Whether the editor hides a suggestion with `verdict` (blocked, or an error under `on_error = block`)."""
-    return verdict == "block" or (verdict == "error" and settings.on_error == "block")
+    """Whether the editor hides a suggestion with `verdict` (blocked, or an error the policy does not show)."""
+    return verdict == "block" or (verdict == "error" and not error_shown(settings))
 
 
 async def screen(buffer: str, outcomes: Sequence[Outcome], settings: SafetySettings,

@@ -29,6 +29,9 @@ def test_complete_file_json(src, tmp_path):
     data = json.loads(out.stdout)
     assert data["engine"] == "llamacpp" and len(data["suggestions"]) == 1
     assert 1 <= data["suggestions"][0]["n_tokens"] <= 4
+    row = data["suggestions"][0]  # one row per sample: kept text with its verdict, or the filter that dropped it
+    assert (row["verdict"] == "dropped") == (row["dropped_by"] is not None)
+    assert row["verdict"] in ("allow", "warn", "block", "error", "dropped")
 
 
 def test_complete_stdin_text_and_n(tmp_path):
