@@ -124,6 +124,7 @@ class EngineInfo:
     model: str
     special_tokens: frozenset[str] = field(default_factory=frozenset)
     extra: dict[str, str] = field(default_factory=dict)
+    chat_template: str = ""  # the model's own Jinja chat template (GGUF `tokenizer.chat_template`), if it has one
 
 
 class Engine(abc.ABC):

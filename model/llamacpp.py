@@ -61,7 +61,8 @@ class LlamaCppEngine(Engine):
         self._special_ids, specials, self._end_tokens = self._scan_vocab()
         self.info = EngineInfo(engine="llamacpp", model=settings.model if settings.model != "embedded" else
                                "embedded:SmolLM2-135M-Instruct.Q4_1", special_tokens=specials,
-                               extra={"path": path, "threads": str(threads)})
+                               extra={"path": path, "threads": str(threads)},
+                               chat_template=self._llm.metadata.get("tokenizer.chat_template", ""))
 
     def _scan_vocab(self) -> tuple[dict[str, int], frozenset[str], frozenset[int]]:
         """Special token ids by text, control tokens' texts (for template detection), end-of-generation ids."""
