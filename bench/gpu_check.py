@@ -54,13 +54,13 @@ def bootstrap_imports() -> None:
 
 
 def prepare(out: Path, part_mb: int) -> int:
-    """Here: write the skeleton (config + tokenizer) and the embedded GGUF in parts of at most part_mb MiB."""
+    """Here: write the skeleton (config + tokenizer) and the test model's GGUF (SmolLM2) in parts of at most part_mb MiB."""
     bootstrap_imports()
     from transformers import AutoConfig, AutoTokenizer
 
-    from codeward.model.embedded import embedded_model_path
+    from codeward.model.registry import TEST_MODEL, resolve_model_path
 
-    gguf = embedded_model_path()
+    gguf = Path(resolve_model_path(TEST_MODEL))
     skeleton = out / "skeleton"
     skeleton.mkdir(parents=True, exist_ok=True)
     AutoConfig.from_pretrained(str(gguf.parent), gguf_file=gguf.name).save_pretrained(skeleton)

@@ -26,7 +26,7 @@ from codeward.model.base import (
     encode_segments,
     sentinel_id,
 )
-from codeward.model.embedded import resolve_model_path
+from codeward.model.registry import model_label, resolve_model_path
 from codeward.model.sampling import log_softmax, pick_token, sample_seeds
 from codeward.model.settings import EngineSettings
 from codeward.model.stops import decode_complete, find_stop
@@ -43,10 +43,10 @@ class LlamaCppEngine(Engine):
         except ImportError as exc:
             raise EngineError("llama-cpp-python is not installed; run `make install` "
                               "or `pip install llama-cpp-python`") from exc
-        path = resolve_model_path(settings.model)
+        path = resolve_model_path(settings.model, settings.model_dir)
         if not Path(path).is_file():
             raise EngineError(f"GGUF model file {path!r} not found; pass a path to a .gguf file with --model "
-                              "or use --model embedded")
+                              "or an installed model's name (`codeward models` lists them)")
         threads = settings.n_threads or os.cpu_count() or 1
         try:
             self._llm = llama_cpp.Llama(model_path=path, n_ctx=settings.n_ctx, n_threads=threads,
@@ -59,8 +59,7 @@ class LlamaCppEngine(Engine):
         self._n_vocab = self._llm.n_vocab()
         self.n_ctx = settings.n_ctx
         self._special_ids, specials, self._end_tokens = self._scan_vocab()
-        self.info = EngineInfo(engine="llamacpp", model=settings.model if settings.model != "embedded" else
-                               "embedded:SmolLM2-135M-Instruct.Q4_1", special_tokens=specials,
+        self.info = EngineInfo(engine="llamacpp", model=model_label(settings.model), special_tokens=specials,
                                extra={"path": path, "threads": str(threads)},
                                chat_template=self._llm.metadata.get("tokenizer.chat_template", ""))
 

@@ -27,7 +27,7 @@ from codeward.model.base import (
     SamplingParams,
     as_prompt,
 )
-from codeward.model.embedded import EMBEDDED_NAME
+from codeward.model.registry import canonical_name
 from codeward.model.openai_http import ServerClient
 from codeward.model.settings import EngineSettings
 from codeward.model.stops import find_stop, strip_partial_char
@@ -116,7 +116,8 @@ class OpenAIEngine(Engine):
         self.settings = settings
         api_key = os.environ.get(settings.api_key_env) if settings.api_key_env else None
         self._client = ServerClient(settings.base_url, api_key, settings.timeout_s, settings.max_retries)
-        self._model = "" if settings.model in ("", EMBEDDED_NAME) else settings.model
+        # A local model's name (the default) does not name a served model: ask the server which one it serves.
+        self._model = "" if canonical_name(settings.model) else settings.model
         self._model_lock = threading.Lock()
         self._tokens: OrderedDict[str, int] = OrderedDict()
         self._tokenize_route: str | None = None  # which tokenize endpoint works, once known
@@ -132,7 +133,7 @@ class OpenAIEngine(Engine):
 
     @property
     def model(self) -> str:
-        """The model name sent with each request; 'embedded' or empty means the one model the server serves."""
+        """The model name sent with each request; a local model's name or empty means the one the server serves."""
         with self._model_lock:
             if not self._model:
                 listed = self._client.request("GET", "/models").get("data") or []

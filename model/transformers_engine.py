@@ -28,7 +28,7 @@ from codeward.model.base import (
     encode_segments,
     sentinel_id,
 )
-from codeward.model.embedded import EMBEDDED_NAME, resolve_model_path
+from codeward.model.registry import model_label, resolve_model_path
 from codeward.model.hf_sampling import Batch, Decoder, Row, crop_cache, make_generator
 from codeward.model.settings import EngineSettings
 
@@ -58,7 +58,7 @@ class TransformersEngine(Engine):
 
     def __init__(self, settings: EngineSettings) -> None:
         self.settings = settings
-        path = resolve_model_path(settings.model)
+        path = resolve_model_path(settings.model, settings.model_dir)
         self.device = hf_loading.pick_device(settings.device)
         self.dtype = hf_loading.pick_dtype(settings.dtype, self.device)
         if settings.n_threads > 0 and self.device.type == "cpu":
@@ -70,7 +70,7 @@ class TransformersEngine(Engine):
         self._lock = threading.Lock()
         self._prompt_cache: PromptCache | None = None
         self.last_reused = 0  # prompt tokens the last call took from the kept KV cache (for stats and tests)
-        name = f"embedded:{Path(path).stem}" if settings.model in ("", EMBEDDED_NAME) else settings.model
+        name = model_label(settings.model)
         self.info = EngineInfo(engine="transformers", model=name,
                                special_tokens=hf_loading.special_tokens(self.tokenizer),
                                extra={"device": str(self.device), "dtype": str(self.dtype).removeprefix("torch."),

@@ -1,22 +1,29 @@
-"""Fixtures shared by the whole suite: the embedded model is loaded once per test session."""
+"""Fixtures shared by the whole suite: the test model (SmolLM2-135M) is loaded once per test session.
+
+The machinery tests run on SmolLM2 (fast); every command and server a test starts inherits
+CODEWARD_ENGINE_MODEL=smollm2-135m. Tests of quality and of the defaults name the default model themselves.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+TEST_MODEL = "smollm2-135m"
+os.environ["CODEWARD_ENGINE_MODEL"] = TEST_MODEL
 
 
 @pytest.fixture(scope="session")
 def llama_engine():
-    """The llamacpp engine on the embedded SmolLM2 model (2 threads, small context)."""
+    """The llamacpp engine on the test model SmolLM2-135M (all cores, small context)."""
     from codeward.model.llamacpp import LlamaCppEngine
     from codeward.model.settings import EngineSettings
 
-    engine = LlamaCppEngine(EngineSettings(engine="llamacpp", model="embedded", n_ctx=2048))
+    engine = LlamaCppEngine(EngineSettings(engine="llamacpp", model=TEST_MODEL, n_ctx=2048))
     yield engine
     engine.close()
 

@@ -15,6 +15,7 @@ from codeward import __version__
 COMMAND_MODULES = (
     "codeward.cli.commands.complete",
     "codeward.cli.commands.doctor",
+    "codeward.cli.commands.models",
     "codeward.cli.commands.review",
     "codeward.lsp_server.cli",
     "codeward.eval.cli",

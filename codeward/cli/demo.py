@@ -1,4 +1,4 @@
-"""`make demo`: the main job on the embedded default model, step by step, with timings.
+"""`make demo`: the main job on the default model (Qwen2.5-Coder-0.5B-Instruct), step by step, with timings.
 
 1. completions at a few cursors of a bundled example, through the completion pipeline the editor runs;
 2. an LSP round trip: `codeward serve` started, a file opened, an inline completion and its safety verdict;
@@ -130,8 +130,12 @@ def eval_step() -> None:
 
 
 def main() -> int:
-    print("codeward demo: the embedded SmolLM2-135M-Instruct is tiny and weak at code; the demo shows the "
-          "machinery, not model quality.")
+    from codeward.model.registry import DEFAULT_MODEL, model_label
+
+    model = model_label(load_settings().engine.model)
+    print(f"codeward demo on {model} (the default is {DEFAULT_MODEL}; `codeward models` lists the models). "
+          "For the larger Qwen2.5-Coder-1.5B: `make install-1.5b`, then CODEWARD_ENGINE_MODEL=qwen2.5-coder-1.5b "
+          "or --model qwen2.5-coder-1.5b.")
     t0 = time.perf_counter()
     completions_step()
     lsp_step()

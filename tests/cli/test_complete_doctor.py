@@ -73,7 +73,7 @@ def test_complete_missing_model_file(src, tmp_path):
 def test_doctor_reports_every_part(tmp_path):
     out = cw("doctor", cwd=tmp_path)
     assert out.returncode == 0, out.stdout
-    for part in ("python", "torch", "llama-cpp-python", "embedded model", "bwrap"):
+    for part in ("python", "torch", "llama-cpp-python", "model smollm2-135m", "bwrap"):
         assert part in out.stdout
     assert "SmolLM2-135M-Instruct.Q4_1.gguf" in out.stdout
 

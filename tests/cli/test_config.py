@@ -9,7 +9,7 @@ from codeward.config import ConfigError, Settings, apply_layer, coerce_setting, 
 
 def test_defaults(tmp_path):
     s = load_settings(start=tmp_path, environ={})
-    assert s.engine.engine == "llamacpp" and s.engine.model == "embedded" and s.engine.n == 1
+    assert s.engine.engine == "llamacpp" and s.engine.model == "qwen2.5-coder-0.5b" and s.engine.n == 1
 
 
 def test_layers_in_order(tmp_path):

@@ -160,7 +160,7 @@ def test_close_waits_for_a_running_generation_then_refuses_calls():
     from codeward.model.llamacpp import LlamaCppEngine
     from codeward.model.settings import EngineSettings
 
-    engine = LlamaCppEngine(EngineSettings(engine="llamacpp", model="embedded", n_ctx=256, n_threads=1))
+    engine = LlamaCppEngine(EngineSettings(engine="llamacpp", model="smollm2-135m", n_ctx=256, n_threads=1))
     gate, out = Gate(), []
     worker = threading.Thread(target=lambda: out.append(engine.generate([PROMPT], SamplingParams(max_new_tokens=3),
                                                                         gate)))

@@ -10,7 +10,7 @@ import pytest
 
 from codeward.model import openai_http
 from codeward.model.base import Cancelled, EngineError, SamplingParams
-from codeward.model.embedded import embedded_model_path
+from codeward.model.registry import resolve_model_path
 from codeward.model.openai_engine import OpenAIEngine
 from codeward.model.settings import EngineSettings
 from tests.model.helpers_engines import Script, completion, fake_server, free_port, llama_server
@@ -22,7 +22,7 @@ OTHER = "import os\n\n\ndef list_python_files(root):\n"
 @pytest.fixture(scope="module")
 def server_url():
     """One llama-cpp-python server serving the embedded model for this module."""
-    with llama_server(embedded_model_path()) as url:
+    with llama_server(resolve_model_path("smollm2-135m")) as url:
         yield url
 
 
@@ -31,7 +31,7 @@ def remote(server_url):
     """The openai engine pointed at the loopback server, model name taken from the server's /models."""
     from codeward.model.factory import make_engine
 
-    engine = make_engine(EngineSettings(engine="openai", model="embedded", base_url=server_url, timeout_s=60))
+    engine = make_engine(EngineSettings(engine="openai", model="smollm2-135m", base_url=server_url, timeout_s=60))
     yield engine
     engine.close()
 

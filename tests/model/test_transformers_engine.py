@@ -26,7 +26,7 @@ def tf_engine():
     from codeward.model.factory import make_engine
 
     threads = torch.get_num_threads()
-    engine = make_engine(EngineSettings(engine="transformers", model="embedded", device="cpu", dtype="float32",
+    engine = make_engine(EngineSettings(engine="transformers", model="smollm2-135m", device="cpu", dtype="float32",
                                         n_threads=1))
     yield engine
     engine.close()
@@ -35,7 +35,7 @@ def tf_engine():
 
 def test_info_names_the_embedded_model_and_its_special_tokens(tf_engine):
     assert tf_engine.info.engine == "transformers"
-    assert tf_engine.info.model.startswith("embedded:SmolLM2-135M-Instruct")
+    assert tf_engine.info.model == "smollm2-135m"
     assert "<|im_start|>" in tf_engine.info.special_tokens
     assert tf_engine.info.extra["dtype"] == "float32" and tf_engine.info.extra["device"] == "cpu"
 
@@ -173,9 +173,9 @@ def llama_logits():
     import llama_cpp
     import numpy as np
 
-    from codeward.model.embedded import embedded_model_path
+    from codeward.model.registry import resolve_model_path
 
-    llm = llama_cpp.Llama(model_path=str(embedded_model_path()), n_ctx=512, n_threads=1, logits_all=True,
+    llm = llama_cpp.Llama(model_path=resolve_model_path("smollm2-135m"), n_ctx=512, n_threads=1, logits_all=True,
                           verbose=False)
 
     def token_logprobs(prompt_ids: list[int], ids: list[int]) -> list[float]:

