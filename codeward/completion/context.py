@@ -2,7 +2,8 @@
 
 The prefix is cut at line starts snapped to multiples of `START_STEP` lines, so that while the user types the
 prompt's start stays put and llama.cpp's KV cache of the previous prompt stays valid (DESIGN.md: ~0.2 s warm
-against ~3.7 s cold for 1,024 tokens). Snippets from other open documents come first, in a stable order.
+against ~3.7 s cold for 1,024 tokens). Snippets from other open documents are picked in a stable order; the
+template puts them first (as comments, or in the family's repository-level format).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from codeward.completion.settings import INSTRUCTION_LINE, ContextSettings
-from codeward.completion.snippets import OtherDocument, pick_snippets, render_snippets
+from codeward.completion.snippets import OtherDocument, Snippet, pick_snippets
 from codeward.completion.text import EOL, Cursor, indent_width, line_offset
 
 CountTokens = Callable[[str], int]
@@ -25,13 +26,15 @@ _DEF = re.compile(r"^([ \t]*)(async[ \t]+)?def[ \t]")
 
 @dataclass(frozen=True)
 class Context:
-    """The pieces of one prompt: `prefix` (snippets + instruction + document window) and `suffix`."""
+    """The pieces of one prompt: `prefix` (instruction + document window), `suffix`, and the snippets of other
+    documents (`picked`), which the template places before the prefix."""
 
     prefix: str
     suffix: str
     window_start: int  # offset in the document where the prefix window starts
     snippets: tuple[str, ...]  # paths of the other documents snippets came from
     instruction_line: int | None  # 0-based document line the instruction was inserted before, if any
+    picked: tuple[Snippet, ...] = ()  # the snippets themselves, in prompt order
 
 
 def _fits(text: str, budget: int, count: CountTokens) -> bool:
@@ -162,7 +165,6 @@ def build_context(text: str, cursor: Cursor, settings: ContextSettings, count: C
         window = prefix_doc[start:at] + INSTRUCTION_LINE + "\n" + prefix_doc[at:]
     chosen = pick_snippets(others, path=path, language=language, query=snippet_query(text, cursor),
                            settings=settings, count=count) if others else []
-    header = render_snippets(chosen)
     suffix = trim_suffix(text[cursor.offset:], settings.suffix_tokens, count) if use_suffix else ""
-    return Context(prefix=header + window, suffix=suffix, window_start=start,
-                   snippets=tuple(s.path for s in chosen), instruction_line=inserted_at)
+    return Context(prefix=window, suffix=suffix, window_start=start, snippets=tuple(s.path for s in chosen),
+                   instruction_line=inserted_at, picked=tuple(chosen))

@@ -16,6 +16,7 @@ from codeward.completion.modes import Mode, choose_mode
 from codeward.completion.postprocess import context_for, default_filters, drop_cut_line, run_filters
 from codeward.completion.screening import screen
 from codeward.completion.settings import CompletionSettings, PipelineSettings
+from codeward.completion.snippets import repo_files
 from codeward.completion.text import Cursor, PositionError
 from codeward.completion.types import CompletionRequest, CompletionResult, Outcome, make_suggestion
 from codeward.model.base import Engine, Prompt, Sample, SamplingParams
@@ -79,7 +80,9 @@ class Pipeline:
                                 use_suffix=self.template.kind != "prefix")
         c = self.settings.completion
         mode = choose_mode(request.text, cursor, c.mode, c.stop_preset)
-        prompt = self.template.render_segments(context.prefix, context.suffix)
+        # Snippets go first: Qwen-style templates in their repository-level format, others as comments.
+        files = repo_files(request.path, context.picked)
+        prompt = self.template.render_segments(context.prefix, context.suffix, files)
         return cursor, context, mode, prompt
 
     def sampling_params(self, mode: Mode) -> SamplingParams:

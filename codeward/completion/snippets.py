@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import keyword
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from codeward.completion.settings import ContextSettings
+from codeward.model.templates import NEUTRAL_REPO, FileSnippet, RepoFiles, comment_snippets
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
 _STOPWORDS = frozenset(keyword.kwlist) | {"self", "cls", "None", "True", "False", "return", "print"}
@@ -46,12 +48,34 @@ def _windows(doc: OtherDocument, size: int) -> list[tuple[int, str]]:
 
 
 def render_snippets(snippets: Sequence[Snippet]) -> str:
-    """Snippets as comment blocks headed by their file path, one blank line after each."""
-    out = []
-    for s in snippets:
-        body = "\n".join("# " + line if line else "#" for line in s.text.splitlines())
-        out.append(f"# Path: {s.path}\n{body}\n\n")
-    return "".join(out)
+    """Snippets as comment blocks headed by their file path, one blank line after each (what families without a
+    repository-level format read; also what a snippet is charged against the snippet budget)."""
+    return comment_snippets([FileSnippet(s.path, s.text) for s in snippets])
+
+
+def _workspace_root(paths: Sequence[str]) -> str | None:
+    """The deepest folder holding every one of `paths` (absolute paths only), or None."""
+    if not paths or not all(os.path.isabs(p) for p in paths):
+        return None
+    try:
+        root = os.path.commonpath([os.path.dirname(p) for p in paths])
+    except ValueError:  # paths on different drives
+        return None
+    return root if os.path.basename(root) else None
+
+
+def repo_files(path: str, snippets: Sequence[Snippet]) -> RepoFiles | None:
+    """The snippets and the current file as a repository-level prompt names them: paths relative to the folder
+    that holds them all, named after it (a neutral name when the paths do not tell); None without snippets."""
+    if not snippets:
+        return None
+    root = _workspace_root([path, *(s.path for s in snippets)]) if path else None
+
+    def rel(p: str) -> str:
+        return os.path.relpath(p, root).replace(os.sep, "/") if root else p
+
+    return RepoFiles(tuple(FileSnippet(rel(s.path), s.text) for s in snippets), rel(path),
+                     os.path.basename(root) if root else NEUTRAL_REPO)
 
 
 def pick_snippets(others: Sequence[OtherDocument], *, path: str, language: str, query: str,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from codeward.completion.context import START_STEP, build_context, function_start, trim_prefix, trim_suffix
 from codeward.completion.settings import INSTRUCTION_LINE, ContextSettings
-from codeward.completion.snippets import OtherDocument
+from codeward.completion.snippets import OtherDocument, Snippet, render_snippets, repo_files
+from codeward.model.templates import NEUTRAL_REPO, FileSnippet, RepoFiles, get_template
 
 from .conftest import unmark, word_count
 
@@ -99,9 +100,9 @@ def test_snippets_from_other_documents_of_the_same_language_come_first_with_thei
     unrelated = OtherDocument("notes.md", "area_of_circle radius notes", language="markdown")
     text, cursor = unmark("from lib.geometry import area_of_circle\n\nradius = 2\nprint(area_of_circle(║")
     ctx = build_context(text, cursor, ContextSettings(), word_count, path="main.py", others=[other, unrelated])
-    assert ctx.snippets == ("lib/geometry.py",)
-    assert ctx.prefix.startswith("# Path: lib/geometry.py\n# def area_of_circle(radius):\n")
-    assert ctx.prefix.endswith(text[: cursor.offset])
+    assert ctx.snippets == ("lib/geometry.py",) and [s.path for s in ctx.picked] == ["lib/geometry.py"]
+    assert ctx.prefix == text[: cursor.offset]  # the template places the snippets
+    assert render_snippets(ctx.picked).startswith("# Path: lib/geometry.py\n# def area_of_circle(radius):\n")
 
 
 def test_snippets_never_exceed_their_budget():
@@ -110,8 +111,7 @@ def test_snippets_never_exceed_their_budget():
     text, cursor = unmark("radius = 2\narea_of_circle(║")
     ctx = build_context(text, cursor, ContextSettings(snippet_tokens=20, max_snippets=5), word_count,
                         others=others)
-    header = ctx.prefix[: len(ctx.prefix) - len(text[: cursor.offset])]
-    assert word_count(header) <= 20
+    assert word_count(render_snippets(ctx.picked)) <= 20 and ctx.picked
     assert build_context(text, cursor, ContextSettings(snippet_tokens=0), word_count, others=others).snippets == ()
 
 
@@ -123,15 +123,19 @@ def test_ten_keystrokes_on_one_line_leave_the_prompt_identical_up_to_that_line()
     settings = ContextSettings(prefix_tokens=120, max_snippets=1, snippet_tokens=200)
     head = BODY[:3000] + "def total_area(width, height, word):\n    area = area_3(width, height)\n"
     line = "    result = shout_loudly"  # the last ten keystrokes type the name
-    prompts = []
+    prompts, repo_prompts = [], []
     for n in range(len(line) - 9, len(line) + 1):
         text = head + line[:n]
         _, cursor = unmark(text + "║")
         ctx = build_context(text, cursor, settings, word_count, path="main.py", others=others)
-        prompts.append(ctx.prefix)
+        files = repo_files("main.py", ctx.picked)
+        prompts.append(get_template("prefix").render(ctx.prefix, "", files))  # snippets as comments
+        repo_prompts.append(get_template("qwen").render(ctx.prefix, "\n", files))
     stable = {p[: p.rindex("\n") + 1] for p in prompts}
     assert len(stable) == 1, "the prompt changed before the cursor's line while typing on it"
     assert prompts[0].startswith("# Path: lib/")  # a snippet header is there
+    stable = {p[: p.rindex("\n", 0, p.index("<|fim_suffix|>")) + 1] for p in repo_prompts}
+    assert len(stable) == 1 and repo_prompts[0].startswith("<|repo_name|>")  # the same in Qwen's repo format
 
 
 def test_bracket_and_string_state_come_from_the_document_start_not_the_window():
@@ -146,3 +150,20 @@ def test_bracket_and_string_state_come_from_the_document_start_not_the_window():
     assert ctx.window_start > doc.index('"""') and doc[:ctx.window_start].count('"""') == 1  # inside it
     post = context_for(doc, cursor, choose_mode(doc, cursor))
     assert post.in_string is False and post.open_brackets == ""
+
+
+def _snippet(path: str, text: str = "x = 1") -> Snippet:
+    return Snippet(path, 0, text, 1.0)
+
+
+def test_repo_files_name_paths_relative_to_the_folder_that_holds_them_all():
+    files = repo_files("/home/u/shapes/app/main.py", [_snippet("/home/u/shapes/lib/geometry.py", "def area(r):")])
+    assert files == RepoFiles((FileSnippet("lib/geometry.py", "def area(r):"),), "app/main.py", "shapes")
+    assert repo_files("/home/u/shapes/main.py", []) is None  # no snippets: the plain format
+
+
+def test_repo_files_keep_relative_paths_and_use_a_neutral_name_when_the_paths_do_not_tell():
+    assert repo_files("main.py", [_snippet("lib/a.py")]) == RepoFiles((FileSnippet("lib/a.py", "x = 1"),),
+                                                                      "main.py", NEUTRAL_REPO)
+    assert repo_files("", [_snippet("/a/b.py")]) == RepoFiles((FileSnippet("/a/b.py", "x = 1"),), "", NEUTRAL_REPO)
+    assert repo_files("/main.py", [_snippet("/lib.py")]).repo == NEUTRAL_REPO  # the file system's root
