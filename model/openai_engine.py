@@ -27,8 +27,8 @@ from codeward.model.base import (
     SamplingParams,
     as_prompt,
 )
-from codeward.model.registry import canonical_name
 from codeward.model.openai_http import ServerClient
+from codeward.model.registry import canonical_name
 from codeward.model.settings import EngineSettings
 from codeward.model.stops import find_stop, strip_partial_char
 from codeward.model.templates import all_special_strings

@@ -11,7 +11,6 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -28,8 +27,8 @@ from codeward.model.base import (
     encode_segments,
     sentinel_id,
 )
-from codeward.model.registry import model_label, resolve_model_path
 from codeward.model.hf_sampling import Batch, Decoder, Row, crop_cache, make_generator
+from codeward.model.registry import model_label, resolve_model_path
 from codeward.model.settings import EngineSettings
 
 log = logging.getLogger(__name__)

@@ -86,9 +86,12 @@ class Pipeline:
         return cursor, context, mode, prompt
 
     def sampling_params(self, mode: Mode) -> SamplingParams:
-        """Sampling params from the engine settings with the mode's and the template's stops."""
+        """Sampling params from the engine settings with the mode's and the template's stops. A multi-line chat
+        answer ends with its code fence: structural stops (`\ndef`, the Codex set) would cut the function an
+        instruct model writes out whole."""
         e = self.settings.engine
-        stops = tuple(dict.fromkeys(mode.stops + self.template.stop))
+        mode_stops = () if self.template.kind == "chat" and mode.kind == "multi" else mode.stops
+        stops = tuple(dict.fromkeys(mode_stops + self.template.stop))
         return SamplingParams(n=e.n, temperature=e.temperature, top_p=e.top_p, max_new_tokens=e.max_new_tokens,
                               stop=stops, seed=e.seed)
 

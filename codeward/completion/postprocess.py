@@ -34,6 +34,8 @@ class PostContext:
     in_string: bool  # the cursor is inside a string literal (bracket balancing is then skipped)
     mode: Mode
     template_kind: str = "prefix"
+    enclosing_def: str = ""  # the function whose body holds the cursor ("" at module level or unknown)
+    body_indent: int = 4  # that function's body indentation in the document
 
 
 def context_for(text: str, cursor: Cursor, mode: Mode, template_kind: str = "prefix") -> PostContext:
@@ -43,7 +45,72 @@ def context_for(text: str, cursor: Cursor, mode: Mode, template_kind: str = "pre
     brackets, in_string = open_at_end(text[: cursor.offset])
     return PostContext(line_before=cursor.line_before, line_after=cursor.line_after,
                        next_lines=tuple(split_lines(tail)[1:6]), open_brackets=brackets, in_string=in_string,
-                       mode=mode, template_kind=template_kind)
+                       mode=mode, template_kind=template_kind,
+                       **enclosing_def(text[max(0, cursor.offset - 20000): cursor.offset], mode))
+
+
+_DEF = re.compile(r"^([ \t]*)(?:async[ \t]+)?def[ \t]+(\w+)[ \t]*\(", re.MULTILINE)
+
+
+def enclosing_def(before: str, mode: Mode) -> dict[str, str | int]:
+    """The last `def` before the cursor that the cursor's block is inside (indented less than it): its name and
+    its body's indentation (of the first code line after the header; the def's own plus four when none)."""
+    found = None
+    for match in _DEF.finditer(before):
+        if indent_width(match.group(1)) < mode.min_indent:
+            found = match
+    if found is None:
+        return {}
+    indent = indent_width(found.group(1)) + 4
+    header_end = before.find(":\n", found.end())
+    for line in before[header_end + 2:].split("\n") if header_end >= 0 else ():
+        if line.strip():
+            indent = max(indent_width(line), indent_width(found.group(1)) + 1)
+            break
+    return {"enclosing_def": found.group(2), "body_indent": indent}
+
+
+def _body_of_redefinition(lines: list[str], ctx: PostContext) -> list[str]:
+    """A chat answer that writes out the whole function the cursor is in: its body (imports before the `def`
+    moved into it), re-indented to the cursor's block; other answers unchanged."""
+    if not ctx.enclosing_def or ctx.mode.kind != "multi":
+        return lines
+    start = next((i for i, line in enumerate(lines) if (m := _DEF.match(line)) and m.group(2) == ctx.enclosing_def),
+                 None)
+    if start is None:
+        return lines
+    base = indent_width(lines[start])
+    head = next((i for i in range(start, len(lines)) if lines[i].split("#")[0].rstrip().endswith(":")), None)
+    if head is None:
+        return lines
+    body = lines[head + 1:]
+    end = next((i for i, line in enumerate(body) if line.strip() and indent_width(line) <= base), len(body))
+    body = _without_docstring(body[:end])
+    if not any(line.strip() for line in body):
+        return lines
+    inner = min(indent_width(line) for line in body if line.strip())
+    imports = [line.strip() for line in lines[:start] if line.startswith(("import ", "from "))]
+    pad = " " * ctx.body_indent
+    out = [pad + line for line in imports] + [pad + line[inner:] if line.strip() else "" for line in body]
+    while out and not out[-1].strip():
+        out.pop()
+    if not ctx.line_before.strip():  # the first line follows the indentation already typed
+        out[0] = out[0][min(len(ctx.line_before), ctx.body_indent):]
+    return out
+
+
+def _without_docstring(body: list[str]) -> list[str]:
+    """`body` without a leading docstring (the prompt already has it)."""
+    first = next((i for i, line in enumerate(body) if line.strip()), None)
+    if first is None:
+        return body
+    opener = body[first].strip()[:3]
+    if opener not in ('"""', "'''"):
+        return body
+    if body[first].strip().count(opener) >= 2 and len(body[first].strip()) > 3:
+        return body[first + 1:]
+    close = next((i for i in range(first + 1, len(body)) if opener in body[i]), None)
+    return body[close + 1:] if close is not None else body
 
 
 def drop_cut_line(text: str, finish_reason: str, mode: Mode) -> str:
@@ -80,6 +147,7 @@ def strip_chat(item: Candidate, ctx: PostContext) -> Candidate | None:
         lines.pop(0)
     while lines and (not lines[-1].strip() or _PROSE.match(lines[-1].strip())):
         lines.pop()
+    lines = _body_of_redefinition(lines, ctx)
     text = "\n".join(lines).replace("<CURSOR>", "")
     echo = ctx.line_before.strip()
     if echo and text.lstrip().startswith(echo):

@@ -10,8 +10,8 @@ import pytest
 
 from codeward.model import openai_http
 from codeward.model.base import Cancelled, EngineError, SamplingParams
-from codeward.model.registry import resolve_model_path
 from codeward.model.openai_engine import OpenAIEngine
+from codeward.model.registry import resolve_model_path
 from codeward.model.settings import EngineSettings
 from tests.model.helpers_engines import Script, completion, fake_server, free_port, llama_server
 
