@@ -55,8 +55,8 @@ CASES: list[tuple[str, str, str, str | None] | tuple[str, str, str, str | None, 
     ("strip_chat", 'def add(a, b):\n    """Sum."""\n    ║',
      '```python\nimport math\n\ndef add(a, b):\n    """Sum."""\n    return a + b\n```', "import math\n    return a + b"),
     ("strip_chat", 'def add(a, b):\n    """Sum.\n\n    >>> add(1, 2)\n    3\n    """\n║',
-     'def add(a: int,\n        b: int) -> int:\n    """Sum.\n\n    >>> add(1, 2)\n    3\n    """\n    return a + b\n\n'
-     'print(add(1, 2))', "    return a + b"),
+     ('def add(a: int,\n        b: int) -> int:\n    """Sum.\n\n    >>> add(1, 2)\n    3\n    """\n    return a + b\n\n'
+      'print(add(1, 2))'), "    return a + b"),
     ("strip_chat", "def add(a, b):\n    ║", "```python\ndef helper():\n    return 1\n```", "def helper():\n    return 1"),
     # the whole chain
     ("chain", "def add(a, b):\n    ║", "return a + b\n\ndef sub(a, b):\n    return a - b", "return a + b"),
