@@ -1,7 +1,8 @@
 """The llamacpp engine: GGUF models in-process through llama-cpp-python, KV cache reused across calls.
 
 Sampling runs here (not in llama.cpp's sampler chain) so that every sample carries the raw log-prob of its tokens,
-honours a seed per sample, and can be cancelled between tokens.
+honours a seed per sample, and can be cancelled between tokens. The samples of a call decode together, one llama.cpp
+sequence each (`llamacpp_batch`); sequence 0 is the one whose KV prefix is reused across calls.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from pathlib import Path
 import numpy as np
 
 from codeward.model.base import (
-    Cancelled,
     Engine,
     EngineError,
     EngineInfo,
@@ -26,10 +26,10 @@ from codeward.model.base import (
     encode_segments,
     sentinel_id,
 )
+from codeward.model.llamacpp_batch import MAX_SEQS, KvSequences, Scheduler, StreamRules, open_batch_context
 from codeward.model.registry import model_label, resolve_model_path
-from codeward.model.sampling import log_softmax, pick_token, sample_seeds
+from codeward.model.sampling import log_softmax, pick_token
 from codeward.model.settings import EngineSettings
-from codeward.model.stops import decode_complete, find_stop
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +55,15 @@ class LlamaCppEngine(Engine):
             raise EngineError(f"llama.cpp could not load {path!r}: {exc}; is it a valid GGUF file?") from exc
         self._lock = threading.Lock()
         self._closed = False
-        self._pieces: dict[int, bytes] = {}
         self._n_vocab = self._llm.n_vocab()
+        try:
+            open_batch_context(self._llm, MAX_SEQS)
+        except ValueError as exc:
+            self._llm.close()
+            raise EngineError(f"llama.cpp could not make a context of {MAX_SEQS} sequences and n_ctx="
+                              f"{settings.n_ctx} for {path!r}: {exc}; lower engine.n_ctx") from exc
+        self._kv = KvSequences(self._llm, self._n_vocab)
+        self._pieces: dict[int, bytes] = {}
         self.n_ctx = settings.n_ctx
         self._special_ids, specials, self._end_tokens = self._scan_vocab()
         self.info = EngineInfo(engine="llamacpp", model=model_label(settings.model), special_tokens=specials,
@@ -167,45 +174,18 @@ class LlamaCppEngine(Engine):
                  cancel: threading.Event | None = None) -> list[list[Sample]]:
         with self._lock:
             self._check_open()
-            return [self._generate_one(p, params, cancel) for p in prompts]
+            tokens = [self._prompt_tokens(p, params) for p in prompts]
+            rules = StreamRules(params, pick_token, self._end_tokens, self.detokenize)
+            return Scheduler(self._kv, self._llm, self._prefill, tokens, rules, self.n_ctx).run(cancel)
 
-    def _generate_one(self, prompt: PromptLike, params: SamplingParams,
-                      cancel: threading.Event | None) -> list[Sample]:
-        prompt_tokens = self.tokenize(prompt, bos=True)
-        if len(prompt_tokens) + params.max_new_tokens > self.n_ctx:
-            raise EngineError(f"the prompt has {len(prompt_tokens)} tokens; with max_new_tokens="
+    def _prompt_tokens(self, prompt: PromptLike, params: SamplingParams) -> list[int]:
+        """The prompt's tokens (with BOS); EngineError when they and max_new_tokens overflow the context window."""
+        tokens = self.tokenize(prompt, bos=True)
+        if len(tokens) + params.max_new_tokens > self.n_ctx:
+            raise EngineError(f"the prompt has {len(tokens)} tokens; with max_new_tokens="
                               f"{params.max_new_tokens} that exceeds the context window n_ctx={self.n_ctx}: raise "
                               "engine.n_ctx or shorten the prompt")
-        first_logits = self._prefill(prompt_tokens)
-        samples = []
-        for seed in sample_seeds(params.seed, params.n):
-            rng = np.random.default_rng(seed)
-            self._llm.n_tokens = len(prompt_tokens)
-            samples.append(self._decode_sample(first_logits, params, rng, cancel))
-        return samples
-
-    def _decode_sample(self, logits: np.ndarray, params: SamplingParams, rng: np.random.Generator,
-                       cancel: threading.Event | None) -> Sample:
-        out: list[int] = []
-        text, logprob, reason = "", 0.0, "length"
-        # Bytes of a multi-byte character may be split across tokens: decode the whole list each step.
-        for _ in range(params.max_new_tokens):
-            if cancel is not None and cancel.is_set():
-                raise Cancelled("generation cancelled")
-            token, lp = pick_token(logits, params.temperature, params.top_p, rng)
-            if token in self._end_tokens:
-                reason = "stop"
-                break
-            out.append(token)
-            logprob += lp
-            text = decode_complete(self.detokenize(out))  # a character split across tokens waits for its end
-            cut = find_stop(text, params.stop)
-            if cut >= 0:
-                text, reason = text[:cut], "stop"
-                break
-            if len(out) < params.max_new_tokens:
-                logits = self._decode([token])
-        return Sample(text=text, finish_reason=reason, logprob_sum=logprob, n_tokens=len(out))
+        return tokens
 
     def score(self, prompt: PromptLike, continuation: str) -> float:
         with self._lock:
@@ -231,4 +211,5 @@ class LlamaCppEngine(Engine):
         with self._lock:
             if not self._closed:
                 self._closed = True
+                self._kv.close()
                 self._llm.close()
