@@ -24,6 +24,7 @@ from codeward.model.registry import DEFAULT_MODEL
 TASKS = ("HumanEval/0", "HumanEval/2", "HumanEval/4", "HumanEval/7", "HumanEval/13", "HumanEval/16")
 INFILLING = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "humaneval-infilling"
 FIM_TASK = "SingleLineInfilling/HumanEval/0/L2"
+CHAT_TASK = "HumanEval/13"
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +89,9 @@ def test_fim_fills_a_single_line_hole(qwen, tmp_path):
     problem = Problem(task_id=FIM_TASK, prompt="", entry_point=task["entry_point"], test=task["test"])
     passed = _passed([{"task_id": FIM_TASK, "completion": program}], {FIM_TASK: problem}, tmp_path)
     assert passed[FIM_TASK], (middle, task["canonical_solution"])
+def test_chat_mode_answers_with_code_that_passes(qwen, tmp_path):
+    problems = load_problems(humaneval_path())
+    pipeline = _pipeline(qwen, "chat")
+    rows = sample_task(pipeline, problems[CHAT_TASK], "chat")
+    assert "```" not in rows[0]["completion"] and "<|im_" not in rows[0]["completion"]
+    assert _passed(rows, {CHAT_TASK: problems[CHAT_TASK]}, tmp_path)[CHAT_TASK], rows[0]["raw"]
