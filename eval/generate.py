@@ -60,15 +60,9 @@ def sample_task(pipeline: Pipeline, problem: Problem, arm: str) -> list[dict[str
 
 def done_tasks(path: Path) -> set[str]:
     """Task ids already in a samples file (a resumed run skips them); a torn last line is ignored."""
-    done: set[str] = set()
     if not path.exists():
-        return done
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            done.add(json.loads(line)["task_id"])
-        except (ValueError, KeyError, TypeError):
-            continue
-    return done
+        return set()
+    return {row["task_id"] for row in read_rows(path) if isinstance(row, dict) and "task_id" in row}
 
 
 def sample_tasks(pipeline: Pipeline, problems: Mapping[str, Problem], task_ids: Sequence[str], out: Path,
