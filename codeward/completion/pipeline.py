@@ -85,15 +85,15 @@ class Pipeline:
         prompt = self.template.render_segments(context.prefix, context.suffix, files)
         return cursor, context, mode, prompt
 
-    def sampling_params(self, mode: Mode) -> SamplingParams:
+    def sampling_params(self, mode: Mode, seed: int | None = None) -> SamplingParams:
         """Sampling params from the engine settings with the mode's and the template's stops. A multi-line chat
         answer ends with its code fence: structural stops (`\ndef`, the Codex set) would cut the function an
-        instruct model writes out whole."""
+        instruct model writes out whole. `seed` overrides `engine.seed` (an eval run seeds each task)."""
         e = self.settings.engine
         mode_stops = () if self.template.kind == "chat" and mode.kind == "multi" else mode.stops
         stops = tuple(dict.fromkeys(mode_stops + self.template.stop))
         return SamplingParams(n=e.n, temperature=e.temperature, top_p=e.top_p, max_new_tokens=e.max_new_tokens,
-                              stop=stops, seed=e.seed)
+                              stop=stops, seed=e.seed if seed is None else seed)
 
     def postprocess(self, samples: Sequence[Sample], request: CompletionRequest, cursor: Cursor, context: Context,
                     mode: Mode) -> list[Outcome]:
@@ -110,13 +110,14 @@ class Pipeline:
             out.append(Outcome(index, sample.text, suggestion, dropped_by))
         return out
 
-    async def complete(self, request: CompletionRequest) -> CompletionResult:
-        """One outcome per sample for `request`; RequestError for a bad request, EngineError when the model fails."""
+    async def complete(self, request: CompletionRequest, seed: int | None = None) -> CompletionResult:
+        """One outcome per sample for `request`; RequestError for a bad request, EngineError when the model fails.
+        `seed` overrides `engine.seed` for this request."""
         t0 = time.perf_counter()
         async with self._engine_lock():
             # Off the event loop: token counting may be a tokenizer call or, for remote engines, an HTTP request.
             cursor, context, mode, prompt = await asyncio.to_thread(self.prepare, request)
-            params = self.sampling_params(mode)
+            params = self.sampling_params(mode, seed)
             t1 = time.perf_counter()
             samples = (await self.engine.agenerate([prompt], params))[0]
         t2 = time.perf_counter()
@@ -133,6 +134,6 @@ class Pipeline:
                   ", ".join(f"{k} {v:.0f} ms" for k, v in timings.items()))
         return result
 
-    def complete_sync(self, request: CompletionRequest) -> CompletionResult:
+    def complete_sync(self, request: CompletionRequest, seed: int | None = None) -> CompletionResult:
         """`complete` for code without an event loop (CLI, scripts, eval workers)."""
-        return asyncio.run(self.complete(request))
+        return asyncio.run(self.complete(request, seed))
