@@ -132,6 +132,7 @@ def sample_into(folder: Any, settings: Any, plan: SamplingPlan, problems: Mappin
     seconds = sum(float(r.get("seconds") or 0.0) for r in rows)
     tokens = sum(int(r.get("n_tokens") or 0) for r in rows)
     return {"samples": len(rows), "tokens": tokens, "seconds": round(seconds, 1),
+            "templates": sorted({str(r.get("template")) for r in rows if r.get("template")}),
             "tokens_per_s": round(tokens / seconds, 2) if seconds > 0 else 0.0,
             "this_run_wall_s": round(time.perf_counter() - started, 1)}
 

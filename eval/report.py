@@ -116,7 +116,9 @@ def analysis_lines(results: Mapping[str, Any], plots: Sequence[str] = ()) -> lis
     if plan:
         temps = ", ".join(f"{t:g}" for t in plan["temperatures"])
         model = results.get("config", {}).get("model", {}).get("name")
-        what = (f"- Model {model}, template {plan['template']}, n = {plan['n']} per task, temperature {temps}, "
+        used = ", ".join((results.get("throughput") or {}).get("templates") or [])
+        template = plan["template"] + (f" ({used})" if used and used != plan["template"] else "")
+        what = (f"- Model {model}, template {template}, n = {plan['n']} per task, temperature {temps}, "
                 f"top_p {plan['top_p']}, max_new_tokens {plan['max_new_tokens']}, stops {plan['stop_preset']}, "
                 f"seed {plan['seed']}")
         lines += ["", "## Sampling", "", what, "- " + (RAW_NOTE if plan.get("raw") else PIPELINE_NOTE)]

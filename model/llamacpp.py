@@ -67,8 +67,15 @@ class LlamaCppEngine(Engine):
         self.n_ctx = settings.n_ctx
         self._special_ids, specials, self._end_tokens = self._scan_vocab()
         self.info = EngineInfo(engine="llamacpp", model=model_label(settings.model), special_tokens=specials,
-                               extra={"path": path, "threads": str(threads)},
+                               extra={"path": path, "threads": str(threads), "eos_token": self._eos_text()},
                                chat_template=self._llm.metadata.get("tokenizer.chat_template", ""))
+
+    def _eos_text(self) -> str:
+        """The end-of-sequence token's text (chat templates may name it), empty when the model has none."""
+        eos = self._llm.token_eos()
+        if eos < 0:
+            return ""
+        return self._llm.detokenize([eos], special=True).decode("utf-8", errors="replace")
 
     def _scan_vocab(self) -> tuple[dict[str, int], frozenset[str], frozenset[int]]:
         """Special token ids by text, control tokens' texts (for template detection), end-of-generation ids."""

@@ -73,7 +73,8 @@ class TransformersEngine(Engine):
         self.info = EngineInfo(engine="transformers", model=name,
                                special_tokens=hf_loading.special_tokens(self.tokenizer),
                                extra={"device": str(self.device), "dtype": str(self.dtype).removeprefix("torch."),
-                                      "path": path})
+                                      "path": path, "eos_token": str(self.tokenizer.eos_token or "")},
+                               chat_template=str(getattr(self.tokenizer, "chat_template", None) or ""))
         log.info("transformers engine: %s on %s in %s", name, self.device, self.info.extra["dtype"])
 
     def _encode_text(self, text: str, special: bool = False) -> list[int]:

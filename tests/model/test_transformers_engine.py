@@ -40,6 +40,14 @@ def test_info_names_the_embedded_model_and_its_special_tokens(tf_engine):
     assert tf_engine.info.extra["dtype"] == "float32" and tf_engine.info.extra["device"] == "cpu"
 
 
+def test_info_carries_the_models_chat_template_and_eos_like_llamacpp(tf_engine, llama_engine):
+    """Both engines read the same GGUF: the chat template and the EOS text the chat format needs agree."""
+    assert "<|im_start|>" in tf_engine.info.chat_template
+    assert tf_engine.info.chat_template == llama_engine.info.chat_template
+    assert tf_engine.info.extra["eos_token"] == llama_engine.info.extra["eos_token"]
+    assert llama_engine.info.extra["eos_token"] in llama_engine.info.special_tokens
+
+
 def test_n_samples_per_prompt_and_max_tokens(tf_engine):
     out = tf_engine.generate([PROMPT, OTHER], SamplingParams(n=3, temperature=0.8, max_new_tokens=5, seed=1))
     assert [len(samples) for samples in out] == [3, 3]
