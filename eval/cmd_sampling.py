@@ -114,7 +114,6 @@ def sample_into(folder: Any, settings: Any, plan: SamplingPlan, problems: Mappin
                 settings_for: Callable[[float], Any] | None = None) -> dict[str, Any]:
     """Sample the plan into the folder's samples.jsonl (resuming); the throughput of the rows this run has."""
     from codeward.eval.generate import sample_run
-    from codeward.eval.jsonl import read_rows
     from codeward.eval.runfolder import SAMPLES
 
     engine = load_engine(settings)
@@ -123,18 +122,29 @@ def sample_into(folder: Any, settings: Any, plan: SamplingPlan, problems: Mappin
         sample_run(engine, settings.pipeline(), plan, problems, task_ids, folder.file(SAMPLES), arm=arm,
                    progress=progress, make_rows=make_rows, settings_for=settings_for)
     except KeyboardInterrupt:
-        print(f"codeward: interrupted; the samples so far are kept in {folder.file(SAMPLES)}. Continue with the "
-              f"same command plus --resume --out {folder.path}", file=sys.stderr)
+        say_interrupted(folder)
         raise
     finally:
         engine.close()
-    rows = read_rows(folder.file(SAMPLES))
+    return {**throughput_of(folder.file(SAMPLES)), "this_run_wall_s": round(time.perf_counter() - started, 1)}
+
+
+def say_interrupted(folder: Any) -> None:
+    """Tell the user where an interrupted run's work is and how to continue it."""
+    print(f"codeward: interrupted; what is done so far is kept in {folder.path}. Continue with the same command "
+          f"plus --resume --out {folder.path}", file=sys.stderr)
+
+
+def throughput_of(samples: Any) -> dict[str, Any]:
+    """Samples, tokens, sampling seconds, tokens/s and templates of a samples.jsonl."""
+    from codeward.eval.jsonl import read_rows
+
+    rows = read_rows(samples)
     seconds = sum(float(r.get("seconds") or 0.0) for r in rows)
     tokens = sum(int(r.get("n_tokens") or 0) for r in rows)
     return {"samples": len(rows), "tokens": tokens, "seconds": round(seconds, 1),
             "templates": sorted({str(r.get("template")) for r in rows if r.get("template")}),
-            "tokens_per_s": round(tokens / seconds, 2) if seconds > 0 else 0.0,
-            "this_run_wall_s": round(time.perf_counter() - started, 1)}
+            "tokens_per_s": round(tokens / seconds, 2) if seconds > 0 else 0.0}
 
 
 def sampling_setup(args: argparse.Namespace, ctx: Any, plan: SamplingPlan, **config: Any) -> list[str]:
@@ -164,7 +174,7 @@ def sample_and_load(args: argparse.Namespace, ctx: Any, folder: Any, plan: Sampl
 
 
 def grade(ctx: Any, folder: Any, rows: list[dict[str, Any]], ks: list[int], title: str,
-          throughput: dict[str, Any] | None) -> dict[str, Any]:
+          throughput: dict[str, Any] | None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """pass@k per (model, temperature, arm) with result counts, the analyses, results.json + report + plots, and
     a summary on stdout; returns the results document."""
     from codeward.eval.analyses import analyses
@@ -186,7 +196,7 @@ def grade(ctx: Any, folder: Any, rows: list[dict[str, Any]], ks: list[int], titl
                     "sample_idx": s.sample_idx, **s.extra} for s in ctx.samples]
     results = results_document(ctx, metrics, engine=ctx.config.get("engine"))
     results.update(analyses(sample_rows, rows, metrics, ks, ev.bootstrap_samples, ev.bootstrap_seed),
-                   notes=notes, failures=top_results(rows), throughput=throughput)
+                   notes=notes, failures=top_results(rows), throughput=throughput, **(extra or {}))
     publish(folder, results, title)
     _summary(results, ks, notes, ctx.isolation.level, folder.path)
     return results

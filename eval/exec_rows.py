@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from tqdm import tqdm
@@ -71,8 +71,10 @@ def execute_samples(
     folder: RunFolder,
     pool: SandboxPool,
     progress: bool | None = None,
+    program_of: Callable[[Sample], str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run every sample not yet in exec.jsonl, append its row, and return all rows in sample order."""
+    """Run every sample not yet in exec.jsonl, append its row, and return all rows in sample order.
+    `program_of(sample)` builds a sample's program where it depends on more than the task (an arm's own prompt)."""
     by_key = {s.key: s for s in samples}
     done = _done_rows(folder, set(by_key))
     todo = [s for s in samples if s.key not in done]
@@ -81,7 +83,7 @@ def execute_samples(
 
     def jobs() -> Iterable[tuple[SampleKey, str]]:
         for s in todo:
-            yield s.key, problems[s.task_id].program(s.completion)
+            yield s.key, program_of(s) if program_of else problems[s.task_id].program(s.completion)
 
     quiet = not sys.stderr.isatty() if progress is None else not progress
     with (

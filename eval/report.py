@@ -143,6 +143,44 @@ def analysis_lines(results: Mapping[str, Any], plots: Sequence[str] = ()) -> lis
         lines += [f"| {_fmt(r['model'])} | {_fmt(r['temperature'])} | {r['arm']} | {r['method']} | "
                   f"{r['pass@1']:.3f} {_fmt(r['pass@1_ci95'])} | {r['tasks']} |" for r in ranking]
         lines += ["", RANKING_NOTE]
+    lines += gap_lines(results)
     if plots:
         lines += ["", "## Plots", ""] + [f"![{name}]({name})" for name in plots]
     return lines
+
+
+def gap_lines(results: Mapping[str, Any]) -> list[str]:
+    """The arms' gaps (results.json `comparisons`) and likelihood means, with a plain-language reading."""
+    lines: list[str] = []
+    likelihood = results.get("likelihood") or []
+    if likelihood:
+        lines += ["", "## Likelihood of the reference completion", "",
+                  "| model | arm | mean token log-prob (95% CI) | tasks |", "|---|---|---|---|"]
+        lines += [f"| {_fmt(r['model'])} | {r['arm']} | {r['value']:.4f} {_fmt(r['ci95'])} | {r['tasks']} |"
+                  for r in likelihood]
+    gaps = results.get("comparisons") or []
+    if not gaps:
+        return lines
+    lines += ["", "## Gaps (paired over tasks)", "",
+              "| gap | model | temperature | metric | difference (95% CI) | p | test | tasks |",
+              "|---|---|---|---|---|---|---|---|"]
+    for c in gaps:
+        lo, hi = c["ci95"]
+        lines.append(f"| {c['name']} | {_fmt(c.get('model'))} | {_fmt(c.get('temperature'))} | {c['metric']} | "
+                     f"{c['diff']:+.4f} [{lo:+.3f}, {hi:+.3f}] | {c['p_value']:.3f} | {c.get('test', '')} | "
+                     f"{c.get('tasks', '')} |")
+    lines += ["", "Reading: a positive difference means the first arm did better (a higher pass rate, or a more "
+              "likely reference completion) than the second. " + " ".join(_reading(c) for c in gaps)]
+    return lines
+
+
+def _reading(c: Mapping[str, Any]) -> str:
+    lo, hi = c["ci95"]
+    first, second = (c["name"].split("-", 1) + [""])[:2]
+    if lo > 0:
+        verdict = f"{first} beats {second}: the CI excludes 0"
+    elif hi < 0:
+        verdict = f"{second} beats {first}: the CI excludes 0"
+    else:
+        verdict = "no gap detectable on these tasks (the CI contains 0)"
+    return f"{c['metric']} ({c['name']}, {c.get('model')}): {verdict}."

@@ -1,0 +1,137 @@
+"""Misalignment runs (the Codex paper, section 7.2): the same tasks with clean and with buggy context, per arm.
+
+This module holds the `pairs` protocol's data (ready-made clean/buggy prompt pairs), the per-arm problems, the
+likelihood measure (how much the model believes a reference completion under each arm's prompt) and the paired
+statistics of a gap. The programs executed are the arm's prompt + completion + test + `check(entry_point)`.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from codeward.completion.pipeline import Pipeline
+from codeward.eval.datasets import Problem
+from codeward.eval.generate import task_request
+from codeward.eval.jsonl import DataError, JsonlAppender, iter_jsonl, read_rows
+from codeward.eval.stats import bootstrap_ci
+
+PAIR_ARMS = ("clean", "buggy")
+LIKELIHOOD_FILE = "likelihood.jsonl"
+
+
+@dataclass(frozen=True)
+class ArmTasks:
+    """The problems of each arm, keyed alike (so arms pair up task by task)."""
+
+    arms: dict[str, dict[str, Problem]]
+
+    def program(self, arm: str, task_id: str, completion: str) -> str:
+        """The program that grades `completion` of `task_id` in `arm`."""
+        return self.arms[arm][task_id].program(completion)
+
+
+def load_pairs(path: str | Path) -> ArmTasks:
+    """A pairs file: task_id, clean_prompt, buggy_prompt, entry_point, test, optional instance_id (the key when
+    several rows share a task) and reference_completion; other fields ignored. Errors name the line and field."""
+    p = Path(path)
+    errors: list[str] = []
+    arms: dict[str, dict[str, Problem]] = {"clean": {}, "buggy": {}}
+    for lineno, row in iter_jsonl(p):
+        if not isinstance(row, dict):
+            errors.append(f"line {lineno}: expected a JSON object, got {type(row).__name__}")
+            continue
+        missing = [f for f in ("task_id", "clean_prompt", "buggy_prompt", "entry_point", "test")
+                   if not isinstance(row.get(f), str) or not row.get(f)]
+        ref = row.get("reference_completion")
+        if ref is not None and not isinstance(ref, str):
+            missing.append("reference_completion (must be a string)")
+        if missing:
+            errors.append(f"line {lineno}: missing or not a string: {', '.join(missing)}")
+            continue
+        key = str(row.get("instance_id") or row["task_id"])
+        if key in arms["clean"]:
+            errors.append(f"line {lineno}: duplicate key {key!r} (give rows of one task an instance_id each)")
+            continue
+        for arm in PAIR_ARMS:
+            arms[arm][key] = Problem(task_id=key, prompt=row[f"{arm}_prompt"], entry_point=row["entry_point"],
+                                     test=row["test"], canonical_solution=ref)
+        if len(errors) >= 20:
+            break
+    if errors:
+        raise DataError(f"{p}: {len(errors)} bad row(s):\n  " + "\n  ".join(errors))
+    if not arms["clean"]:
+        raise DataError(f"{p}: no pairs found; expected rows with task_id, clean_prompt, buggy_prompt, entry_point, "
+                        "test")
+    return ArmTasks(arms)
+
+
+def mcnemar_p(a: Sequence[bool], b: Sequence[bool]) -> float:
+    """Two-sided exact McNemar test of paired pass/fail outcomes (a binomial test on the discordant pairs)."""
+    only_a = sum(1 for x, y in zip(a, b, strict=True) if x and not y)
+    only_b = sum(1 for x, y in zip(a, b, strict=True) if y and not x)
+    n = only_a + only_b
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(min(only_a, only_b) + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+def paired_mean_gap(a: Mapping[str, float], b: Mapping[str, float], n_boot: int, seed: int,
+                    **keys: Any) -> dict[str, Any]:
+    """Mean per-task difference a - b over shared tasks, its bootstrap CI and a sign-flip permutation p-value."""
+    shared = sorted(t for t in a if t in b)
+    if not shared:
+        raise ValueError("a paired gap needs tasks measured in both arms; none are shared")
+    diffs = np.array([a[t] - b[t] for t in shared], dtype=float)
+    observed = float(diffs.mean())
+    rng = np.random.default_rng(seed + 1)
+    null = np.abs((rng.choice((-1.0, 1.0), size=(n_boot, len(diffs))) * diffs).mean(axis=1))
+    p_value = float((1 + np.count_nonzero(null >= abs(observed) - 1e-12)) / (n_boot + 1))
+    return {**keys, "diff": observed, "ci95": bootstrap_ci(diffs, n_boot, seed), "p_value": p_value,
+            "tasks": len(shared), "test": "permutation"}
+
+
+def score_references(pipeline: Pipeline, tasks: ArmTasks, task_ids: Sequence[str], out: Path,
+                     progress: bool = True) -> list[dict[str, Any]]:
+    """Mean token log-prob of each task's reference completion under each arm's prompt (as the pipeline renders
+    it in function-completion mode), appended to `out` one row per (arm, task); resumable. Tasks without a
+    reference are skipped."""
+    from tqdm import tqdm
+
+    model = pipeline.engine.info.model
+    done = {(r["model"], r["arm"], r["task_id"]) for r in read_rows(out, repair=True)}
+    todo = [(arm, t) for t in task_ids for arm in tasks.arms
+            if (model, arm, t) not in done and tasks.arms[arm][t].canonical_solution]
+    with JsonlAppender(out) as writer:
+        for arm, task_id in tqdm(todo, desc="likelihood", unit="prompt", file=sys.stderr, disable=not progress):
+            problem = tasks.arms[arm][task_id]
+            reference = problem.canonical_solution or ""
+            _cursor, _context, _mode, prompt = pipeline.prepare(task_request(problem))
+            logprob = pipeline.engine.score(prompt, reference)
+            n = max(pipeline.engine.count_tokens(reference), 1)
+            writer.write({"model": model, "arm": arm, "task_id": task_id, "logprob_sum": logprob, "n_tokens": n,
+                          "mean_logprob": logprob / n})
+    return [r for r in read_rows(out) if r["model"] == model and r["task_id"] in set(task_ids)]
+
+
+def likelihood_summary(rows: Iterable[Mapping[str, Any]], baseline: str, n_boot: int,
+                       seed: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Per (model, arm): the mean over tasks of the reference's mean token log-prob, with its CI; and per model
+    and arm other than `baseline`: the paired gap baseline - arm (positive: the arm makes the reference less likely)."""
+    by: dict[tuple[str, str], dict[str, float]] = {}
+    for r in rows:
+        by.setdefault((r["model"], r["arm"]), {})[r["task_id"]] = float(r["mean_logprob"])
+    means = [{"model": m, "arm": arm, "metric": "mean_logprob", "value": float(np.mean(list(v.values()))),
+              "ci95": bootstrap_ci(np.array(list(v.values())), n_boot, seed), "tasks": len(v)}
+             for (m, arm), v in sorted(by.items())]
+    gaps = [paired_mean_gap(by[(m, baseline)], v, n_boot, seed, name=f"{baseline}-{arm}", model=m,
+                            temperature=None, metric="mean_logprob")
+            for (m, arm), v in sorted(by.items()) if arm != baseline and (m, baseline) in by]
+    return means, gaps
