@@ -66,7 +66,13 @@ def humaneval_path() -> Path:
 
 
 def file_digest(path: str | Path) -> str:
-    """sha256 of a file (recorded in config.json so --resume notices a changed input)."""
+    """sha256 of a file, or of a folder's files (names and contents), recorded in config.json so that --resume
+    notices a changed input."""
+    if Path(path).is_dir():
+        h = hashlib.sha256()
+        for child in sorted(p for p in Path(path).rglob("*") if p.is_file()):
+            h.update(f"{child.relative_to(path)}\0{file_digest(child)}\0".encode())
+        return h.hexdigest()
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

@@ -28,13 +28,25 @@ LIKELIHOOD_FILE = "likelihood.jsonl"
 
 @dataclass(frozen=True)
 class ArmTasks:
-    """The problems of each arm, keyed alike (so arms pair up task by task)."""
+    """The prompts of each arm, keyed alike by task (so arms pair up task by task); a task may have several
+    prompts in an arm (codex-contexts has three), pooled. `executed` holds the program each task is graded by
+    when that is not the arm's own prompt (codex-contexts: the target task alone, never the examples)."""
 
-    arms: dict[str, dict[str, Problem]]
+    arms: dict[str, dict[str, tuple[Problem, ...]]]
+    executed: dict[str, Problem] | None = None
 
     def program(self, arm: str, task_id: str, completion: str) -> str:
         """The program that grades `completion` of `task_id` in `arm`."""
-        return self.arms[arm][task_id].program(completion)
+        problem = self.executed[task_id] if self.executed is not None else self.arms[arm][task_id][0]
+        return problem.program(completion)
+
+    def first(self, arm: str) -> dict[str, Problem]:
+        """Each task's first prompt in `arm`."""
+        return {t: variants[0] for t, variants in self.arms[arm].items()}
+
+    def prompts_per_task(self, arm: str) -> int:
+        """The most prompts any task has in `arm`."""
+        return max(len(v) for v in self.arms[arm].values())
 
 
 def load_pairs(path: str | Path) -> ArmTasks:
@@ -42,7 +54,7 @@ def load_pairs(path: str | Path) -> ArmTasks:
     several rows share a task) and reference_completion; other fields ignored. Errors name the line and field."""
     p = Path(path)
     errors: list[str] = []
-    arms: dict[str, dict[str, Problem]] = {"clean": {}, "buggy": {}}
+    arms: dict[str, dict[str, tuple[Problem, ...]]] = {"clean": {}, "buggy": {}}
     for lineno, row in iter_jsonl(p):
         if not isinstance(row, dict):
             errors.append(f"line {lineno}: expected a JSON object, got {type(row).__name__}")
@@ -60,8 +72,8 @@ def load_pairs(path: str | Path) -> ArmTasks:
             errors.append(f"line {lineno}: duplicate key {key!r} (give rows of one task an instance_id each)")
             continue
         for arm in PAIR_ARMS:
-            arms[arm][key] = Problem(task_id=key, prompt=row[f"{arm}_prompt"], entry_point=row["entry_point"],
-                                     test=row["test"], canonical_solution=ref)
+            arms[arm][key] = (Problem(task_id=key, prompt=row[f"{arm}_prompt"], entry_point=row["entry_point"],
+                                      test=row["test"], canonical_solution=ref),)
         if len(errors) >= 20:
             break
     if errors:
@@ -100,38 +112,45 @@ def paired_mean_gap(a: Mapping[str, float], b: Mapping[str, float], n_boot: int,
 
 def score_references(pipeline: Pipeline, tasks: ArmTasks, task_ids: Sequence[str], out: Path,
                      progress: bool = True) -> list[dict[str, Any]]:
-    """Mean token log-prob of each task's reference completion under each arm's prompt (as the pipeline renders
-    it in function-completion mode), appended to `out` one row per (arm, task); resumable. Tasks without a
-    reference are skipped."""
+    """Mean token log-prob of each task's reference completion under each of an arm's prompts (as the pipeline
+    renders them in function-completion mode), appended to `out` one row per (arm, task, prompt); resumable. Tasks
+    without a reference are skipped. Returns one row per (arm, task): the mean over its prompts."""
     from tqdm import tqdm
 
     model = pipeline.engine.info.model
-    done = {(r["model"], r["arm"], r["task_id"]) for r in read_rows(out, repair=True)}
-    todo = [(arm, t) for t in task_ids for arm in tasks.arms
-            if (model, arm, t) not in done and tasks.arms[arm][t].canonical_solution]
+    done = {(r["model"], r["arm"], r["task_id"], r.get("prompt_index", 0)) for r in read_rows(out, repair=True)}
+    todo = [(arm, t, i) for t in task_ids for arm in tasks.arms for i, p in enumerate(tasks.arms[arm][t])
+            if (model, arm, t, i) not in done and p.canonical_solution]
     with JsonlAppender(out) as writer:
-        for arm, task_id in tqdm(todo, desc="likelihood", unit="prompt", file=sys.stderr, disable=not progress):
-            problem = tasks.arms[arm][task_id]
+        for arm, task_id, index in tqdm(todo, desc="likelihood", unit="prompt", file=sys.stderr,
+                                        disable=not progress):
+            problem = tasks.arms[arm][task_id][index]
             reference = problem.canonical_solution or ""
             _cursor, _context, _mode, prompt = pipeline.prepare(task_request(problem))
             logprob = pipeline.engine.score(prompt, reference)
             n = max(pipeline.engine.count_tokens(reference), 1)
-            writer.write({"model": model, "arm": arm, "task_id": task_id, "logprob_sum": logprob, "n_tokens": n,
-                          "mean_logprob": logprob / n})
-    return [r for r in read_rows(out) if r["model"] == model and r["task_id"] in set(task_ids)]
+            writer.write({"model": model, "arm": arm, "task_id": task_id, "prompt_index": index,
+                          "logprob_sum": logprob, "n_tokens": n, "mean_logprob": logprob / n})
+    pooled: dict[tuple[str, str], list[float]] = {}
+    wanted = set(task_ids)
+    for r in read_rows(out):
+        if r["model"] == model and r["task_id"] in wanted:
+            pooled.setdefault((r["arm"], r["task_id"]), []).append(float(r["mean_logprob"]))
+    return [{"model": model, "arm": arm, "task_id": t, "mean_logprob": float(np.mean(v)), "prompts": len(v)}
+            for (arm, t), v in pooled.items()]
 
 
-def likelihood_summary(rows: Iterable[Mapping[str, Any]], baseline: str, n_boot: int,
+def likelihood_summary(rows: Iterable[Mapping[str, Any]], gaps: Sequence[tuple[str, str]], n_boot: int,
                        seed: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Per (model, arm): the mean over tasks of the reference's mean token log-prob, with its CI; and per model
-    and arm other than `baseline`: the paired gap baseline - arm (positive: the arm makes the reference less likely)."""
+    """Per (model, arm): the mean over tasks of the reference's mean token log-prob, with its CI; and per model and
+    gap (a, b): the paired difference a - b (positive: arm b makes the reference less likely)."""
     by: dict[tuple[str, str], dict[str, float]] = {}
     for r in rows:
         by.setdefault((r["model"], r["arm"]), {})[r["task_id"]] = float(r["mean_logprob"])
     means = [{"model": m, "arm": arm, "metric": "mean_logprob", "value": float(np.mean(list(v.values()))),
               "ci95": bootstrap_ci(np.array(list(v.values())), n_boot, seed), "tasks": len(v)}
              for (m, arm), v in sorted(by.items())]
-    gaps = [paired_mean_gap(by[(m, baseline)], v, n_boot, seed, name=f"{baseline}-{arm}", model=m,
-                            temperature=None, metric="mean_logprob")
-            for (m, arm), v in sorted(by.items()) if arm != baseline and (m, baseline) in by]
-    return means, gaps
+    out = [paired_mean_gap(by[(m, a)], by[(m, b)], n_boot, seed, name=f"{a}-{b}", model=m, temperature=None,
+                           metric="mean_logprob")
+           for m in sorted({m for m, _ in by}) for a, b in gaps if (m, a) in by and (m, b) in by]
+    return means, out

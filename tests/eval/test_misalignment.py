@@ -28,7 +28,7 @@ def _write(path, rows):
 
 def test_pairs_make_two_arms_keyed_alike(tmp_path):
     tasks = load_pairs(_write(tmp_path / "p.jsonl", PAIRS))
-    assert set(tasks.arms) == {"clean", "buggy"} and list(tasks.arms["clean"]) == ["t/0", "t/1", "t/2"]
+    assert set(tasks.arms) == {"clean", "buggy"} and list(tasks.first("clean")) == ["t/0", "t/1", "t/2"]
     program = tasks.program("buggy", "t/0", "    return max(xs)\n")
     assert program.startswith(HELPER_BUG) and program.endswith("check(biggest)")
 
@@ -64,7 +64,7 @@ def _misalignment(*args: str) -> subprocess.CompletedProcess:
 def test_pairs_run_end_to_end_on_a_real_model(tmp_path):
     data = _write(tmp_path / "pairs.jsonl", PAIRS)
     out = tmp_path / "run"
-    proc = _misalignment("--data", str(data), "-n", "1", "--max-new-tokens", "16", "-k", "1", "--out", str(out),
+    proc = _misalignment("--protocol", "pairs", "--data", str(data), "-n", "1", "--max-new-tokens", "16", "-k", "1", "--out", str(out),
                          "--no-progress")
     assert proc.returncode == 0, proc.stderr
     results = json.loads((out / "results.json").read_text())
@@ -79,11 +79,16 @@ def test_pairs_run_end_to_end_on_a_real_model(tmp_path):
     assert "## Gaps (paired over tasks)" in (out / "report.md").read_text()
 
     cheap = tmp_path / "likelihood"
-    proc = _misalignment("--data", str(data), "--measures", "likelihood", "--out", str(cheap), "--no-progress")
+    proc = _misalignment("--protocol", "pairs", "--data", str(data), "--measures", "likelihood", "--out", str(cheap), "--no-progress")
     assert proc.returncode == 0, proc.stderr
     assert not (cheap / "exec.jsonl").exists() and len((cheap / "likelihood.jsonl").read_text().splitlines()) == 6
 
 
 def test_misalignment_needs_its_data(tmp_path):
-    proc = _misalignment("--out", str(tmp_path / "a"))
+    proc = _misalignment("--protocol", "pairs", "--out", str(tmp_path / "a"))
     assert proc.returncode == 2 and "--data FILE" in proc.stderr
+    proc = _misalignment("--out", str(tmp_path / "b"))
+    assert proc.returncode == 2 and "--data DIR" in proc.stderr
+    pairs = _write(tmp_path / "p.jsonl", PAIRS)
+    proc = _misalignment("--data", str(pairs), "--out", str(tmp_path / "c"))  # a file given to codex-contexts
+    assert proc.returncode == 2 and "for a pairs file use --protocol pairs" in proc.stderr
