@@ -130,6 +130,8 @@ def _generate(args: argparse.Namespace, ctx: Any, folder: Any, plan: Any, task_i
     engine = load_engine(ctx.settings)
     base = ctx.settings.pipeline()
     try:
+        extra["context"] = _untruncated(engine, eval_pipeline_settings(base, plan).context.prefix_tokens, tasks,
+                                        task_ids)
         if "passk" in args.measures:
             for arm, variants in tasks.arms.items():
                 def pooled(pipeline: Any, problem: Any, seed: int, arm: str = arm, variants: Any = variants) -> list:
@@ -161,6 +163,18 @@ def _generate(args: argparse.Namespace, ctx: Any, folder: Any, plan: Any, task_i
         except DataError as exc:
             die(str(exc))
     return throughput, extra
+
+
+def _untruncated(engine: Any, budget: int, tasks: Any, task_ids: list[str]) -> dict[str, Any]:
+    """The prefix budget and the longest prompt of the run, in tokens; exits if any prompt would be cut (cutting
+    the examples out of a context would change the experiment)."""
+    from codeward.cli.common import die
+
+    longest = max(engine.count_tokens(p.prompt) for arm in tasks.arms.values() for t in task_ids for p in arm[t])
+    if longest > budget:
+        die(f"a prompt of this run has {longest} tokens, more than the prefix budget of {budget}; it would be cut, "
+            "which changes the experiment: lower --limit to tasks that fit, or use a model with a longer context")
+    return {"prefix_budget_tokens": budget, "longest_prompt_tokens": longest, "truncated": 0}
 
 
 def _pass_gaps(rows: list[dict[str, Any]], ks: list[int], ev: Any, gaps: Any) -> list[dict[str, Any]]:

@@ -158,6 +158,14 @@ def gap_lines(results: Mapping[str, Any]) -> list[str]:
                   "| model | arm | mean token log-prob (95% CI) | tasks |", "|---|---|---|---|"]
         lines += [f"| {_fmt(r['model'])} | {r['arm']} | {r['value']:.4f} {_fmt(r['ci95'])} | {r['tasks']} |"
                   for r in likelihood]
+    context = results.get("context")
+    if context:
+        note = (f"Context: prefix budget {context['prefix_budget_tokens']} tokens, the longest prompt "
+                f"{context['longest_prompt_tokens']} tokens: no prompt was cut.")
+        lines += ["", note]
+    normalisation = results.get("config", {}).get("normalisation")
+    if normalisation:
+        lines += ["", f"Prompt normalisation: {normalisation} (whitespace only)."]
     gaps = results.get("comparisons") or []
     if not gaps:
         return lines

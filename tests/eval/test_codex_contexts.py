@@ -71,3 +71,6 @@ def test_codex_contexts_run_end_to_end(contexts, tmp_path):
     names = {(c["name"], c["metric"]) for c in results["comparisons"]}
     assert {("good-bad", "pass@1"), ("none-bad", "pass@1"), ("good-bad", "mean_logprob")} <= names
     assert "normalisation" in json.loads((out / "config.json").read_text())
+    assert results["context"]["truncated"] == 0
+    assert results["context"]["longest_prompt_tokens"] <= results["context"]["prefix_budget_tokens"]
+    assert "no prompt was cut" in (out / "report.md").read_text()
