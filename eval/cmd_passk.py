@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from codeward.cli.common import ENGINE_FLAG_KEYS
 from codeward.eval.cmd_common import add_exec_flags, add_run_flags, positive_ints
 from codeward.eval.cmd_sampling import add_sampling_flags
 
@@ -55,8 +56,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-SAMPLING_FLAGS = ("engine", "model", "base_url", "n", "temperature", "top_p", "max_new_tokens", "seed", "template",
-                  "limit", "tasks", "raw")
+SAMPLING_FLAGS = (*ENGINE_FLAG_KEYS, "template", "limit", "tasks", "raw")
 
 
 def _refuse_sampling_flags(args: argparse.Namespace) -> None:

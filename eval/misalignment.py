@@ -20,7 +20,7 @@ from codeward.completion.pipeline import Pipeline
 from codeward.eval.datasets import Problem
 from codeward.eval.generate import task_request
 from codeward.eval.jsonl import DataError, JsonlAppender, iter_jsonl, read_rows
-from codeward.eval.stats import bootstrap_ci
+from codeward.eval.stats import bootstrap_ci, paired_differences
 
 PAIR_ARMS = ("clean", "buggy")
 LIKELIHOOD_FILE = "likelihood.jsonl"
@@ -102,12 +102,7 @@ def paired_mean_gap(a: Mapping[str, float], b: Mapping[str, float], n_boot: int,
     if not shared:
         raise ValueError("a paired gap needs tasks measured in both arms; none are shared")
     diffs = np.array([a[t] - b[t] for t in shared], dtype=float)
-    observed = float(diffs.mean())
-    rng = np.random.default_rng(seed + 1)
-    null = np.abs((rng.choice((-1.0, 1.0), size=(n_boot, len(diffs))) * diffs).mean(axis=1))
-    p_value = float((1 + np.count_nonzero(null >= abs(observed) - 1e-12)) / (n_boot + 1))
-    return {**keys, "diff": observed, "ci95": bootstrap_ci(diffs, n_boot, seed), "p_value": p_value,
-            "tasks": len(shared), "test": "permutation"}
+    return {**keys, **paired_differences(diffs, n_boot, seed), "test": "permutation"}
 
 
 def score_references(pipeline: Pipeline, tasks: ArmTasks, task_ids: Sequence[str], out: Path,

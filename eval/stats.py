@@ -60,6 +60,17 @@ def metric_row(counts: Counts, ks: Sequence[int], n_boot: int, seed: int, **keys
     return row
 
 
+def paired_differences(diffs: np.ndarray, n_boot: int, seed: int) -> dict[str, Any]:
+    """Mean of per-task differences, its percentile bootstrap CI and a two-sided paired sign-flip permutation
+    p-value: the statistics of every paired gap (pass@k, likelihood)."""
+    observed = float(diffs.mean())
+    rng = np.random.default_rng(seed + 1)
+    signs = rng.choice((-1.0, 1.0), size=(n_boot, len(diffs)))
+    null = np.abs((signs * diffs).mean(axis=1))
+    p_value = float((1 + np.count_nonzero(null >= abs(observed) - 1e-12)) / (n_boot + 1))
+    return {"diff": observed, "ci95": bootstrap_ci(diffs, n_boot, seed), "p_value": p_value, "tasks": len(diffs)}
+
+
 def paired_comparison(a: Counts, b: Counts, k: int, n_boot: int, seed: int, **keys: Any) -> dict[str, Any]:
     """A results.json CMP: mean pass@k difference a - b over shared tasks, its bootstrap CI and a
     two-sided paired sign-flip permutation p-value."""
@@ -67,19 +78,7 @@ def paired_comparison(a: Counts, b: Counts, k: int, n_boot: int, seed: int, **ke
     if not shared:
         raise ValueError("paired comparison needs tasks present in both arms; none are shared")
     diffs = per_task({t: a[t] for t in shared}, k) - per_task({t: b[t] for t in shared}, k)
-    observed = float(diffs.mean())
-    rng = np.random.default_rng(seed + 1)
-    signs = rng.choice((-1.0, 1.0), size=(n_boot, len(diffs)))
-    null = np.abs((signs * diffs).mean(axis=1))
-    p_value = float((1 + np.count_nonzero(null >= abs(observed) - 1e-12)) / (n_boot + 1))
-    return {
-        **keys,
-        "metric": f"pass@{k}",
-        "diff": observed,
-        "ci95": bootstrap_ci(diffs, n_boot, seed),
-        "p_value": p_value,
-        "tasks": len(shared),
-    }
+    return {**keys, "metric": f"pass@{k}", **paired_differences(diffs, n_boot, seed)}
 
 
 def group_counts(rows: Iterable[Mapping[str, Any]]) -> dict[tuple[Any, Any, str], dict[str, tuple[int, int]]]:
