@@ -53,8 +53,7 @@ def run(args: argparse.Namespace) -> int:
     folder = open_folder(args, COMMAND, ctx)
     throughput = None
     if plan is not None and task_ids is not None:
-        base = ctx.settings.pipeline()
-        chosen = plan
+        base, chosen = ctx.settings.pipeline(), plan
         throughput = sample_and_load(
             args, ctx, folder, plan, task_ids, arm=task_kind, make_rows=infill_rows,
             settings_for=lambda t: infill_pipeline_settings(base, chosen, t, args.mode))

@@ -24,7 +24,7 @@ from codeward.completion.types import CompletionRequest, CompletionResult
 from codeward.eval.datasets import Problem
 from codeward.eval.jsonl import JsonlAppender, read_rows
 from codeward.eval.settings import EvalSettings
-from codeward.model.base import Engine
+from codeward.model.base import Engine, Sample
 
 # What function completion changes in the editor's defaults: whole function bodies with no line limit (some
 # canonical solutions are longer than the editor's 16 lines) and a prompt budget that holds any HumanEval prompt.
@@ -90,21 +90,28 @@ def task_request(problem: Problem) -> CompletionRequest:
                              path=f"{problem.task_id.replace('/', '_')}.py")
 
 
+def sample_row(pipeline: Pipeline, task_id: str, arm: str, index: int, sample: Sample, **fields: Any) -> dict[str, Any]:
+    """A samples.jsonl row of DESIGN.md's contract for one sample, with `fields` (completion, verdict, ...)."""
+    return {"task_id": task_id, "completion": sample.text, "model": pipeline.engine.info.model,
+            "temperature": pipeline.settings.engine.temperature, "arm": arm, "sample_idx": index,
+            "logprob_sum": sample.logprob_sum, "n_tokens": sample.n_tokens, "finish_reason": sample.finish_reason,
+            "raw": sample.text, "verdict": "unchecked", "dropped_by": None, "findings": [],
+            "template": pipeline.template.name, **fields}
+
+
 def outcome_rows(pipeline: Pipeline, result: CompletionResult, task_id: str, arm: str,
                  seconds: float) -> list[dict[str, Any]]:
     """One samples.jsonl row per outcome: what the editor would insert as `completion` (empty when a filter
     dropped the sample), the model's text, log-probs, the filter or the safety verdict and its rule ids."""
-    rows = []
     share = round(seconds / max(len(result.outcomes), 1), 3)
+    rows = []
     for outcome, sample in zip(result.outcomes, result.samples, strict=True):
         s = outcome.suggestion
-        rows.append({"task_id": task_id, "completion": s.text if s is not None else "",
-                     "model": pipeline.engine.info.model, "temperature": pipeline.settings.engine.temperature,
-                     "arm": arm, "sample_idx": outcome.sample_index, "logprob_sum": sample.logprob_sum,
-                     "n_tokens": sample.n_tokens, "finish_reason": sample.finish_reason, "raw": outcome.raw,
-                     "verdict": s.verdict if s is not None else "dropped", "dropped_by": outcome.dropped_by,
-                     "findings": sorted({f.rule_id for f in s.findings}) if s is not None else [],
-                     "template": result.template, "seconds": share})
+        rows.append(sample_row(pipeline, task_id, arm, outcome.sample_index, sample,
+                               completion=s.text if s is not None else "", raw=outcome.raw,
+                               verdict=s.verdict if s is not None else "dropped", dropped_by=outcome.dropped_by,
+                               findings=sorted({f.rule_id for f in s.findings}) if s is not None else [],
+                               template=result.template, seconds=share))
     return rows
 
 
@@ -116,11 +123,7 @@ def raw_rows(pipeline: Pipeline, request: CompletionRequest, task_id: str, arm: 
     _cursor, _context, mode, prompt = pipeline.prepare(request)
     samples = pipeline.engine.generate([prompt], pipeline.sampling_params(mode, seed))[0]
     share = round((time.perf_counter() - start) / max(len(samples), 1), 3)
-    return [{"task_id": task_id, "completion": s.text, "model": pipeline.engine.info.model,
-             "temperature": pipeline.settings.engine.temperature, "arm": arm, "sample_idx": i,
-             "logprob_sum": s.logprob_sum, "n_tokens": s.n_tokens, "finish_reason": s.finish_reason, "raw": s.text,
-             "verdict": "unchecked", "dropped_by": None, "findings": [], "template": pipeline.template.name,
-             "seconds": share} for i, s in enumerate(samples)]
+    return [sample_row(pipeline, task_id, arm, i, s, seconds=share) for i, s in enumerate(samples)]
 
 
 def sample_task(pipeline: Pipeline, problem: Problem, arm: str, seed: int | None = None,
