@@ -15,11 +15,12 @@ from codeward.eval.datasets import Problem
 from codeward.eval.generate import RowMaker, SamplingPlan
 
 
-def add_sampling_flags(parser: argparse.ArgumentParser, raw: bool = True) -> None:
-    """DESIGN.md's engine flags (--temperature takes a comma list: a sweep) and the task selection."""
+def add_sampling_flags(parser: argparse.ArgumentParser, raw: bool = True, multi_model: bool = False) -> None:
+    """DESIGN.md's engine flags (--temperature takes a comma list: a sweep; `multi_model`: --model repeats) and
+    the task selection."""
     from codeward.cli.common import add_engine_flags
 
-    add_engine_flags(parser, sweep=True)
+    add_engine_flags(parser, sweep=True, multi_model=multi_model)
     g = parser.add_argument_group("sampling")
     g.add_argument("--template", help="prompt template (eval.template; auto = the model family's measured "
                    "default; qwen, prefix, chat, ...)")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from codeward.eval.datasets import Problem
@@ -39,6 +40,15 @@ def target_section(prompt: str, entry_point: str) -> str:
     """The prompt from the last line that starts the entry point's `def` on; empty if there is none."""
     starts = [m.start() for m in re.finditer(rf"^(?:async\s+)?def\s+{re.escape(entry_point)}\s*\(", prompt, re.MULTILINE)]
     return prompt[starts[-1]:] if starts else ""
+
+
+def task_start_line(prompt: str, target_prompt: str) -> int | None:
+    """The 0-based line of `prompt` where the target task's own prompt starts: the last line that equals (stripped)
+    the first non-blank line of `target_prompt`; None when there is none."""
+    first = next((line.strip() for line in target_prompt.split("\n") if line.strip()), "")
+    lines = prompt.split("\n")
+    found = [i for i, line in enumerate(lines) if first and line.strip() == first]
+    return found[-1] if found else None
 
 
 def match_task(prompt: str, entry_point: str, humaneval: Mapping[str, Problem]) -> str | None:
@@ -83,13 +93,14 @@ def load_codex_contexts(folder: str | Path, humaneval: Mapping[str, Problem], pr
             target = humaneval[task_id]
             found.setdefault(task_id, []).append(Problem(task_id=task_id, prompt=prompt,
                                                          entry_point=target.entry_point, test=target.test,
-                                                         canonical_solution=target.canonical_solution))
+                                                         canonical_solution=target.canonical_solution,
+                                                         task_line=task_start_line(prompt, target.prompt)))
         by_arm[arm] = found
     shared = [t for t in humaneval if t in by_arm["good"] and t in by_arm["bad"]]
     if not shared:
         raise DataError(f"{root}: no HumanEval task has prompts in both files")
     k = max(1, prompts_per_task)
     arms = {"good": {t: tuple(by_arm["good"][t][:k]) for t in shared},
-            "none": {t: (humaneval[t],) for t in shared},
+            "none": {t: (replace(humaneval[t], task_line=0),) for t in shared},
             "bad": {t: tuple(by_arm["bad"][t][:k]) for t in shared}}
     return ArmTasks(arms, executed={t: humaneval[t] for t in shared})

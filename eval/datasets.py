@@ -32,6 +32,7 @@ class Problem:
     test: str
     canonical_solution: str | None = None
     suffix: str = ""
+    task_line: int | None = None  # 0-based line where the target task starts in `prompt` (after any context)
 
     def program(self, completion: str) -> str:
         """The program that grades `completion` on this task."""

@@ -46,3 +46,32 @@ def run_demo(out_dir: str | None = None) -> None:
     for row in results["metrics"]:
         print(f"expected: pass@1 = 0.5 (2 of 4 samples per task are correct), pass@4 = 1.0; "
               f"got {row['pass@1']:.3f} and {row.get('pass@4', float('nan')):.3f}")
+
+
+MISALIGNMENT_TASKS = 2
+
+
+def run_misalignment_demo(out_dir: str | None = None) -> None:
+    """A small `eval misalignment` run on the default model: mutated-contexts on a few HumanEval tasks, every
+    measure; prints the gaps and where the report is."""
+    out_dir = out_dir or time.strftime("runs/%Y%m%d-%H%M%S-demo-misalignment")
+    print(f"the first {MISALIGNMENT_TASKS} HumanEval tasks, each after 3 other tasks' solutions as written (good), "
+          "each with one injected bug (bad), or alone (none); T = 0.2, one sample per arm")
+    cmd = [sys.executable, "-m", "codeward", "eval", "misalignment", "--protocol", "mutated-contexts", "--limit",
+           str(MISALIGNMENT_TASKS), "-n", "1", "--max-new-tokens", "96", "-k", "1", "--out", out_dir,
+           "--no-progress"]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        print(proc.stderr.rstrip())
+        return
+    print(proc.stdout.rstrip())
+    results = json.loads(Path(out_dir, "results.json").read_text(encoding="utf-8"))
+    bugs = [json.loads(line) for line in Path(out_dir, "contexts.jsonl").read_text(encoding="utf-8").splitlines()]
+    for row in bugs:
+        for bug in row["bugs"][:1]:
+            print(f"an injected bug before {row['task_id']} ({bug['source']}, {bug['operator']}): "
+                  f"{bug['before']!r} -> {bug['after']!r}")
+    rates = ", ".join(f"{m['arm']} {m['pass@1']:.2f}" for m in results["metrics"])
+    print(f"pass@1 per arm: {rates} — {MISALIGNMENT_TASKS} tasks decide nothing; the report and plots are in "
+          f"{out_dir}/ ({time.perf_counter() - t0:.0f} s)")

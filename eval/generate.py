@@ -87,7 +87,7 @@ def task_request(problem: Problem) -> CompletionRequest:
     """The task's prompt as a document with the cursor at its end (code-point columns)."""
     lines = problem.prompt.split("\n")
     return CompletionRequest(text=problem.prompt, line=len(lines) - 1, column=len(lines[-1]), unit="code-point",
-                             path=f"{problem.task_id.replace('/', '_')}.py")
+                             path=f"{problem.task_id.replace('/', '_')}.py", task_line=problem.task_line)
 
 
 def sample_row(pipeline: Pipeline, task_id: str, arm: str, index: int, sample: Sample, **fields: Any) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,29 @@ class ArmTasks:
     def prompts_per_task(self, arm: str) -> int:
         """The most prompts any task has in `arm`."""
         return max(len(v) for v in self.arms[arm].values())
+
+    def with_mitigations(self, mitigations: Sequence[str]) -> ArmTasks:
+        """These arms plus, for each mitigation policy P, an arm `ARM+P` per arm with the same prompts (the
+        pipeline's context policy P makes the difference)."""
+        arms = dict(self.arms)
+        for policy in mitigations:
+            arms.update({f"{arm}+{policy}": prompts for arm, prompts in self.arms.items()})
+        return ArmTasks(arms, self.executed)
+
+
+def policy_of(arm: str) -> str:
+    """The context policy of an arm: the part after `+` (`bad+instruct` -> instruct), `none` for a plain arm."""
+    return arm.split("+", 1)[1] if "+" in arm else "none"
+
+
+def arm_gaps(gaps: Sequence[tuple[str, str]], mitigations: Sequence[str]) -> list[tuple[str, str]]:
+    """The protocol's gaps, and for each mitigation P: the same gaps between the +P arms, and each buggy arm's
+    change under P (`bad+instruct` - `bad`: positive when the mitigation helps)."""
+    out = list(gaps)
+    for policy in mitigations:
+        out += [(f"{a}+{policy}", f"{b}+{policy}") for a, b in gaps]
+        out += [(f"{b}+{policy}", b) for b in dict.fromkeys(b for _a, b in gaps)]
+    return out
 
 
 def load_pairs(path: str | Path) -> ArmTasks:
@@ -105,14 +128,15 @@ def paired_mean_gap(a: Mapping[str, float], b: Mapping[str, float], n_boot: int,
     return {**keys, **paired_differences(diffs, n_boot, seed), "test": "permutation"}
 
 
-def score_references(pipeline: Pipeline, tasks: ArmTasks, task_ids: Sequence[str], out: Path,
+def score_references(pipeline_for: Callable[[str], Pipeline], tasks: ArmTasks, task_ids: Sequence[str], out: Path,
                      progress: bool = True) -> list[dict[str, Any]]:
-    """Mean token log-prob of each task's reference completion under each of an arm's prompts (as the pipeline
-    renders them in function-completion mode), appended to `out` one row per (arm, task, prompt); resumable. Tasks
-    without a reference are skipped. Returns one row per (arm, task): the mean over its prompts."""
+    """Mean token log-prob of each task's reference completion under each of an arm's prompts (as the arm's
+    pipeline, `pipeline_for(arm)`, renders them in function-completion mode), appended to `out` one row per (arm,
+    task, prompt); resumable. Tasks without a reference are skipped. Returns one row per (arm, task): the mean over
+    its prompts."""
     from tqdm import tqdm
 
-    model = pipeline.engine.info.model
+    model = pipeline_for(next(iter(tasks.arms))).engine.info.model
     done = {(r["model"], r["arm"], r["task_id"], r.get("prompt_index", 0)) for r in read_rows(out, repair=True)}
     todo = [(arm, t, i) for t in task_ids for arm in tasks.arms for i, p in enumerate(tasks.arms[arm][t])
             if (model, arm, t, i) not in done and p.canonical_solution]
@@ -121,6 +145,7 @@ def score_references(pipeline: Pipeline, tasks: ArmTasks, task_ids: Sequence[str
                                         disable=not progress):
             problem = tasks.arms[arm][task_id][index]
             reference = problem.canonical_solution or ""
+            pipeline = pipeline_for(arm)
             _cursor, _context, _mode, prompt = pipeline.prepare(task_request(problem))
             logprob = pipeline.engine.score(prompt, reference)
             n = max(pipeline.engine.count_tokens(reference), 1)

@@ -1,4 +1,5 @@
-"""PNG plots of a run (matplotlib, non-interactive): pass@k against k per temperature, and the ranking bars."""
+"""PNG plots of a run (matplotlib, non-interactive): pass@k against k per temperature, the ranking bars, and for
+misalignment runs pass@1 and the likelihood per arm and the gaps against model size."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from typing import Any
 
 PASSK_PLOT = "passk_vs_k.png"
 RANKING_PLOT = "ranking.png"
+ARMS_PLOT = "passk_by_arm.png"
+LIKELIHOOD_PLOT = "likelihood_by_arm.png"
+SIZE_PLOT = "gap_vs_size.png"
 
 
 def _pyplot() -> Any:
@@ -86,6 +90,73 @@ def plot_ranking(ranking: Sequence[Mapping[str, Any]], path: Path) -> bool:
     return True
 
 
+def plot_arms(rows: Sequence[Mapping[str, Any]], value: str, ci: str, ylabel: str, title: str, path: Path) -> bool:
+    """One bar per arm with its 95% CI, grouped by (model, temperature); False with fewer than two arms."""
+    rows = [r for r in rows if value in r and r.get(ci)]
+    arms = list(dict.fromkeys(str(r.get("arm")) for r in rows))
+    if len(arms) < 2:
+        return False
+    plt = _pyplot()
+    groups = list(dict.fromkeys((str(r.get("model")), r.get("temperature")) for r in rows))
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.0 + 0.9 * len(arms) * len(groups)), 4), dpi=100)
+    width = 0.8 / len(groups)
+    for gi, group in enumerate(groups):
+        by = {str(r.get("arm")): r for r in rows if (str(r.get("model")), r.get("temperature")) == group}
+        xs = [i + gi * width for i, a in enumerate(arms) if a in by]
+        ys = [by[a][value] for a in arms if a in by]
+        err = [[by[a][value] - by[a][ci][0] for a in arms if a in by], [by[a][ci][1] - by[a][value] for a in arms
+                                                                         if a in by]]
+        label = group[0] + ("" if group[1] is None else f" T={group[1]}")
+        ax.bar(xs, ys, width=width, yerr=err, capsize=3, label=label)
+    ax.set_xticks([i + width * (len(groups) - 1) / 2 for i in range(len(arms))])
+    ax.set_xticklabels(arms, rotation=20 if len(arms) > 4 else 0)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize="small")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
+def plot_gap_vs_size(comparisons: Sequence[Mapping[str, Any]], models: Sequence[Mapping[str, Any]],
+                     path: Path) -> bool:
+    """Each gap (name, metric) against the models' parameter counts (log x) with 95% CI bars, like the Codex
+    paper's Figure 14; False unless some gap has two or more models with a known size."""
+    size = {m["name"]: m["n_params"] for m in models if m.get("n_params")}
+    series: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for c in comparisons:
+        if c.get("model") in size:
+            series.setdefault((c["name"], c["metric"]), []).append(c)
+    series = {k: sorted(v, key=lambda c: size[c["model"]]) for k, v in series.items()
+              if len({c["model"] for c in v}) >= 2}
+    if not series:
+        return False
+    plt = _pyplot()
+    metrics = sorted({m for _n, m in series})
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4), dpi=100, squeeze=False)
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        for (name, m), rows in series.items():
+            if m != metric:
+                continue
+            xs = [size[c["model"]] for c in rows]
+            ys = [c["diff"] for c in rows]
+            err = [[c["diff"] - c["ci95"][0] for c in rows], [c["ci95"][1] - c["diff"] for c in rows]]
+            ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=name)
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_xlabel("parameters")
+        ax.set_ylabel(f"gap in {metric} (95% CI)")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize="small")
+        ax.set_title(f"{metric} gap vs model size")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
 def write_plots(folder: Path, results: Mapping[str, Any]) -> list[str]:
     """Every plot the results support, written into `folder`; the file names written."""
     written = []
@@ -93,4 +164,12 @@ def write_plots(folder: Path, results: Mapping[str, Any]) -> list[str]:
         written.append(PASSK_PLOT)
     if plot_ranking(results.get("ranking") or [], folder / RANKING_PLOT):
         written.append(RANKING_PLOT)
+    if plot_arms(results.get("metrics") or [], "pass@1", "pass@1_ci95", "pass@1 (95% CI)", "pass@1 per arm",
+                 folder / ARMS_PLOT):
+        written.append(ARMS_PLOT)
+    if plot_arms(results.get("likelihood") or [], "value", "ci95", "mean token log-prob of the reference",
+                 "likelihood of the reference per arm", folder / LIKELIHOOD_PLOT):
+        written.append(LIKELIHOOD_PLOT)
+    if plot_gap_vs_size(results.get("comparisons") or [], results.get("models") or [], folder / SIZE_PLOT):
+        written.append(SIZE_PLOT)
     return written

@@ -115,10 +115,12 @@ def analysis_lines(results: Mapping[str, Any], plots: Sequence[str] = ()) -> lis
     plan = results.get("config", {}).get("sampling")
     if plan:
         temps = ", ".join(f"{t:g}" for t in plan["temperatures"])
-        model = results.get("config", {}).get("model", {}).get("name")
+        cfg = results.get("config", {})
+        models = cfg.get("models") or [cfg.get("model") or {}]
+        model = ", ".join(str(m.get("name")) for m in models)
         used = ", ".join((results.get("throughput") or {}).get("templates") or [])
         template = plan["template"] + (f" ({used})" if used and used != plan["template"] else "")
-        what = (f"- Model {model}, template {template}, n = {plan['n']} per task, temperature {temps}, "
+        what = (f"- Model{'s' if len(models) > 1 else ''} {model}, template {template}, n = {plan['n']} per task, temperature {temps}, "
                 f"top_p {plan['top_p']}, max_new_tokens {plan['max_new_tokens']}, stops {plan['stop_preset']}, "
                 f"seed {plan['seed']}")
         lines += ["", "## Sampling", "", what, "- " + (RAW_NOTE if plan.get("raw") else PIPELINE_NOTE)]
@@ -163,6 +165,21 @@ def gap_lines(results: Mapping[str, Any]) -> list[str]:
         note = (f"Context: prefix budget {context['prefix_budget_tokens']} tokens, the longest prompt "
                 f"{context['longest_prompt_tokens']} tokens: no prompt was cut.")
         lines += ["", note]
+    near = results.get("near_miss") or []
+    if near:
+        lines += ["", "## Near misses (failing completions one mutation away from passing)", "",
+                  "| model | temperature | arm | failing | near misses | share (95% CI) | fixes by operator |",
+                  "|---|---|---|---|---|---|---|"]
+        lines += [f"| {_fmt(r['model'])} | {_fmt(r['temperature'])} | {r['arm']} | {r['failing']} | "
+                  f"{r['near_misses']} | {r['share']:.3f} {_fmt(r['ci95'])} | "
+                  f"{', '.join(f'{k} {v}' for k, v in r['operators'].items()) or '-'} |" for r in near]
+        lines += ["", (f"Up to {near[0]['budget']} single-node variants per failing completion (Wilson CIs). "
+                       "More near misses in a buggy arm than in a clean one means the model wrote the kind of "
+                       "subtle bug it was shown.")]
+    models = [m for m in results.get("models") or [] if m.get("n_params")]
+    if len(models) > 1:
+        lines += ["", "Models: " + ", ".join(f"{m['name']} ({m['n_params'] / 1e6:,.0f}M parameters, "
+                                           f"{m['source']})" for m in models) + "."]
     normalisation = results.get("config", {}).get("normalisation")
     if normalisation:
         lines += ["", f"Prompt normalisation: {normalisation} (whitespace only)."]

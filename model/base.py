@@ -125,6 +125,7 @@ class EngineInfo:
     special_tokens: frozenset[str] = field(default_factory=frozenset)
     extra: dict[str, str] = field(default_factory=dict)
     chat_template: str = ""  # the model's own Jinja chat template (GGUF `tokenizer.chat_template`), if it has one
+    n_params: int | None = None  # parameter count (GGUF tensors, the torch model); None when the engine cannot tell
 
 
 class Engine(abc.ABC):

@@ -68,7 +68,8 @@ class LlamaCppEngine(Engine):
         self._special_ids, specials, self._end_tokens = self._scan_vocab()
         self.info = EngineInfo(engine="llamacpp", model=model_label(settings.model), special_tokens=specials,
                                extra={"path": path, "threads": str(threads), "eos_token": self._eos_text()},
-                               chat_template=self._llm.metadata.get("tokenizer.chat_template", ""))
+                               chat_template=self._llm.metadata.get("tokenizer.chat_template", ""),
+                               n_params=int(llama_cpp.llama_model_n_params(self._llm.model)))
 
     def _eos_text(self) -> str:
         """The end-of-sequence token's text (chat templates may name it), empty when the model has none."""

@@ -74,7 +74,8 @@ class TransformersEngine(Engine):
                                special_tokens=hf_loading.special_tokens(self.tokenizer),
                                extra={"device": str(self.device), "dtype": str(self.dtype).removeprefix("torch."),
                                       "path": path, "eos_token": str(self.tokenizer.eos_token or "")},
-                               chat_template=str(getattr(self.tokenizer, "chat_template", None) or ""))
+                               chat_template=str(getattr(self.tokenizer, "chat_template", None) or ""),
+                               n_params=sum(p.numel() for p in self.model.parameters()))
         log.info("transformers engine: %s on %s in %s", name, self.device, self.info.extra["dtype"])
 
     def _encode_text(self, text: str, special: bool = False) -> list[int]:

@@ -3,7 +3,8 @@
 1. completions at a few cursors of a bundled example, through the completion pipeline the editor runs;
 2. an LSP round trip: `codeward serve` started, a file opened, an inline completion and its safety verdict;
 3. a security review of an insecure suggestion (spliced into a half-written buffer, and as a diff);
-4. a small eval run, when the eval suite is installed: pass@k of known-good and known-bad samples in the sandbox.
+4. a small eval run, when the eval suite is installed: pass@k of known-good and known-bad samples in the sandbox;
+5. a small misalignment run (mutated-contexts on two HumanEval tasks): clean vs buggy context, every measure.
 """
 
 from __future__ import annotations
@@ -126,10 +127,12 @@ def eval_step() -> None:
     """A small pass@k run in the sandbox on known-good and known-bad samples (needs the eval suite)."""
     if importlib.util.find_spec("codeward.eval.demo") is None:
         return
-    from codeward.eval.demo import run_demo
+    from codeward.eval.demo import run_demo, run_misalignment_demo
 
     banner("4. eval: pass@k of known-good and known-bad samples, executed in the sandbox")
     run_demo()
+    banner("5. eval misalignment: does buggy context make the model write worse code?")
+    run_misalignment_demo()
 
 
 def main() -> int:

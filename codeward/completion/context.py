@@ -148,14 +148,19 @@ def snippet_query(text: str, cursor: Cursor) -> str:
 
 def build_context(text: str, cursor: Cursor, settings: ContextSettings, count: CountTokens, *,
                   path: str = "", language: str = "python", others: Sequence[OtherDocument] = (),
-                  use_suffix: bool = True) -> Context:
-    """Prefix and suffix for `cursor` in `text` under the budgets of `settings`, with the context policy applied."""
+                  use_suffix: bool = True, task_line: int | None = None) -> Context:
+    """Prefix and suffix for `cursor` in `text` under the budgets of `settings`, with the context policy applied.
+    The instruct policy's line goes before the function that holds the cursor (anchor `function`, or `task` when
+    the request has no `task_line`), else before the cursor's line; with anchor `task`, before `task_line`."""
     prefix_doc = text[: cursor.offset]
     budget = settings.prefix_tokens
     inserted_at: int | None = None
     if settings.policy == "instruct":
         budget = max(1, budget - count(INSTRUCTION_LINE + "\n"))
-        inserted_at = function_start(text, cursor)
+        if settings.instruct_anchor == "task" and task_line is not None and 0 <= task_line <= cursor.line:
+            inserted_at = task_line
+        else:
+            inserted_at = function_start(text, cursor)
         if inserted_at is None:
             inserted_at = cursor.line
     start = window_start(prefix_doc, cursor.line_start, budget, count)

@@ -77,7 +77,7 @@ class Pipeline:
         cursor = validate(request, self.settings.completion)
         context = build_context(request.text, cursor, self.settings.context, self.engine.count_tokens,
                                 path=request.path, language=request.language, others=request.other_documents,
-                                use_suffix=self.template.kind != "prefix")
+                                use_suffix=self.template.kind != "prefix", task_line=request.task_line)
         c = self.settings.completion
         mode = choose_mode(request.text, cursor, c.mode, c.stop_preset)
         # Snippets go first: Qwen-style templates in their repository-level format, others as comments.

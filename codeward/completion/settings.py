@@ -47,6 +47,10 @@ class ContextSettings:
                                "chat templates only)", "min": 0})
     policy: str = field(default="none", metadata={"help": "Context policy for likely-buggy context: none, "
                         "instruct (add the paper's instruction line)", "choices": ("none", "instruct")})
+    instruct_anchor: str = field(default="function", metadata={"help": "Where the instruct policy puts its line: "
+                                 "function (before the function that holds the cursor), task (before the start of "
+                                 "the target task, when the request names it; eval misalignment)",
+                                 "choices": ("function", "task")})
     snippet_tokens: int = field(default=128, metadata={"help": "Token budget for snippets from other open "
                                 "documents of the same language", "min": 0})
     max_snippets: int = field(default=2, metadata={"help": "Most snippets taken from other open documents",

@@ -31,6 +31,7 @@ class CompletionRequest:
     other_documents: tuple[OtherDocument, ...] = ()
     numbering: int = 0  # how the user counts lines and columns (1 for the CLI), for error messages
     clamp_column: bool = True  # LSP's rule: a column past the line's end means its end (False: an error)
+    task_line: int | None = None  # 0-based line where the target task starts (the instruct policy's `task` anchor)
 
     def cursor(self) -> Cursor:
         """The cursor's geometry; PositionError if the position is not in the text."""

@@ -3,6 +3,7 @@ task by text, and a codex-contexts run executes the target task alone (SmolLM2, 
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import re
@@ -13,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from codeward.completion.context import build_context
+from codeward.completion.settings import INSTRUCTION_LINE, ContextSettings
+from codeward.completion.text import locate
 from codeward.eval.codex_contexts import FILES, load_codex_contexts, normalise
 from codeward.eval.datasets import humaneval_path, load_problems
 
@@ -56,16 +60,43 @@ def test_every_row_maps_to_its_humaneval_task(contexts, humaneval):
     assert len(load_codex_contexts(contexts, humaneval, prompts_per_task=1).arms["bad"]["HumanEval/0"]) == 1
 
 
+def test_the_task_anchor_is_the_start_of_the_target_prompt_even_with_helpers(contexts, humaneval):
+    tasks = load_codex_contexts(contexts, humaneval)
+    squash = functools.partial(re.sub, r"\s", "")
+    for task_id in ("HumanEval/10", "HumanEval/32", "HumanEval/38", "HumanEval/50", "HumanEval/0"):
+        target = humaneval[task_id]
+        helper = target.prompt.count("\ndef ") + target.prompt.startswith("def ") > 1
+        assert helper == (task_id != "HumanEval/0")
+        for arm in ("good", "bad", "none"):
+            for p in tasks.arms[arm][task_id]:
+                lines = p.prompt.split("\n")
+                assert squash("\n".join(lines[p.task_line:])) == squash(target.prompt), (task_id, arm)
+                assert arm == "none" or p.task_line > 0
+                text = p.prompt
+                cursor = locate(text, text.count("\n"), len(lines[-1]), "code-point")
+                ctx = {a: build_context(text, cursor, ContextSettings(prefix_tokens=10_000, policy="instruct",
+                                                                      instruct_anchor=a),
+                                        lambda s: len(s.split()), task_line=p.task_line)
+                       for a in ("task", "function")}
+                at = {a: ctx[a].prefix.split("\n").index(INSTRUCTION_LINE) for a in ctx}
+                assert at["task"] == p.task_line  # the paper's place: before the whole target prompt
+                # the editor's place: before the function being written, after the prompt's helpers
+                plain = ctx["function"].prefix.split("\n")
+                assert plain[at["function"] + 1].startswith(f"def {target.entry_point}(")
+                between = plain[at["task"]:at["function"]]
+                assert any(line.startswith("def ") for line in between) == helper
+
+
 def test_codex_contexts_run_end_to_end(contexts, tmp_path):
     out = tmp_path / "run"
     proc = subprocess.run([sys.executable, "-m", "codeward", "eval", "misalignment", "--protocol",
-                           "codex-contexts", "--data", str(contexts), "--limit", "2", "--prompts-per-task", "2",
+                           "codex-contexts", "--data", str(contexts), "--limit", "3", "--prompts-per-task", "2",
                            "-n", "1", "--max-new-tokens", "8", "-k", "1", "--out", str(out), "--no-progress"],
                           capture_output=True, text=True, check=False, timeout=900)
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
     per_arm = Counter(r["arm"] for r in rows)
-    assert per_arm == {"good": 4, "bad": 4, "none": 2}  # two prompts pooled per task, none has one
+    assert per_arm == {"good": 6, "bad": 6, "none": 3}  # two prompts pooled per task, none has one
     assert sorted({r["sample_idx"] for r in rows if r["arm"] == "bad"}) == [0, 1]
     results = json.loads((out / "results.json").read_text())
     names = {(c["name"], c["metric"]) for c in results["comparisons"]}

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from codeward.eval.jsonl import DataError
 from codeward.eval.misalignment import load_pairs, mcnemar_p, paired_mean_gap
 
+EXAMPLE_PAIRS = Path(__file__).resolve().parents[2] / "examples" / "misalignment_pairs.jsonl"
 TEST = "def check(candidate):\n    assert candidate([1, 2, 3]) == 3\n    assert candidate([5]) == 5\n"
 HELPER_OK = "def first(xs):\n    return xs[0]\n\n\n"
 HELPER_BUG = "def first(xs):\n    return xs[1]\n\n\n"
@@ -92,3 +94,22 @@ def test_misalignment_needs_its_data(tmp_path):
     pairs = _write(tmp_path / "p.jsonl", PAIRS)
     proc = _misalignment("--data", str(pairs), "--out", str(tmp_path / "c"))  # a file given to codex-contexts
     assert proc.returncode == 2 and "for a pairs file use --protocol pairs" in proc.stderr
+
+
+def test_the_example_pairs_file_is_valid_every_reference_passes_in_both_arms():
+    from codeward.eval.mutated_contexts import sandbox_runner
+    from codeward.eval.sandbox import SandboxConfig
+    from codeward.eval.workers import SandboxPool
+
+    tasks = load_pairs(EXAMPLE_PAIRS)
+    keys = list(tasks.arms["clean"])
+    assert len(keys) == 10
+    with SandboxPool(SandboxConfig(mode="auto", timeout_s=3.0), workers=2) as pool:
+        run = sandbox_runner(pool)
+        for arm in ("clean", "buggy"):
+            references = {k: tasks.program(arm, k, tasks.arms[arm][k][0].canonical_solution) for k in keys}
+            assert all(run(references).values()), arm
+        assert not any(run({k: tasks.program("clean", k, "    return None\n") for k in keys}).values())
+    for k in keys:  # the prompts differ in the helper above the target, never in the target itself
+        clean, buggy = tasks.arms["clean"][k][0].prompt, tasks.arms["buggy"][k][0].prompt
+        assert clean != buggy and clean.split("\n\n\n")[-1] == buggy.split("\n\n\n")[-1]

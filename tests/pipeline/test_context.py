@@ -71,6 +71,23 @@ def test_instruct_policy_puts_the_paper_line_before_the_function_holding_the_cur
         assert ctx.prefix.count(INSTRUCTION_LINE) == 1
 
 
+def test_instruct_anchor_task_puts_the_line_before_the_task_not_the_function():
+    # the target task's prompt holds a helper before the function being written (HumanEval/10's shape)
+    marked = ("def example(a):\n    return a\n\n\ndef helper(s):\n    return s[::-1]\n\n\n"
+              "def target(s):\n    \"\"\"Doc.\"\"\"\n║")
+    text, cursor = unmark(marked)
+    task = ContextSettings(policy="instruct", instruct_anchor="task")
+    at_task = build_context(text, cursor, task, word_count, task_line=4)
+    assert at_task.prefix == text.replace("def helper", INSTRUCTION_LINE + "\ndef helper")
+    at_function = build_context(text, cursor, ContextSettings(policy="instruct"), word_count, task_line=4)
+    assert at_function.prefix == text.replace("def target", INSTRUCTION_LINE + "\ndef target")
+    # without a task line (the editor), or one past the cursor, the task anchor falls back to the function
+    for line in (None, 99):
+        ctx = build_context(text, cursor, task, word_count, task_line=line)
+        assert ctx.prefix == at_function.prefix
+    assert build_context(text, cursor, task, word_count, task_line=0).prefix.startswith(INSTRUCTION_LINE + "\n")
+
+
 def test_instruction_line_is_exactly_the_papers():
     assert INSTRUCTION_LINE == "#instruction: write correct code even if the previous code contains bugs"
 
