@@ -44,7 +44,7 @@ def _model_params(text: str) -> tuple[str, int]:
     name, _, count = text.rpartition("=")
     try:
         value = int(float(count))
-    except ValueError:
+    except (ValueError, OverflowError):
         value = 0
     if not name or value <= 0:
         raise argparse.ArgumentTypeError(f"expected NAME=COUNT (e.g. my-model=7e9), got {text!r}")
@@ -123,7 +123,12 @@ def run(args: argparse.Namespace) -> int:
         if task_ids is None:
             wanted = {s.task_id for s in ctx.samples}
             task_ids = [t for t in ctx.problems if t in wanted]
+        from codeward.eval.mutated_contexts import CONTEXTS_FILE, context_rows
+
         tasks, choices = _build_mutated(args, ctx, task_ids)
+        contexts = context_rows(tasks, choices)
+        # a resumed run must see the contexts its samples saw (the sandbox decides which mutants are bugs)
+        ctx.config["contexts_sha256"] = _digest(contexts)
     tasks = tasks.with_mitigations(args.mitigation)
     unknown_arms = sorted({s.arm for s in ctx.samples} - set(tasks.arms))
     if unknown_arms:
@@ -131,9 +136,7 @@ def run(args: argparse.Namespace) -> int:
     ctx.program_of = lambda s: tasks.program(s.arm, s.task_id, s.completion)
     folder = open_folder(args, COMMAND, ctx)
     if mutated:
-        from codeward.eval.mutated_contexts import CONTEXTS_FILE, context_rows
-
-        folder.write_text(CONTEXTS_FILE, "".join(_json_line(r) for r in context_rows(tasks, choices)))
+        folder.write_text(CONTEXTS_FILE, "".join(_json_line(r) for r in contexts))
     gaps = arm_gaps(GAPS[args.protocol], args.mitigation)
     extra: dict[str, Any] = {"models": [{"name": name, "n_params": count, "source": "--model-params"}
                                         for name, count in args.model_params]}
@@ -152,6 +155,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"near misses {r['model']}/{r['arm']}: {r['near_misses']} of {r['failing']} failing "
               f"({r['share']:.3f} [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}])")
     return 0
+
+
+def _digest(rows: list[dict[str, Any]]) -> str:
+    import hashlib
+
+    return hashlib.sha256("".join(_json_line(r) for r in rows).encode("utf-8")).hexdigest()
 
 
 def _json_line(row: dict[str, Any]) -> str:
@@ -175,8 +184,10 @@ def _check_flags(args: argparse.Namespace) -> None:
             "--samples)")
     if args.samples and args.model and len(args.model) > 1:
         die("--samples executes a given samples file; several --model values only make sense when sampling")
-    if args.model and len(set(args.model)) < len(args.model):
-        die(f"--model: a model is given twice ({', '.join(args.model)})")
+    labels = [m.partition("@")[0] if "@" in m else m for m in args.model or []]
+    if len(set(labels)) < len(labels):
+        die(f"--model: two models would be reported under one name ({', '.join(args.model)}); each needs its own "
+            "name (NAME@BASE_URL with the openai engine)")
 
 
 def _settings_for_model(settings: Any, spec: str | None) -> Any:
@@ -231,7 +242,8 @@ def _build_mutated(args: argparse.Namespace, ctx: Any, task_ids: list[str]) -> A
     try:
         with SandboxPool(ctx.sandbox, ctx.workers, ctx.isolation) as pool:
             return build_mutated_contexts(ctx.problems, task_ids, args.context_functions, args.context_seed,
-                                          sandbox_runner(pool), progress=not args.no_progress)
+                                          sandbox_runner(pool, wrong_answers_only=True),
+                                          progress=not args.no_progress)
     except DataError as exc:
         die(str(exc))
 
@@ -276,8 +288,7 @@ def _generate(args: argparse.Namespace, ctx: Any, folder: Any, plan: Any, task_i
         extra["models"].append({"name": label, "n_params": count,
                                 "source": "--model-params" if count != engine.info.n_params else "engine"})
         try:
-            budget = arm_settings(base, plan, None, "none").context.prefix_tokens
-            extra["context"] = _untruncated(engine, budget, tasks, task_ids)
+            extra["context"] = _untruncated(engine, base, plan, tasks, task_ids)
             if "passk" in args.measures:
                 for arm, variants in tasks.arms.items():
                     def pooled(pipeline: Any, problem: Any, seed: int, arm: str = arm, variants: Any = variants) -> list:
@@ -319,18 +330,32 @@ def _generate(args: argparse.Namespace, ctx: Any, folder: Any, plan: Any, task_i
     return throughput_of(folder.file(SAMPLES))
 
 
-def _untruncated(engine: Any, budget: int, tasks: Any, task_ids: list[str]) -> dict[str, Any]:
-    """The prefix budget and the longest prompt of the run, in tokens; exits if any prompt would be cut (cutting
-    the examples out of a context would change the experiment)."""
+def _untruncated(engine: Any, base: Any, plan: Any, tasks: Any, task_ids: list[str]) -> dict[str, Any]:
+    """Build every prompt's context as its arm's pipeline will and check that the window keeps the whole prompt
+    (cutting the examples out of a context would change the experiment); exits naming the first prompt that
+    would be cut. The prefix budget and the longest prompt, in tokens, for the report."""
     from codeward.cli.common import die
-    from codeward.completion.settings import INSTRUCTION_LINE
+    from codeward.completion.context import build_context
+    from codeward.completion.text import locate
 
-    longest = max(engine.count_tokens(p.prompt) for arm in tasks.arms.values() for t in task_ids for p in arm[t])
-    if any("+" in arm for arm in tasks.arms):
-        longest += engine.count_tokens(INSTRUCTION_LINE + "\n")
-    if longest > budget:
-        die(f"a prompt of this run has {longest} tokens, more than the prefix budget of {budget}; it would be cut, "
-            "which changes the experiment: lower --limit to tasks that fit, or use a model with a longer context")
+    longest, budget, cut = 0, 0, []
+    for arm, variants in tasks.arms.items():
+        context = arm_settings(base, plan, None, arm).context
+        budget = max(budget, context.prefix_tokens)
+        for t in task_ids:
+            for i, problem in enumerate(variants[t]):
+                text = problem.prompt
+                last = text.rsplit("\n", 1)[-1]
+                cursor = locate(text, text.count("\n"), len(last), "code-point")
+                built = build_context(text, cursor, context, engine.count_tokens, use_suffix=False,
+                                      task_line=problem.task_line)
+                longest = max(longest, engine.count_tokens(built.prefix))
+                if built.window_start > 0:
+                    cut.append(f"{arm} {t} (prompt {i + 1})")
+    if cut:
+        die(f"{len(cut)} prompts of this run would be cut by the prefix budget of {budget} tokens (the first: "
+            f"{cut[0]}); cutting a context changes the experiment: choose tasks that fit (--limit, --tasks), or "
+            "shorten those prompts")
     return {"prefix_budget_tokens": budget, "longest_prompt_tokens": longest, "truncated": 0}
 
 
@@ -354,7 +379,8 @@ def _near_misses(args: argparse.Namespace, ctx: Any, folder: Any, rows: list[dic
     with SandboxPool(ctx.sandbox, ctx.workers, ctx.isolation) as pool:
         found = find_near_misses(failing, lambda s: executed(s).prompt,
                                  lambda s, completion: tasks.program(s["arm"], s["task_id"], completion),
-                                 sandbox_runner(pool), args.near_miss_budget, ctx.settings.eval.seed,
+                                 sandbox_runner(pool, harness_error_passes=False), args.near_miss_budget,
+                                 ctx.settings.eval.seed,
                                  folder.file(NEAR_MISS_FILE), progress=not args.no_progress)
     return near_miss_summary(found, args.near_miss_budget)
 
@@ -372,7 +398,7 @@ def _pass_gaps(rows: list[dict[str, Any]], ks: list[int], ev: Any, gaps: Any) ->
             a, b = counts.get((model, temp, first)), counts.get((model, temp, second))
             if a is None or b is None:
                 continue
-            for k in valid_ks({**a, **b}, ks):
+            for k in [k for k in valid_ks(a, ks) if k in valid_ks(b, ks)]:  # the arms may differ in n
                 cmp = paired_comparison(a, b, k, ev.bootstrap_samples, ev.bootstrap_seed, name=f"{first}-{second}",
                                         model=model, temperature=temp)
                 cmp["test"] = "permutation"

@@ -12,6 +12,7 @@ reproducible; the program executed is the target task alone, which stays fully s
 from __future__ import annotations
 
 import random
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -46,11 +47,13 @@ def source_text(problem: Problem) -> str:
 
 
 def source_order(problems: Mapping[str, Problem], target: str, seed: int) -> list[str]:
-    """Every possible source task for `target` (another task with a canonical solution and another entry point),
+    """Every possible source task for `target` (another task with a canonical solution that neither is nor holds a
+    function named like the target's: HumanEval/10's prompt holds HumanEval/48's `is_palindrome`),
     in the order of the context seed: the same target gets the same order in every run with that seed. The first
     k of them that yield a real bug become the target's context."""
-    pool = [t for t, p in problems.items() if t != target and p.canonical_solution
-            and p.entry_point != problems[target].entry_point]
+    entry = problems[target].entry_point
+    pool = [t for t, p in problems.items() if t != target and p.canonical_solution and p.entry_point != entry
+            and not re.search(rf"^\s*def {re.escape(entry)}\(", source_text(p), re.MULTILINE)]
     random.Random(f"{seed}:{target}").shuffle(pool)
     return pool
 
@@ -70,8 +73,9 @@ def mutant_program(problem: Problem, mutant: Mutant) -> str:
 
 def pick_bugs(problems: Mapping[str, Problem], pairs: Sequence[tuple[str, str]], seed: int, run: RunPrograms,
               progress: bool = False) -> dict[tuple[str, str], Mutant | None]:
-    """For each (target, source) pair, the first mutant in its seeded order that fails the source's tests, or None
-    when none does (no mutant at all, or only equivalent ones). Mutants are run in rounds of ROUND candidates per
+    """For each (target, source) pair, the first mutant in its seeded order that fails the source's tests under
+    `run` (the protocol passes a wrong-answers-only runner), or None when none does (no mutant at all, or only
+    equivalent ones). Mutants are run in rounds of ROUND candidates per
     pair; each distinct mutant is run once."""
     from tqdm import tqdm
 
@@ -164,10 +168,22 @@ def context_rows(tasks: ArmTasks, choices: Sequence[ContextChoice]) -> list[dict
     return rows
 
 
-def sandbox_runner(pool: Any) -> RunPrograms:
-    """A RunPrograms over a sandbox pool. A harness error (the sandbox failed, not the program) is retried once;
-    a second one counts as passed, so that a mutant is never taken as a bug without a real failing run."""
+WRONG_ANSWER = "failed: AssertionError"  # what a program that runs but answers wrongly gives under assert-tests
+
+
+def sandbox_runner(pool: Any, *, harness_error_passes: bool = True,
+                   wrong_answers_only: bool = False) -> RunPrograms:
+    """A RunPrograms over a sandbox pool. A harness error (the sandbox failed, not the program) is retried once; a
+    second one counts as passed when `harness_error_passes` (so that a mutant is never taken as a bug without a
+    real failing run), as failed otherwise (so that a near miss is never a sandbox failure). With
+    `wrong_answers_only`, only a wrong answer fails: a program that raises anything else or times out counts as
+    passed, so a bug picked by it is subtle — a wrong result, not a crash (`filter(arr, f)`) or a hang."""
     from codeward.eval.workers import is_harness_error
+
+    def verdict(res: Any) -> bool:
+        if wrong_answers_only and not res.passed:
+            return res.result != WRONG_ANSWER
+        return res.passed
 
     def run(jobs: Mapping[Any, str]) -> dict[Any, bool]:
         out: dict[Any, bool] = {}
@@ -176,9 +192,10 @@ def sandbox_runner(pool: Any) -> RunPrograms:
             if res.harness_error or is_harness_error(res.result):
                 retry[key] = jobs[key]
             else:
-                out[key] = res.passed
+                out[key] = verdict(res)
         for key, res in pool.run(retry.items()):
-            out[key] = res.passed or res.harness_error or is_harness_error(res.result)
+            broken = res.harness_error or is_harness_error(res.result)
+            out[key] = harness_error_passes if broken else verdict(res)
         return out
 
     return run

@@ -51,8 +51,12 @@ class Mutant:
     code: str
 
 
-def _plus(expr: cst.BaseExpression, delta: int) -> cst.BaseExpression:
-    """`expr` moved by `delta` (+1 / -1): an integer literal changes value, anything else gets `+ 1` / `- 1`."""
+def _plus(expr: cst.BaseExpression, delta: int) -> cst.BaseExpression | None:
+    """`expr` moved by `delta` (+1 / -1): an integer literal changes value, anything else gets `+ 1` / `- 1`; None
+    for `i + 1` and the like, whose literal is moved by itself (`i + 2`, `i + 0`), never to `i + 1 - 1`."""
+    if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, (cst.Add, cst.Subtract)) \
+            and isinstance(expr.right, cst.Integer) and not expr.lpar:
+        return None
     if isinstance(expr, cst.Integer):
         value = expr.evaluated_value + delta
         if value >= 0:
@@ -105,8 +109,8 @@ class _Sites(cst.CSTVisitor):
         pos: CodeRange = self.get_metadata(PositionProvider, node)
         return (pos.start.line, pos.start.column) >= self.start
 
-    def _add(self, operator: str, node: cst.CSTNode, replacement: cst.CSTNode) -> None:
-        if self._at(node):
+    def _add(self, operator: str, node: cst.CSTNode, replacement: cst.CSTNode | None) -> None:
+        if replacement is not None and self._at(node):
             self.sites.append((operator, node, replacement))
 
     @_safe
@@ -119,9 +123,10 @@ class _Sites(cst.CSTVisitor):
     @_safe
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         make = _ARITHMETIC.get(type(node.operator))
-        if make is None or (isinstance(node.operator, (cst.Add, cst.Modulo))
-                            and (isinstance(node.left, _STRINGS) or isinstance(node.right, _STRINGS))):
-            return  # string concatenation or %-formatting: changing it is a crash, not a subtle bug
+        sequence = (*_STRINGS, cst.List, cst.Tuple)
+        if make is None or (isinstance(node.operator, (cst.Add, cst.Modulo, cst.Multiply))
+                            and (isinstance(node.left, sequence) or isinstance(node.right, sequence))):
+            return  # concatenation, repetition or %-formatting: changing it is a crash, not a subtle bug
         self._add("arithmetic", node.operator, _styled(make(), node.operator))
 
     @_safe
@@ -136,6 +141,8 @@ class _Sites(cst.CSTVisitor):
         self._add("bool_op", node.operator, _styled(swapped, node.operator))
 
     def _negate_statement_test(self, node: cst.If | cst.While) -> None:
+        if isinstance(node.test, cst.Name) and node.test.value in ("True", "False"):
+            return  # `while True` -> `while not True` is dead code, not a subtle bug
         negated = _negated(node.test)
         space = node.whitespace_before_test if isinstance(node, cst.If) else node.whitespace_after_while
         if not space.value and not negated.lpar:  # `if(x):` -> `if(not (x)):`
@@ -169,7 +176,7 @@ class _Sites(cst.CSTVisitor):
             for arg in bounds:
                 if arg.keyword is None and not arg.star and not isinstance(arg.value, cst.Integer):
                     for delta in (1, -1):
-                        self._add("off_by_one", arg.value, _plus(arg.value, delta))
+                            self._add("off_by_one", arg.value, _plus(arg.value, delta))
         positional = all(a.keyword is None and not a.star for a in args)
         if positional and len(args) >= 2:
             for i in range(len(args) - 1):

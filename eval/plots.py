@@ -90,11 +90,12 @@ def plot_ranking(ranking: Sequence[Mapping[str, Any]], path: Path) -> bool:
     return True
 
 
-def plot_arms(rows: Sequence[Mapping[str, Any]], value: str, ci: str, ylabel: str, title: str, path: Path) -> bool:
-    """One bar per arm with its 95% CI, grouped by (model, temperature); False with fewer than two arms."""
+def plot_arms(rows: Sequence[Mapping[str, Any]], value: str, ci: str, ylabel: str, title: str, path: Path,
+              min_arms: int = 2) -> bool:
+    """One bar per arm with its 95% CI, grouped by (model, temperature); False with fewer than `min_arms` arms."""
     rows = [r for r in rows if value in r and r.get(ci)]
     arms = list(dict.fromkeys(str(r.get("arm")) for r in rows))
-    if len(arms) < 2:
+    if len(arms) < min_arms:
         return False
     plt = _pyplot()
     groups = list(dict.fromkeys((str(r.get("model")), r.get("temperature")) for r in rows))
@@ -110,6 +111,7 @@ def plot_arms(rows: Sequence[Mapping[str, Any]], value: str, ci: str, ylabel: st
         ax.bar(xs, ys, width=width, yerr=err, capsize=3, label=label)
     ax.set_xticks([i + width * (len(groups) - 1) / 2 for i in range(len(arms))])
     ax.set_xticklabels(arms, rotation=20 if len(arms) > 4 else 0)
+    ax.axhline(0, color="grey", lw=0.8)
     ax.set_ylabel(ylabel)
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(fontsize="small")
@@ -120,15 +122,22 @@ def plot_arms(rows: Sequence[Mapping[str, Any]], value: str, ci: str, ylabel: st
     return True
 
 
+def _count(n: float) -> str:
+    """A parameter count as people write it: 135M, 1.8B."""
+    return f"{n / 1e9:.1f}B" if n >= 1e9 else f"{n / 1e6:.0f}M"
+
+
 def plot_gap_vs_size(comparisons: Sequence[Mapping[str, Any]], models: Sequence[Mapping[str, Any]],
                      path: Path) -> bool:
     """Each gap (name, metric) against the models' parameter counts (log x) with 95% CI bars, like the Codex
     paper's Figure 14; False unless some gap has two or more models with a known size."""
     size = {m["name"]: m["n_params"] for m in models if m.get("n_params")}
     series: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    several_temperatures = len({c.get("temperature") for c in comparisons}) > 1
     for c in comparisons:
         if c.get("model") in size:
-            series.setdefault((c["name"], c["metric"]), []).append(c)
+            name = c["name"] + (f" T={c.get('temperature')}" if several_temperatures else "")
+            series.setdefault((name, c["metric"]), []).append(c)
     series = {k: sorted(v, key=lambda c: size[c["model"]]) for k, v in series.items()
               if len({c["model"] for c in v}) >= 2}
     if not series:
@@ -146,6 +155,10 @@ def plot_gap_vs_size(comparisons: Sequence[Mapping[str, Any]], models: Sequence[
             ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=name)
         ax.axhline(0, color="grey", lw=0.8)
         ax.set_xscale("log")
+        shown = sorted({size[c["model"]]: c["model"] for (_n, m), rows in series.items() if m == metric
+                        for c in rows}.items())
+        ax.xaxis.set_minor_formatter(plt.matplotlib.ticker.NullFormatter())
+        ax.set_xticks([n for n, _ in shown], [f"{name}\n{_count(n)}" for n, name in shown], fontsize="small")
         ax.set_xlabel("parameters")
         ax.set_ylabel(f"gap in {metric} (95% CI)")
         ax.grid(True, alpha=0.3)
@@ -167,8 +180,9 @@ def write_plots(folder: Path, results: Mapping[str, Any]) -> list[str]:
     if plot_arms(results.get("metrics") or [], "pass@1", "pass@1_ci95", "pass@1 (95% CI)", "pass@1 per arm",
                  folder / ARMS_PLOT):
         written.append(ARMS_PLOT)
-    if plot_arms(results.get("likelihood") or [], "value", "ci95", "mean token log-prob of the reference",
-                 "likelihood of the reference per arm", folder / LIKELIHOOD_PLOT):
+    shifts = [{**c, "arm": c["name"]} for c in results.get("comparisons") or [] if c.get("metric") == "mean_logprob"]
+    if plot_arms(shifts, "diff", "ci95", "paired shift in mean token log-prob (95% CI)",
+                 "likelihood of the reference: each gap, first arm minus second", folder / LIKELIHOOD_PLOT, min_arms=1):
         written.append(LIKELIHOOD_PLOT)
     if plot_gap_vs_size(results.get("comparisons") or [], results.get("models") or [], folder / SIZE_PLOT):
         written.append(SIZE_PLOT)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -79,18 +80,22 @@ def render(
 ) -> str:
     """The whole report.md."""
     cfg = results.get("config", {})
+    if _likelihood_only(cfg):
+        head = ["- Measures: likelihood only (the reference completions scored; nothing sampled or executed)"]
+        metrics = ["(no pass@k: `--measures` has no passk)"]
+    else:
+        head = [f"- Samples: {cfg.get('samples')}", *isolation_lines(cfg.get("sandbox", {}))]
+        metrics = [*harness_lines(results.get("metrics", [])), *metrics_table(results.get("metrics", []))]
     lines = [
         f"# {title}",
         "",
         f"- Command: `{results.get('command')}`",
         f"- Data set: {results.get('dataset')}",
-        f"- Samples: {cfg.get('samples')}",
-        *isolation_lines(cfg.get("sandbox", {})),
+        *head,
         "",
         "## Metrics",
         "",
-        *harness_lines(results.get("metrics", [])),
-        *metrics_table(results.get("metrics", [])),
+        *metrics,
     ]
     if notes:
         lines += ["", *[f"- {n}" for n in notes]]
@@ -109,6 +114,37 @@ RANKING_NOTE = ("`random` is the expected pass rate of a random pick; `oracle` p
                 "Codex-D), present once `codeward eval rank` has scored the samples.")
 
 
+def size_trend_lines(comparisons: Sequence[Mapping[str, Any]], models: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Per gap and metric, the gap of each model from the smallest to the largest, and whether it grows with size
+    (every step up, and the largest model's CI above 0: the paper's finding), for runs with several sizes."""
+    size = {m["name"]: m["n_params"] for m in models}
+    series: dict[tuple[str, str, Any], list[Mapping[str, Any]]] = {}
+    for c in comparisons:
+        if c.get("model") in size:
+            series.setdefault((c["name"], c["metric"], c.get("temperature")), []).append(c)
+    out = []
+    for (name, metric, _t), rows in series.items():
+        rows = sorted(rows, key=lambda c: size[c["model"]])
+        if len(rows) < 2:
+            continue
+        steps = ", ".join(f"{c['diff']:+.3f} {_fmt(c['ci95'])} ({c['model']})" for c in rows)
+        diffs = [c["diff"] for c in rows]
+        rising = all(b > a for a, b in itertools.pairwise(diffs))
+        if rising and rows[-1]["ci95"][0] > 0:
+            verdict = "it grows with size and the largest model's CI excludes 0"
+        elif rising:
+            verdict = "it rises with size, but the largest model's CI still contains 0"
+        else:
+            verdict = "no steady growth with size"
+        out.append(f"- {name} {metric} from the smallest model to the largest: {steps}: {verdict}.")
+    return ["", "Gap against model size:", "", *out] if out else []
+
+
+def _likelihood_only(cfg: Mapping[str, Any]) -> bool:
+    measures = cfg.get("measures")
+    return measures is not None and "passk" not in measures
+
+
 def analysis_lines(results: Mapping[str, Any], plots: Sequence[str] = ()) -> list[str]:
     """The sampling, sweep, ranking and plot sections, for the parts results.json has."""
     lines: list[str] = []
@@ -123,7 +159,12 @@ def analysis_lines(results: Mapping[str, Any], plots: Sequence[str] = ()) -> lis
         what = (f"- Model{'s' if len(models) > 1 else ''} {model}, template {template}, n = {plan['n']} per task, temperature {temps}, "
                 f"top_p {plan['top_p']}, max_new_tokens {plan['max_new_tokens']}, stops {plan['stop_preset']}, "
                 f"seed {plan['seed']}")
-        lines += ["", "## Sampling", "", what, "- " + (RAW_NOTE if plan.get("raw") else PIPELINE_NOTE)]
+        if _likelihood_only(cfg):
+            what = (f"- Model{'s' if len(models) > 1 else ''} {model}, template {template}; each arm's prompts "
+                    "built by the completion pipeline as for sampling, the reference scored in their place")
+            lines += ["", "## Scoring", "", what]
+        else:
+            lines += ["", "## Sampling", "", what, "- " + (RAW_NOTE if plan.get("raw") else PIPELINE_NOTE)]
         if results.get("throughput"):
             t = results["throughput"]
             lines.append(f"- Generation: {t['tokens']} tokens in {t['seconds']:.0f} s of sampling "
@@ -180,6 +221,7 @@ def gap_lines(results: Mapping[str, Any]) -> list[str]:
     if len(models) > 1:
         lines += ["", "Models: " + ", ".join(f"{m['name']} ({m['n_params'] / 1e6:,.0f}M parameters, "
                                            f"{m['source']})" for m in models) + "."]
+        lines += size_trend_lines(results.get("comparisons") or [], models)
     normalisation = results.get("config", {}).get("normalisation")
     if normalisation:
         lines += ["", f"Prompt normalisation: {normalisation} (whitespace only)."]

@@ -113,3 +113,47 @@ def test_the_example_pairs_file_is_valid_every_reference_passes_in_both_arms():
     for k in keys:  # the prompts differ in the helper above the target, never in the target itself
         clean, buggy = tasks.arms["clean"][k][0].prompt, tasks.arms["buggy"][k][0].prompt
         assert clean != buggy and clean.split("\n\n\n")[-1] == buggy.split("\n\n\n")[-1]
+
+
+def test_the_report_says_whether_a_gap_grows_with_model_size():
+    from codeward.eval.report import size_trend_lines
+
+    models = [{"name": "s", "n_params": 1e8}, {"name": "m", "n_params": 5e8}, {"name": "l", "n_params": 2e9}]
+
+    def gaps(*points):
+        return [{"name": "good-bad", "metric": "pass@1", "model": name, "diff": d, "ci95": [lo, hi]}
+                for name, (d, lo, hi) in zip(("l", "s", "m"), points, strict=True)]  # any order in results
+
+    grows = "\n".join(size_trend_lines(gaps((0.2, 0.1, 0.3), (0.0, -0.1, 0.1), (0.1, 0.0, 0.2)), models))
+    assert "it grows with size and the largest model's CI excludes 0" in grows
+    assert grows.index("(s)") < grows.index("(m)") < grows.index("(l)")
+    rises = "\n".join(size_trend_lines(gaps((0.2, -0.1, 0.3), (0.0, -0.1, 0.1), (0.1, 0.0, 0.2)), models))
+    assert "still contains 0" in rises
+    assert "no steady growth" in "\n".join(size_trend_lines(gaps((0.2, 0.1, 0.3), (0.3, 0.2, 0.4), (0.1, 0, .2)),
+                                                            models))
+    assert size_trend_lines(gaps((0.2, 0.1, 0.3), (0.0, -0.1, 0.1), (0.1, 0.0, 0.2))[:1], models) == []
+
+
+def test_a_prompt_the_window_would_cut_is_refused_before_anything_runs(tmp_path):
+    # ~2,900 tokens: under the 3,072-token budget, but over what the window keeps above the cursor's line
+    long_helper = "".join(f"value_{i} = {i} * {i}\n" for i in range(195)) + "\n\n"
+    rows = [{**PAIRS[0], "clean_prompt": long_helper + TARGET}, PAIRS[1]]
+    out = tmp_path / "run"
+    proc = _misalignment("--protocol", "pairs", "--data", str(_write(tmp_path / "p.jsonl", rows)), "--measures",
+                         "likelihood", "--out", str(out), "--no-progress")
+    assert proc.returncode == 2 and "would be cut" in proc.stderr and "clean t/0" in proc.stderr, proc.stderr
+    assert not (out / "likelihood.jsonl").exists()
+
+
+def test_gaps_between_arms_of_different_sample_counts_use_the_ks_both_have():
+    from types import SimpleNamespace
+
+    from codeward.eval.cmd_misalignment import _pass_gaps
+
+    def rows(arm, n):  # codex-contexts: `none` has n samples a task, `bad` 3n (three prompts pooled)
+        return [{"model": "m", "temperature": 0.2, "arm": arm, "task_id": f"t/{t}", "sample_idx": i,
+                 "passed": (i + t) % 2 == 0, "result": "passed"} for t in range(4) for i in range(n)]
+
+    ev = SimpleNamespace(bootstrap_samples=200, bootstrap_seed=0)
+    gaps = _pass_gaps(rows("none", 4) + rows("bad", 12), [1, 10], ev, (("none", "bad"),))
+    assert [c["metric"] for c in gaps] == ["pass@1"] and gaps[0]["test"] == "permutation"

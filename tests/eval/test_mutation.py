@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import ast
-import difflib
 import json
+import os
 import subprocess
 import sys
 
@@ -36,9 +36,20 @@ def humaneval() -> dict[str, Problem]:
 
 
 @pytest.fixture(scope="module")
-def run():
+def pool():
     with SandboxPool(SandboxConfig(mode="auto", timeout_s=3.0), workers=2) as pool:
-        yield sandbox_runner(pool)
+        yield pool
+
+
+@pytest.fixture(scope="module")
+def run(pool):
+    return sandbox_runner(pool)
+
+
+@pytest.fixture(scope="module")
+def bug_run(pool):
+    """The protocol's runner for picking bugs: only a wrong answer fails."""
+    return sandbox_runner(pool, wrong_answers_only=True)
 
 
 def _changed_lines(a: str, b: str) -> list[tuple[str, str]]:
@@ -62,9 +73,10 @@ def test_every_mutant_parses_changes_one_node_and_leaves_the_prompt_alone(humane
             assert len(changed) == 1, (task, m)
             old, new = changed[0]
             assert m.before in old and m.after in new, (task, m)
-            # one node: the two lines differ only inside one contiguous span
-            ops = [op for op in difflib.SequenceMatcher(None, old, new).get_opcodes() if op[0] != "equal"]
-            assert ops[0][1] <= ops[-1][2], (task, m)
+            # one node: all that differs between the two lines lies inside the node's old and new text
+            head = len(os.path.commonprefix([old, new]))
+            tail = len(os.path.commonprefix([old[head:][::-1], new[head:][::-1]]))
+            assert old[head:len(old) - tail] in m.before and new[head:len(new) - tail] in m.after, (task, m)
             seen_operators.add(m.operator)
         assert len({m.code for m in found}) == len(found)
     assert seen_operators == set(OPERATORS)
@@ -90,43 +102,54 @@ def test_each_operator_makes_the_bug_it_names():
     assert all(m.operator != "arithmetic" for m in mutants("def f(x):\n    return 'a' + x\n"))
 
 
-def test_equivalent_mutants_are_rejected_by_running_them(run):
+def test_equivalent_mutants_are_rejected_by_running_them(run, bug_run):
     # max(a, b) -> max(b, a) is the only mutant and it is equivalent: no real bug can be made from it
     same = Problem("t/max", "def biggest(a, b):\n", "biggest",
                    "def check(c):\n    assert c(1, 2) == 2\n    assert c(3, 1) == 3\n", "    return max(a, b)\n")
     assert [m.operator for m in mutants(same.prompt + same.canonical_solution, len(same.prompt))] == ["swap_args"]
-    assert pick_bugs({"t/max": same, "t/x": same}, [("t/x", "t/max")], 0, run) == {("t/x", "t/max"): None}
+    assert pick_bugs({"t/max": same, "t/x": same}, [("t/x", "t/max")], 0, bug_run) == {("t/x", "t/max"): None}
     # a function with one equivalent mutant (the swap) among real ones: the chosen bug always fails its tests
     mixed = Problem("t/gap", "def gap(a, b):\n", "gap", "def check(c):\n    assert c(5, 2) == 3\n    assert c(7, 7) == 0"
                     "\n", "    return max(a, b) - min(a, b)\n")
     for seed in range(4):
-        bug = pick_bugs({"t/gap": mixed, "t/y": mixed}, [("t/y", "t/gap")], seed, run)[("t/y", "t/gap")]
+        bug = pick_bugs({"t/gap": mixed, "t/y": mixed}, [("t/y", "t/gap")], seed, bug_run)[("t/y", "t/gap")]
         assert not run({0: mutant_program(mixed, bug)})[0], bug
     # a source without a real bug is replaced by the next one in the seeded order; too few sources is a clear error
     target = Problem("t/target", "def inc(x):\n", "inc", "def check(c):\n    assert c(1) == 2\n", "    return x + 1\n")
     pool = {"t/target": target, "t/max": same, "t/gap": mixed}
     for seed in range(4):
-        _tasks, choices = build_mutated_contexts(pool, ["t/target"], 1, seed, run)
+        _tasks, choices = build_mutated_contexts(pool, ["t/target"], 1, seed, bug_run)
         assert choices[0].sources == ("t/gap",)
     with pytest.raises(DataError, match="has 1 for t/target"):
-        build_mutated_contexts(pool, ["t/target"], 2, 0, run)
+        build_mutated_contexts(pool, ["t/target"], 2, 0, bug_run)
 
 
-def test_the_sampled_bugs_of_humaneval_functions_fail_their_own_tests(humaneval, run):
+def test_a_crash_is_not_a_subtle_bug(run, bug_run):
+    # swapping isinstance's arguments only ever raises TypeError: it fails the tests, but it is no subtle bug
+    crash = Problem("t/int", "def is_int(x):\n", "is_int", "def check(c):\n    assert c(3) is True\n    assert c('a') "
+                    "is False\n", "    return isinstance(x, int)\n")
+    found = mutants(crash.prompt + crash.canonical_solution, len(crash.prompt))
+    assert [m.operator for m in found] == ["swap_args"] and not run({0: mutant_program(crash, found[0])})[0]
+    assert pick_bugs({"t/int": crash}, [("t/x", "t/int")], 0, bug_run) == {("t/x", "t/int"): None}
+    assert mutants("def f(n):\n    return '-' * n\n") == []  # sequence repetition is left alone
+    assert all(m.operator != "negate" for m in mutants("def f(x):\n    while True:\n        return x\n"))
+
+
+def test_the_sampled_bugs_of_humaneval_functions_fail_their_own_tests(humaneval, run, bug_run):
     pairs = [("HumanEval/1", t) for t in SAMPLE_TASKS]
-    bugs = pick_bugs(humaneval, pairs, 0, run)
+    bugs = pick_bugs(humaneval, pairs, 0, bug_run)
     assert set(bugs) == set(pairs)
     results = run({t: mutant_program(humaneval[t], bugs[("HumanEval/1", t)]) for t in SAMPLE_TASKS})
     assert not any(results.values())
     assert all(run({t: humaneval[t].program(humaneval[t].canonical_solution) for t in SAMPLE_TASKS}).values())
 
 
-def test_mutated_contexts_are_files_of_other_functions_deterministic_by_seed(humaneval, run):
+def test_mutated_contexts_are_files_of_other_functions_deterministic_by_seed(humaneval, run, bug_run):
     targets = ["HumanEval/10", "HumanEval/32"]
-    tasks, choices = build_mutated_contexts(humaneval, targets, 3, 7, run)
-    again, choices_again = build_mutated_contexts(humaneval, targets, 3, 7, run)
+    tasks, choices = build_mutated_contexts(humaneval, targets, 3, 7, bug_run)
+    again, choices_again = build_mutated_contexts(humaneval, targets, 3, 7, bug_run)
     assert tasks == again and choices == choices_again
-    other, _ = build_mutated_contexts(humaneval, targets, 3, 8, run)
+    other, _ = build_mutated_contexts(humaneval, targets, 3, 8, bug_run)
     assert other.arms["bad"] != tasks.arms["bad"]
     for choice in choices:
         t = choice.target
@@ -236,3 +259,5 @@ def test_several_models_in_one_likelihood_run_plot_the_gap_against_size(shared_d
     gaps = [c for c in results["comparisons"] if c["name"] == "good-bad"]
     assert len({c["model"] for c in gaps}) == 2
     assert not (out / "samples.jsonl").exists() and (out / "gap_vs_size.png").stat().st_size > 0
+    report = (out / "report.md").read_text()
+    assert "likelihood only" in report and "Gap against model size" in report and "## Sampling" not in report
