@@ -58,12 +58,12 @@ def run_misalignment_demo(out_dir: str | None = None) -> None:
     print(f"the first {MISALIGNMENT_TASKS} HumanEval tasks, each after 3 other tasks' solutions as written (good), "
           "each with one injected bug (bad), or alone (none); T = 0.2, one sample per arm")
     cmd = [sys.executable, "-m", "codeward", "eval", "misalignment", "--protocol", "mutated-contexts", "--limit",
-           str(MISALIGNMENT_TASKS), "-n", "1", "--max-new-tokens", "96", "-k", "1", "--out", out_dir,
-           "--no-progress"]
+           str(MISALIGNMENT_TASKS), "-n", "1", "--max-new-tokens", "96", "-k", "1", "--out", out_dir]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    # stdout (the figures) is read; stderr (progress bars, any error) goes straight to the terminal
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=False)
     if proc.returncode != 0:
-        print(proc.stderr.rstrip())
+        print(f"eval misalignment failed (exit code {proc.returncode}); its message is above")
         return
     print(proc.stdout.rstrip())
     results = json.loads(Path(out_dir, "results.json").read_text(encoding="utf-8"))
