@@ -89,9 +89,12 @@ def run(args: argparse.Namespace) -> int:
     from codeward.eval.cmd_common import open_folder, prepare, run_samples
     from codeward.eval.cmd_sampling import grade, model_identity, plan_from_args, sampling_setup
     from codeward.eval.codex_contexts import NORMALISATION
-    from codeward.eval.misalignment import arm_gaps
+    from codeward.eval.misalignment import arm_gaps, pass_gaps
 
     _check_flags(args)
+    if args.samples and "likelihood" in args.measures:
+        print("codeward: note: --samples executes a samples file without loading a model, so the likelihood "
+              "measure is skipped", file=sys.stderr)
     mutated = args.protocol == "mutated-contexts"
     tasks = None if mutated else _load_tasks(args)
     arm_names = list(tasks.arms) if tasks is not None else ["good", "none", "bad"]
@@ -146,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
     rows = run_samples(args, ctx, folder) if ctx.samples else []
     if "near-miss" in args.measures and rows:
         extra["near_miss"] = _near_misses(args, ctx, folder, rows, tasks)
-    extra["comparisons"] = _pass_gaps(rows, ks, ctx.settings.eval, gaps) + extra.pop("likelihood_gaps", [])
+    extra["comparisons"] = pass_gaps(rows, ks, ctx.settings.eval, gaps) + extra.pop("likelihood_gaps", [])
     results = grade(ctx, folder, rows, ks, "codeward eval misalignment", throughput, extra)
     for c in results["comparisons"]:
         print(f"gap {c['name']} {c['metric']} ({c.get('model')}, T={c.get('temperature')}): {c['diff']:+.4f} "
@@ -317,6 +320,9 @@ def _generate(args: argparse.Namespace, ctx: Any, folder: Any, plan: Any, task_i
             raise
         finally:
             engine.close()
+    if "likelihood" in args.measures and not likelihood_rows:
+        print("codeward: note: no likelihood gap: no task of this run has a reference completion (pairs rows need "
+              "reference_completion)", file=sys.stderr)
     if likelihood_rows:
         ev = ctx.settings.eval
         means, likelihood_gaps = likelihood_summary(likelihood_rows, gaps, ev.bootstrap_samples, ev.bootstrap_seed)
@@ -383,28 +389,3 @@ def _near_misses(args: argparse.Namespace, ctx: Any, folder: Any, rows: list[dic
                                  ctx.settings.eval.seed,
                                  folder.file(NEAR_MISS_FILE), progress=not args.no_progress)
     return near_miss_summary(found, args.near_miss_budget)
-
-
-def _pass_gaps(rows: list[dict[str, Any]], ks: list[int], ev: Any, gaps: Any) -> list[dict[str, Any]]:
-    """Each gap's pass@k difference per (model, temperature), paired over tasks: a bootstrap CI, and McNemar's
-    exact test at one sample per task (a sign-flip permutation test on per-task pass rates otherwise)."""
-    from codeward.eval.misalignment import mcnemar_p
-    from codeward.eval.stats import group_counts, paired_comparison, valid_ks
-
-    counts = group_counts(rows)
-    out = []
-    for model, temp in sorted({g[:2] for g in counts}, key=lambda g: (str(g[0]), str(g[1]))):
-        for first, second in gaps:
-            a, b = counts.get((model, temp, first)), counts.get((model, temp, second))
-            if a is None or b is None:
-                continue
-            for k in [k for k in valid_ks(a, ks) if k in valid_ks(b, ks)]:  # the arms may differ in n
-                cmp = paired_comparison(a, b, k, ev.bootstrap_samples, ev.bootstrap_seed, name=f"{first}-{second}",
-                                        model=model, temperature=temp)
-                cmp["test"] = "permutation"
-                if all(n == 1 for n, _ in [*a.values(), *b.values()]):
-                    shared = [t for t in a if t in b]
-                    cmp["p_value"] = mcnemar_p([a[t][1] > 0 for t in shared], [b[t][1] > 0 for t in shared])
-                    cmp["test"] = "mcnemar"
-                out.append(cmp)
-    return out

@@ -20,7 +20,7 @@ from codeward.completion.pipeline import Pipeline
 from codeward.eval.datasets import Problem
 from codeward.eval.generate import task_request
 from codeward.eval.jsonl import DataError, JsonlAppender, iter_jsonl, read_rows
-from codeward.eval.stats import bootstrap_ci, paired_differences
+from codeward.eval.stats import bootstrap_ci, group_counts, paired_comparison, paired_differences, valid_ks
 
 PAIR_ARMS = ("clean", "buggy")
 LIKELIHOOD_FILE = "likelihood.jsonl"
@@ -174,3 +174,25 @@ def likelihood_summary(rows: Iterable[Mapping[str, Any]], gaps: Sequence[tuple[s
                            metric="mean_logprob")
            for m in sorted({m for m, _ in by}) for a, b in gaps if (m, a) in by and (m, b) in by]
     return means, out
+
+
+def pass_gaps(rows: list[dict[str, Any]], ks: list[int], ev: Any, gaps: Any) -> list[dict[str, Any]]:
+    """Each gap's pass@k difference per (model, temperature), paired over tasks: a bootstrap CI, and McNemar's
+    exact test at one sample per task (a sign-flip permutation test on per-task pass rates otherwise)."""
+    counts = group_counts(rows)
+    out = []
+    for model, temp in sorted({g[:2] for g in counts}, key=lambda g: (str(g[0]), str(g[1]))):
+        for first, second in gaps:
+            a, b = counts.get((model, temp, first)), counts.get((model, temp, second))
+            if a is None or b is None:
+                continue
+            for k in [k for k in valid_ks(a, ks) if k in valid_ks(b, ks)]:  # the arms may differ in n
+                cmp = paired_comparison(a, b, k, ev.bootstrap_samples, ev.bootstrap_seed, name=f"{first}-{second}",
+                                        model=model, temperature=temp)
+                cmp["test"] = "permutation"
+                if all(n == 1 for n, _ in [*a.values(), *b.values()]):
+                    shared = [t for t in a if t in b]
+                    cmp["p_value"] = mcnemar_p([a[t][1] > 0 for t in shared], [b[t][1] > 0 for t in shared])
+                    cmp["test"] = "mcnemar"
+                out.append(cmp)
+    return out

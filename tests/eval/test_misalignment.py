@@ -148,12 +148,12 @@ def test_a_prompt_the_window_would_cut_is_refused_before_anything_runs(tmp_path)
 def test_gaps_between_arms_of_different_sample_counts_use_the_ks_both_have():
     from types import SimpleNamespace
 
-    from codeward.eval.cmd_misalignment import _pass_gaps
+    from codeward.eval.misalignment import pass_gaps
 
     def rows(arm, n):  # codex-contexts: `none` has n samples a task, `bad` 3n (three prompts pooled)
         return [{"model": "m", "temperature": 0.2, "arm": arm, "task_id": f"t/{t}", "sample_idx": i,
                  "passed": (i + t) % 2 == 0, "result": "passed"} for t in range(4) for i in range(n)]
 
     ev = SimpleNamespace(bootstrap_samples=200, bootstrap_seed=0)
-    gaps = _pass_gaps(rows("none", 4) + rows("bad", 12), [1, 10], ev, (("none", "bad"),))
+    gaps = pass_gaps(rows("none", 4) + rows("bad", 12), [1, 10], ev, (("none", "bad"),))
     assert [c["metric"] for c in gaps] == ["pass@1"] and gaps[0]["test"] == "permutation"
