@@ -131,15 +131,12 @@ def plot_gap_vs_size(comparisons: Sequence[Mapping[str, Any]], models: Sequence[
                      path: Path) -> bool:
     """Each gap (name, metric) against the models' parameter counts (log x) with 95% CI bars, like the Codex
     paper's Figure 14; False unless some gap has two or more models with a known size."""
+    from codeward.eval.stats import gaps_by_size
+
     size = {m["name"]: m["n_params"] for m in models if m.get("n_params")}
-    series: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
     several_temperatures = len({c.get("temperature") for c in comparisons}) > 1
-    for c in comparisons:
-        if c.get("model") in size:
-            name = c["name"] + (f" T={c.get('temperature')}" if several_temperatures else "")
-            series.setdefault((name, c["metric"]), []).append(c)
-    series = {k: sorted(v, key=lambda c: size[c["model"]]) for k, v in series.items()
-              if len({c["model"] for c in v}) >= 2}
+    series = {(name + (f" T={t}" if several_temperatures else ""), metric): rows
+              for (name, metric, t), rows in gaps_by_size(comparisons, size).items()}
     if not series:
         return False
     plt = _pyplot()

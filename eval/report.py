@@ -117,16 +117,10 @@ RANKING_NOTE = ("`random` is the expected pass rate of a random pick; `oracle` p
 def size_trend_lines(comparisons: Sequence[Mapping[str, Any]], models: Sequence[Mapping[str, Any]]) -> list[str]:
     """Per gap and metric, the gap of each model from the smallest to the largest, and whether it grows with size
     (every step up, and the largest model's CI above 0: the paper's finding), for runs with several sizes."""
-    size = {m["name"]: m["n_params"] for m in models}
-    series: dict[tuple[str, str, Any], list[Mapping[str, Any]]] = {}
-    for c in comparisons:
-        if c.get("model") in size:
-            series.setdefault((c["name"], c["metric"], c.get("temperature")), []).append(c)
+    from codeward.eval.stats import gaps_by_size
+
     out = []
-    for (name, metric, _t), rows in series.items():
-        rows = sorted(rows, key=lambda c: size[c["model"]])
-        if len(rows) < 2:
-            continue
+    for (name, metric, _t), rows in gaps_by_size(comparisons, {m["name"]: m["n_params"] for m in models}).items():
         steps = ", ".join(f"{c['diff']:+.3f} {_fmt(c['ci95'])} ({c['model']})" for c in rows)
         diffs = [c["diff"] for c in rows]
         rising = all(b > a for a, b in itertools.pairwise(diffs))

@@ -107,3 +107,15 @@ def metrics_from_rows(
     groups = group_counts(rows)
     order = sorted(groups, key=lambda g: (str(g[0]), -1.0 if g[1] is None else float(g[1]), str(g[2])))
     return [metric_row(groups[g], ks, n_boot, seed, model=g[0], temperature=g[1], arm=g[2]) for g in order]
+
+
+def gaps_by_size(comparisons: Iterable[Mapping[str, Any]],
+                 sizes: Mapping[str, float]) -> dict[tuple[Any, Any, Any], list[Mapping[str, Any]]]:
+    """The gaps of models with a known size, per (name, metric, temperature), sorted from the smallest model to the
+    largest; only series with two or more models (the gap-against-size plot and report line)."""
+    series: dict[tuple[Any, Any, Any], list[Mapping[str, Any]]] = {}
+    for c in comparisons:
+        if c.get("model") in sizes:
+            series.setdefault((c["name"], c["metric"], c.get("temperature")), []).append(c)
+    return {k: sorted(v, key=lambda c: sizes[c["model"]]) for k, v in series.items()
+            if len({c["model"] for c in v}) >= 2}
