@@ -47,7 +47,8 @@ def listen_problem(host: str, port: int, exc: OSError) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from codeward.lsp_server.server import ListenError, build_server, serve_tcp
+    from codeward.lsp_server.server import build_server
+    from codeward.lsp_server.tcp import ListenError, serve_tcp
 
     address = None
     if args.tcp:

@@ -13,6 +13,8 @@ from codeward.completion.pipeline import Pipeline, RequestError, validate
 from codeward.completion.types import CompletionRequest, CompletionResult
 from codeward.config import Settings
 from codeward.lsp_server.cache import SuggestionCache
+from codeward.lsp_server.debounce import TypingRhythm
+from codeward.lsp_server.prefill import BackgroundPrefill
 from codeward.lsp_server.telemetry import ClientLog, Stats
 from codeward.model.base import Engine, EngineError
 from codeward.model.settings import EngineSettings
@@ -37,6 +39,40 @@ class CompletionService:
         self._engine_lock = asyncio.Lock()
         self._inflight: dict[str, asyncio.Task[CompletionResult]] = {}
         self._closing: set[asyncio.Future[None]] = set()
+        self.rhythm = TypingRhythm()
+        self.prefill = BackgroundPrefill(stats, self._get_pipeline)
+
+    def engine_counters(self) -> dict[str, int]:
+        """The loaded engine's counters (speculative tokens, KV reuse); empty before it loads."""
+        engine = self._engine
+        try:
+            return dict(engine.counters()) if engine is not None else {}
+        except Exception as exc:  # noqa: BLE001 - stats must answer even when the engine misbehaves
+            logging.getLogger("codeward.lsp").debug("engine counters failed: %s", exc)
+            return {}
+
+    def changed(self, uri: str, request: CompletionRequest | None) -> None:
+        """The document changed (typing): note the rhythm and prefill at `request` after a pause."""
+        self.rhythm.changed(uri)
+        self.schedule_prefill(uri, request)
+
+    def schedule_prefill(self, uri: str, request: CompletionRequest | None, delay_ms: float | None = None) -> None:
+        """Background prefill of `request`'s prompt head into `uri`'s context (completion.prefill_delay_ms)."""
+        c = self.settings.completion
+        if request is None or not c.enabled or c.prefill_delay_ms <= 0:
+            return
+        self.prefill.schedule(uri, request, (c.prefill_delay_ms if delay_ms is None else delay_ms) / 1000)
+
+    def forget(self, uri: str) -> None:
+        """The document was closed: drop its cached result, rhythm and model contexts."""
+        self.cache.forget(uri)
+        self.rhythm.forget(uri)
+        if self.prefill.target == uri:
+            self.prefill.cancel()
+        engine = self._engine
+        if engine is not None:
+            for key in (uri, f"{uri}#cold"):
+                engine.forget_context(key)
 
     def update(self, settings: Settings) -> None:
         """New settings: the pipeline is rebuilt; the engine is reloaded on the next request if its section
@@ -76,9 +112,11 @@ class CompletionService:
         if self._loading is loading:
             self._engine = engine
 
-    async def complete(self, uri: str, request: CompletionRequest) -> CompletionResult | None:
-        """The result for `request`, or None (superseded, timed out, failed: logged once per kind of fault)."""
+    async def complete(self, uri: str, request: CompletionRequest, invoked: bool = True) -> CompletionResult | None:
+        """The result for `request`, or None (superseded, cancelled, timed out, failed: logged once per kind of
+        fault). An automatic request (`invoked` False) waits the adaptive debounce first; an explicit one not."""
         self.stats.requests += 1
+        self.prefill.cancel()  # the engine is the request's now
         started = time.perf_counter()
         try:
             cursor = validate(request, self.settings.completion)
@@ -90,26 +128,28 @@ class CompletionService:
         if cached is not None:
             self.stats.cache_hits += 1
             self._record(cached, started)
+            self.stats.cache_ms.append((time.perf_counter() - started) * 1e3)
             return cached
         previous = self._inflight.pop(uri, None)
         if previous is not None and not previous.done():
             previous.cancel()
-        task = asyncio.ensure_future(self._run(request))
-        self._inflight[uri] = task
         c = self.settings.completion
+        delay_ms = self.rhythm.delay_ms(uri, c.debounce_ms, c.adaptive_debounce, invoked)
+        task = asyncio.ensure_future(self._run(uri, request, delay_ms / 1000))
+        self._inflight[uri] = task
         try:
-            done, _ = await asyncio.wait({task}, timeout=c.debounce_ms / 1000 + c.timeout_s)
+            done, _ = await asyncio.wait({task}, timeout=delay_ms / 1000 + c.timeout_s)
         except asyncio.CancelledError:
             task.cancel()  # the client cancelled the request ($/cancelRequest)
-            self.stats.superseded += 1
+            self.stats.cancelled += 1
             raise
         finally:
             if self._inflight.get(uri) is task:
                 del self._inflight[uri]
-        return self._outcome(uri, request, cursor, task, done, started)
+        return self._outcome(uri, request, cursor, task, done, started, delay_ms)
 
     def _outcome(self, uri: str, request: CompletionRequest, cursor: object, task: asyncio.Task,
-                 done: set, started: float) -> CompletionResult | None:
+                 done: set, started: float, delay_ms: float) -> CompletionResult | None:
         c = self.settings.completion
         if task not in done:
             task.cancel()
@@ -137,14 +177,20 @@ class CompletionService:
         for s in result.blocked:
             self.cache.remember(uri, s)
         self._record(result, started)
+        if result.suggestions:  # an answer's latency: from the request to it, less the debounce wait
+            self.stats.request_ms.append((time.perf_counter() - started) * 1e3 - delay_ms)
+        self.stats.engine_ms.append(result.timings_ms.get("engine", 0.0))
+        if result.cold:
+            self.stats.cold_short += 1
+            self.schedule_prefill(uri, request, delay_ms=0)  # the full context, behind the short answer
         return result
 
-    async def _run(self, request: CompletionRequest) -> CompletionResult:
-        delay = self.settings.completion.debounce_ms / 1000
+    async def _run(self, uri: str, request: CompletionRequest, delay: float) -> CompletionResult:
         if delay > 0:
             await asyncio.sleep(delay)  # a newer keystroke cancels this task while it sleeps
+        self.stats.debounce_ms.append(delay * 1000)
         pipeline = await self._get_pipeline()
-        return await pipeline.complete(request)
+        return await pipeline.complete(request, context=uri)
 
     def _record(self, result: CompletionResult, started: float) -> None:
         s = self.stats
@@ -154,7 +200,7 @@ class CompletionService:
         s.warned += sum(1 for x in result.suggestions if x.verdict == "warn")
         s.blocked += len(result.blocked)
         s.check_errors += sum(1 for o in result.outcomes if o.suggestion and o.suggestion.verdict == "error")
-        s.latencies_ms.append((time.perf_counter() - started) * 1e3)
+        s.unchecked += sum(1 for x in result.suggestions if x.verdict == "unchecked")
         s.last_prompt = result.prompt
         s.last_suggestions = [o.as_dict() for o in result.outcomes]
 
@@ -172,6 +218,7 @@ class CompletionService:
 
     async def aclose(self) -> None:
         """Stop work in flight and release the engine (also one still loading, and those replaced before)."""
+        self.prefill.cancel()
         for task in self._inflight.values():
             task.cancel()
         if self._loading is not None:

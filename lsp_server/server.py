@@ -6,32 +6,30 @@ Work lives elsewhere: `completions` (pipeline calls, debounce, cache, faults), `
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import signal
-import sys
-import threading
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Generator, Mapping
 from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
-from pygls.io_ import run_async
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
 from codeward import __version__
+from codeward.completion.types import CompletionRequest
 from codeward.config import Settings
 from codeward.lsp_server import options
 from codeward.lsp_server.completions import CompletionService, EngineFactory
 from codeward.lsp_server.diagnostics import AcceptedFindings
 from codeward.lsp_server.documents import DocumentError, Snapshot, file_path, request_for, snapshot
 from codeward.lsp_server.items import ACCEPT_COMMAND, completion_items, inline_items
-from codeward.lsp_server.telemetry import ClientLog, Stats
+from codeward.lsp_server.telemetry import ClientLog, Stats, write_stats_log
 from codeward.model.factory import make_engine
 
 STATS_METHOD = "codeward/stats"
+DID_SHOW_METHOD = "textDocument/didShowCompletion"  # the Copilot language server's names
+DID_PARTIALLY_ACCEPT_METHOD = "textDocument/didPartiallyAcceptCompletion"
 _LEVELS = {logging.ERROR: types.MessageType.Error, logging.WARNING: types.MessageType.Warning,
            logging.INFO: types.MessageType.Info}
 
@@ -69,6 +67,7 @@ class CodewardServer(LanguageServer):
         self.pending_problems: list[str] = []
         self.root: Path | None = None
         self.init_options: Mapping[str, Any] = {}
+        self._stats_written = False
 
     @property
     def settings(self) -> Settings:
@@ -96,6 +95,12 @@ class CodewardServer(LanguageServer):
         self.window_show_message(types.ShowMessageParams(
             type=types.MessageType.Warning, message=f"codeward: invalid settings ignored, defaults used: {text}"))
 
+    def write_stats_log(self) -> None:
+        """Append this session's counts and timings (no code) to the stats log in the user's state directory."""
+        if self.settings.completion.stats_log and not self._stats_written:
+            self._stats_written = True
+            write_stats_log(self.stats.log_record(self.service.engine_counters()))
+
     def client_supports_markdown(self) -> bool:
         """Whether the client renders Markdown in completion item documentation."""
         try:
@@ -112,8 +117,17 @@ class CodewardServer(LanguageServer):
             self.client_log("document", str(exc))
             return None
 
-    async def suggestions_at(self, uri: str, position: types.Position) -> tuple[Snapshot, list] | None:
-        """Shown suggestions at `position` of `uri` (None when there are none to give)."""
+    def request_at(self, uri: str, position: types.Position) -> CompletionRequest | None:
+        """A pipeline request at `position` of an open document (None if it is not open or not readable)."""
+        if uri not in self.workspace.text_documents:
+            return None
+        snap = self.snapshot_or_log(uri)
+        return request_for(snap, position, self.workspace) if snap is not None else None
+
+    async def suggestions_at(self, uri: str, position: types.Position,
+                             invoked: bool = True) -> tuple[Snapshot, list] | None:
+        """Shown suggestions at `position` of `uri` (None when there are none to give); an automatic request
+        (`invoked` False) waits the adaptive debounce."""
         if not self.settings.completion.enabled:
             return None
         snap = self.snapshot_or_log(uri)
@@ -122,7 +136,7 @@ class CodewardServer(LanguageServer):
             self.stats.rejected += 1
             return None
         # Size and position are the pipeline's to check (`validate`): the service logs and counts its refusals.
-        result = await self.service.complete(uri, request_for(snap, position, self.workspace))
+        result = await self.service.complete(uri, request_for(snap, position, self.workspace), invoked)
         if result is None or not result.suggestions:
             return None
         return snap, result.suggestions
@@ -151,20 +165,33 @@ def build_server(engine_factory: EngineFactory = make_engine,
             ls.apply_options(params.settings)
         ls.show_problems()
 
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: CodewardServer, params: types.DidOpenTextDocumentParams) -> None:
+        doc = params.text_document
+        ls.service.schedule_prefill(doc.uri, ls.request_at(doc.uri, opening_position(
+            doc.text, ls.settings.context.prefix_tokens)))
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: CodewardServer, params: types.DidChangeTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        ls.service.changed(uri, ls.request_at(uri, edited_line(params.content_changes)))
+
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: CodewardServer, params: types.DidCloseTextDocumentParams) -> None:
         ls.accepted.forget(params.text_document.uri)
-        ls.service.cache.forget(params.text_document.uri)
+        ls.service.forget(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
     async def inline_completion(ls: CodewardServer,
                                 params: types.InlineCompletionParams) -> types.InlineCompletionList:
-        found = await ls.suggestions_at(params.text_document.uri, params.position)
+        invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
+        found = await ls.suggestions_at(params.text_document.uri, params.position, invoked)
         return inline_items(*found) if found else types.InlineCompletionList(items=[])
 
     @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(resolve_provider=False))
     async def completion(ls: CodewardServer, params: types.CompletionParams) -> types.CompletionList:
-        found = await ls.suggestions_at(params.text_document.uri, params.position)
+        invoked = params.context is None or params.context.trigger_kind == types.CompletionTriggerKind.Invoked
+        found = await ls.suggestions_at(params.text_document.uri, params.position, invoked)
         if not found:
             return types.CompletionList(is_incomplete=True, items=[])
         return completion_items(*found, markdown=ls.client_supports_markdown())
@@ -173,12 +200,22 @@ def build_server(engine_factory: EngineFactory = make_engine,
     def accept_completion(ls: CodewardServer, *arguments: Any) -> bool:
         return accept(ls, list(arguments))
 
+    @server.feature(DID_SHOW_METHOD)
+    def did_show_completion(ls: CodewardServer, params: Any) -> None:
+        ls.stats.shown_reported += 1
+
+    @server.feature(DID_PARTIALLY_ACCEPT_METHOD)
+    def did_partially_accept_completion(ls: CodewardServer, params: Any) -> None:
+        ls.stats.partially_accepted += 1
+        ls.stats.accepted_chars += accepted_length(params)
+
     @server.feature(STATS_METHOD)
     def stats(ls: CodewardServer, params: Any) -> dict[str, Any]:
-        return {**ls.stats.as_dict(), "settings": ls.service.settings_dict()}
+        return {**ls.stats.as_dict(ls.service.engine_counters()), "settings": ls.service.settings_dict()}
 
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: CodewardServer, params: None) -> None:
+        ls.write_stats_log()
         await ls.service.aclose()
 
     return server
@@ -202,6 +239,33 @@ async def pull_configuration(ls: CodewardServer) -> bool:
     return True
 
 
+def opening_position(text: str, prefix_tokens: int) -> types.Position:
+    """Where a just-opened document is prefilled: the line where a window from the top of the file fills the
+    prefix budget (editors open files at the top), or the end of a shorter file. No LSP message says where the
+    cursor is; a request elsewhere is answered from the short context while its own context fills in."""
+    budget_chars, seen = prefix_tokens * 3, 0  # ~3 characters per token of Python
+    for line, chunk in enumerate(text.split("\n")):
+        seen += len(chunk) + 1
+        if seen >= budget_chars:
+            return types.Position(line, 0)
+    return types.Position(text.count("\n"), 0)
+
+
+def edited_line(changes: Any) -> types.Position:
+    """The start of the line the last change ends on (the prefill needs only the lines above the cursor)."""
+    last = changes[-1] if changes else None
+    rng = getattr(last, "range", None)
+    if rng is None:
+        return types.Position(0, 0)
+    return types.Position(rng.start.line + last.text.count("\n"), 0)
+
+
+def accepted_length(params: Any) -> int:
+    """Characters a `didPartiallyAcceptCompletion` says were accepted (its `acceptedLength`), 0 if absent."""
+    value = params.get("acceptedLength") if isinstance(params, dict) else getattr(params, "acceptedLength", None)
+    return value if isinstance(value, int) and value > 0 else 0
+
+
 def accept(ls: CodewardServer, arguments: list[Any] | None) -> bool:
     """`codeward.acceptCompletion [id]`: count it and publish its findings as diagnostics."""
     suggestion_id = arguments[0] if arguments else None
@@ -212,125 +276,10 @@ def accept(ls: CodewardServer, arguments: list[Any] | None) -> bool:
         return False
     uri, suggestion = found
     ls.stats.accepted += 1
+    ls.stats.accepted_chars += len(suggestion.text)
     ls.accepted.add(uri, suggestion.id, suggestion.findings)
     snap = ls.snapshot_or_log(uri)
     if snap is not None:
         ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
             uri=uri, diagnostics=ls.accepted.diagnostics(snap)))
     return True
-
-
-class ListenError(Exception):
-    """The TCP address could not be listened on (in use, unresolvable, not this machine's, not allowed)."""
-
-    def __init__(self, host: str, port: int, cause: OSError) -> None:
-        super().__init__(f"cannot listen on {host}:{port}: {cause}")
-        self.host, self.port, self.cause = host, port, cause
-
-
-class _Discard:
-    """Writer for a session that has ended: late replies of cancelled handlers go nowhere."""
-
-    def write(self, data: bytes) -> None:
-        return None
-
-    def close(self) -> None:
-        return None
-
-
-class TcpSessions:
-    """One LSP session at a time, each on a fresh server (its own documents, settings and engine), so that two
-    editors never share pygls's single protocol and writer and only one model is loaded. A connection that
-    arrives during a session waits for its turn; a connection that closes at once (a port probe) is a session
-    that ends at once."""
-
-    def __init__(self, make_server: Callable[[], CodewardServer]) -> None:
-        self._make = make_server
-        self._turn = asyncio.Lock()
-        self._stopping = False
-        self._writers: set[asyncio.StreamWriter] = set()
-        self._tasks: set[asyncio.Task[Any]] = set()
-
-    async def connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """asyncio's callback for each accepted connection."""
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
-        self._writers.add(writer)
-        peer = writer.get_extra_info("peername")
-        try:
-            if self._turn.locked():
-                log.warning("connection from %s waits: another editor's session is active (codeward serves one "
-                            "session at a time over TCP)", peer)
-            async with self._turn:
-                if not self._stopping:
-                    await self._serve(reader, writer, peer)
-        finally:
-            self._writers.discard(writer)
-            writer.close()
-            if task is not None:
-                self._tasks.discard(task)
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: Any) -> None:
-        server = self._make()
-        server.session_only = True
-        server.protocol.set_writer(writer)  # type: ignore[arg-type]
-        log.info("session from %s started", peer)
-        try:
-            await run_async(stop_event=threading.Event(), reader=reader, protocol=server.protocol, logger=log,
-                            error_handler=server.report_server_error)
-        except (ConnectionError, asyncio.IncompleteReadError) as exc:
-            log.info("session from %s lost: %s", peer, exc)
-        finally:
-            await end_session(server)
-            log.info("session from %s ended", peer)
-
-    def stop(self) -> None:
-        """Refuse waiting connections and end the active session (its read loop sees the end of the stream)."""
-        self._stopping = True
-        for writer in list(self._writers):
-            writer.close()
-
-    async def wait(self) -> None:
-        """Until every session has ended and released its engine."""
-        await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-
-async def end_session(server: CodewardServer) -> None:
-    """Cancel what the session left running (replies go nowhere) and release its engine."""
-    protocol = server.protocol
-    protocol.set_writer(_Discard())
-    for future in list(protocol._request_futures.values()):  # no public API lists a session's open requests
-        future.cancel()
-    await server.service.aclose()
-
-
-def serve_tcp(make_server: Callable[[], CodewardServer], host: str, port: int) -> None:
-    """Listen on host:port and serve sessions one after another until SIGINT or SIGTERM; ListenError if the
-    address cannot be listened on."""
-    asyncio.run(_serve_tcp(make_server, host, port))
-
-
-async def _serve_tcp(make_server: Callable[[], CodewardServer], host: str, port: int) -> None:
-    sessions = TcpSessions(make_server)
-    try:
-        listener = await asyncio.start_server(sessions.connection, host, port)
-    except OSError as exc:
-        raise ListenError(host, port, exc) from exc
-    shown = f"[{host}]" if ":" in host else host
-    print(f"codeward: listening on {shown}:{port} (LSP over TCP)", file=sys.stderr, flush=True)
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    signals = (signal.SIGINT, signal.SIGTERM)
-    for sig in signals:
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        for sig in signals:  # a second Ctrl-C while sessions end interrupts at once
-            loop.remove_signal_handler(sig)
-        listener.close()
-        sessions.stop()
-        await sessions.wait()
-        await listener.wait_closed()
-    print("codeward: stopped listening", file=sys.stderr, flush=True)

@@ -1,24 +1,45 @@
-"""Telemetry: counters and latencies for `codeward/stats`, and a client log that does not storm."""
+"""Telemetry, local only: counters and latencies for `codeward/stats`, a stats log written at shutdown, and a
+client log that does not storm. Nothing here holds the user's code except `last_prompt`/`last_suggestions`,
+which `codeward/stats` answers to the local editor and the stats log never writes."""
 
 from __future__ import annotations
 
+import json
 import logging
-import statistics
+import math
+import os
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("codeward.lsp")
+WINDOW = 1000  # latencies kept (the last requests)
+PRIVATE = ("last_prompt", "last_suggestions")  # what the stats log never writes (the user's code)
+
+
+def percentiles(values: Iterable[float]) -> dict[str, float | int | None]:
+    """p50/p95/p99 (nearest rank) and the count of `values`."""
+    data = sorted(values)
+    if not data:
+        return {"p50": None, "p95": None, "p99": None, "count": 0}
+
+    def rank(q: float) -> float:
+        return round(data[min(len(data), max(1, math.ceil(q * len(data)))) - 1], 1)
+
+    return {"p50": rank(0.50), "p95": rank(0.95), "p99": rank(0.99), "count": len(data)}
 
 
 @dataclass
 class Stats:
     """What the server did since it started (served by the `codeward/stats` request).
 
-    Each request ends as exactly one of completed (`empty` counts those without a suggestion), rejected (refused
-    before the model: unknown document, bad position, over the size limit), errors, timeouts or superseded."""
+    Each request ends as exactly one of completed (`empty` counts those without a suggestion; `cache_hits` those
+    served from the typing-forward cache), rejected (refused before the model: unknown document, bad position, over
+    the size limit), errors, timeouts, superseded (a newer request for the same document replaced it) or cancelled
+    (the client sent `$/cancelRequest`)."""
 
     requests: int = 0
     completed: int = 0
@@ -27,25 +48,62 @@ class Stats:
     errors: int = 0
     timeouts: int = 0
     superseded: int = 0
+    cancelled: int = 0
     cache_hits: int = 0
-    shown: int = 0
+    shown: int = 0  # suggestions returned to the client
+    shown_reported: int = 0  # suggestions the client said it displayed (textDocument/didShowCompletion)
     warned: int = 0
-    blocked: int = 0
+    blocked: int = 0  # suggestions dropped by the safety policy
     check_errors: int = 0  # suggestions whose safety check failed (verdict error), shown or not
+    unchecked: int = 0  # suggestions not checked by design (safety off, not Python)
     accepted: int = 0
+    partially_accepted: int = 0  # textDocument/didPartiallyAcceptCompletion
+    accepted_chars: int = 0  # characters of accepted suggestions (partial accepts: the length accepted)
+    prefills: int = 0  # background prefills that ran to the end
+    prefills_cancelled: int = 0  # background prefills a request interrupted (what they evaluated is kept)
+    cold_short: int = 0  # first requests in a cold document served with the short budget
     settings_version: int = 0  # bumped each time the settings are re-resolved
-    latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=500))
+    request_ms: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
+    engine_ms: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
+    cache_ms: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
+    debounce_ms: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
     last_prompt: str | None = None
     last_suggestions: list[dict[str, Any]] = field(default_factory=list)
+    started: float = field(default_factory=time.time)
 
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready snapshot; latencies as median and 90th percentile of the last 500 completed requests."""
-        lat = sorted(self.latencies_ms)
-        p90 = lat[min(len(lat) - 1, int(0.9 * len(lat)))] if lat else None
+    def as_dict(self, engine_counters: Mapping[str, int] | None = None) -> dict[str, Any]:
+        """JSON-ready snapshot: the counts, the engine's counters (speculative tokens, KV reuse), latency
+        percentiles of the last requests (whole request, engine, cache hits, debounce waits)."""
         counts = {k: v for k, v in self.__dict__.items() if isinstance(v, int)}
-        return {**counts, "latency_ms": {"median": statistics.median(lat) if lat else None, "p90": p90,
-                                         "count": len(lat)},
+        return {**counts, "engine": dict(engine_counters or {}),
+                "latency_ms": {"request": percentiles(self.request_ms), "engine": percentiles(self.engine_ms),
+                               "cache": percentiles(self.cache_ms), "debounce": percentiles(self.debounce_ms)},
                 "last_prompt": self.last_prompt, "last_suggestions": self.last_suggestions}
+
+    def log_record(self, engine_counters: Mapping[str, int] | None = None) -> dict[str, Any]:
+        """What the stats log keeps of a session: counts and timings only, never prompts or suggestions."""
+        record = {k: v for k, v in self.as_dict(engine_counters).items() if k not in PRIVATE}
+        return {"started": round(self.started, 3), "ended": round(time.time(), 3), **record}
+
+
+def state_dir() -> Path:
+    """The user's state directory for codeward: `$XDG_STATE_HOME/codeward` (~/.local/state/codeward)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "codeward"
+
+
+def write_stats_log(record: Mapping[str, Any], directory: Path | None = None) -> Path | None:
+    """Append `record` as one JSON line to `stats.jsonl` in the state directory; None (logged) if it cannot."""
+    folder = directory or state_dir()
+    path = folder / "stats.jsonl"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(record, sort_keys=True) + "\n")
+    except OSError as exc:
+        log.warning("could not write the stats log %s: %s", path, exc)
+        return None
+    return path
 
 
 class ClientLog:

@@ -8,9 +8,10 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class EngineError(RuntimeError):
@@ -146,19 +147,62 @@ class Engine(abc.ABC):
     def count_tokens(self, text: str) -> int:
         """Number of tokens `text` encodes to as plain user text, specials off (for context budgets)."""
 
-    async def agenerate(self, prompts: Sequence[PromptLike], params: SamplingParams) -> list[list[Sample]]:
-        """`generate` off the event loop; cancelling the awaiting task stops the generation between tokens."""
-        cancel = threading.Event()
-        task = asyncio.ensure_future(asyncio.to_thread(self.generate, prompts, params, cancel))
-        try:
-            return await asyncio.shield(task)
-        except asyncio.CancelledError:
-            cancel.set()
-            try:
-                await task
-            except Exception as exc:  # noqa: BLE001 - the caller cancelled; the outcome only matters for the log
-                log.debug("cancelled generation ended with %s: %s", type(exc).__name__, exc)
-            raise
+    def use_context(self, key: str | None) -> None:
+        """Make the next calls run in the model context (KV cache) kept for `key` (the editor: a document's URI),
+        keeping the current one for its own key; None: any context. Engines without reusable contexts ignore it."""
+
+    def prefill(self, prompt: PromptLike, cancel: threading.Event | None = None) -> int:
+        """Evaluate `prompt` into the current context's KV cache ahead of a request that will extend it; returns
+        the tokens evaluated (0 where the engine keeps no cache). Stops early, keeping what it did, on `cancel`."""
+        return 0
+
+    def cached_tokens(self, prompt: PromptLike) -> tuple[int, int] | None:
+        """(tokens of `prompt` the current context's KV cache already holds, tokens of `prompt`); None where the
+        engine keeps no cache (remote servers: their caching is theirs)."""
+        return None
+
+    def forget_context(self, key: str) -> None:
+        """Drop what is kept for `key` (its document was closed)."""
+
+    def counters(self) -> dict[str, int]:
+        """Counts since the engine was made (speculative tokens proposed/accepted, KV reuse), for stats."""
+        return {}
+
+    async def agenerate(self, prompts: Sequence[PromptLike], params: SamplingParams,
+                        context: str | None = None) -> list[list[Sample]]:
+        """`generate` off the event loop, in `context`'s model context (`use_context`); cancelling the awaiting
+        task stops the generation between tokens."""
+        def run(cancel: threading.Event) -> list[list[Sample]]:
+            if context is not None:
+                self.use_context(context)
+            return self.generate(prompts, params, cancel)
+
+        return await _cancellable(run)
+
+    async def aprefill(self, prompt: PromptLike, context: str | None = None) -> int:
+        """`prefill` off the event loop, in `context`'s model context; cancelling stops it between chunks."""
+        def run(cancel: threading.Event) -> int:
+            if context is not None:
+                self.use_context(context)
+            return self.prefill(prompt, cancel)
+
+        return await _cancellable(run)
 
     def close(self) -> None:
         """Release the model's resources."""
+
+
+async def _cancellable(run: Callable[[threading.Event], T]) -> T:
+    """`run(cancel)` in a thread; cancelling the awaiting task sets `cancel` and waits for the thread to stop
+    (a model call must not outlive its caller's hold on the engine)."""
+    cancel = threading.Event()
+    task = asyncio.ensure_future(asyncio.to_thread(run, cancel))
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        cancel.set()
+        try:
+            await task
+        except Exception as exc:  # noqa: BLE001 - the caller cancelled; the outcome only matters for the log
+            log.debug("cancelled engine call ended with %s: %s", type(exc).__name__, exc)
+        raise

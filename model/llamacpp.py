@@ -27,11 +27,23 @@ from codeward.model.base import (
     sentinel_id,
 )
 from codeward.model.llamacpp_batch import MAX_SEQS, KvSequences, Scheduler, StreamRules, open_batch_context
+from codeward.model.llamacpp_contexts import ContextCache
 from codeward.model.registry import model_label, resolve_model_path
 from codeward.model.sampling import log_softmax, pick_token
 from codeward.model.settings import EngineSettings
+from codeward.model.speculative import SpecCounters, lookup_draft
 
 log = logging.getLogger(__name__)
+PREFILL_CHUNK = 32  # tokens per decode in a background prefill: ~0.4 s for the 0.5B model on 2 cores
+
+
+def _common_prefix(cached: Sequence[int], tokens: Sequence[int]) -> int:
+    """Length of the longest common prefix of two token lists."""
+    n = min(len(cached), len(tokens))
+    if n == 0:
+        return 0
+    diff = np.nonzero(np.asarray(cached[:n]) != np.asarray(tokens[:n]))[0]
+    return int(diff[0]) if diff.size else n
 
 
 class LlamaCppEngine(Engine):
@@ -63,6 +75,10 @@ class LlamaCppEngine(Engine):
             raise EngineError(f"llama.cpp could not make a context of {MAX_SEQS} sequences and n_ctx="
                               f"{settings.n_ctx} for {path!r}: {exc}; lower engine.n_ctx") from exc
         self._kv = KvSequences(self._llm, self._n_vocab)
+        self._contexts = ContextCache(self._llm, settings.kv_cache_mb * 1024 * 1024)
+        self._drafter = lookup_draft if settings.speculative == "lookup" else None
+        self._spec = SpecCounters()
+        self._prefilled = 0
         self._pieces: dict[int, bytes] = {}
         self.n_ctx = settings.n_ctx
         self._special_ids, specials, self._end_tokens = self._scan_vocab()
@@ -166,12 +182,7 @@ class LlamaCppEngine(Engine):
     def _prefill(self, tokens: list[int]) -> np.ndarray:
         """Make the context hold exactly `tokens`, reusing the longest common prefix; return the last logits."""
         llm = self._llm
-        cached = llm.input_ids[:llm.n_tokens]
-        common = 0
-        for a, b in zip(cached, tokens):
-            if a != b:
-                break
-            common += 1
+        common = _common_prefix(llm.input_ids[:llm.n_tokens], tokens)
         common = min(common, len(tokens) - 1)  # re-decode at least one token to get fresh logits
         llm.n_tokens = common
         return self._decode(tokens[common:])
@@ -184,7 +195,48 @@ class LlamaCppEngine(Engine):
             self._check_open()
             tokens = [self._prompt_tokens(p, params) for p in prompts]
             rules = StreamRules(params, pick_token, self._end_tokens, self.detokenize)
-            return Scheduler(self._kv, self._llm, self._prefill, tokens, rules, self.n_ctx).run(cancel)
+            return Scheduler(self._kv, self._llm, self._prefill, tokens, rules, self.n_ctx, drafter=self._drafter,
+                             counters=self._spec).run(cancel)
+
+    def use_context(self, key: str | None) -> None:
+        if key is None:
+            return
+        with self._lock:
+            self._check_open()
+            self._contexts.switch(key)
+
+    def cached_tokens(self, prompt: PromptLike) -> tuple[int, int]:
+        with self._lock:
+            self._check_open()
+            tokens = self.tokenize(prompt, bos=True)
+            return _common_prefix(self._llm.input_ids[:self._llm.n_tokens], tokens), len(tokens)
+
+    def forget_context(self, key: str) -> None:
+        """Drop the saved KV state of `key` (its document was closed)."""
+        with self._lock:
+            self._contexts.forget(key)
+
+    def prefill(self, prompt: PromptLike, cancel: threading.Event | None = None) -> int:
+        """Extend the KV cache to hold `prompt`, PREFILL_CHUNK tokens at a time so that a request waiting for
+        the engine waits at most one chunk; what was evaluated before a cancel stays cached."""
+        with self._lock:
+            self._check_open()
+            tokens = self.tokenize(prompt, bos=True)[: self.n_ctx - 64]
+            llm, done = self._llm, 0
+            common = _common_prefix(llm.input_ids[:llm.n_tokens], tokens)
+            for start in range(common, len(tokens), PREFILL_CHUNK):
+                if cancel is not None and cancel.is_set():
+                    break  # the cache is cut back only once there is something to put in its place
+                llm.n_tokens = start
+                chunk = tokens[start:start + PREFILL_CHUNK]
+                self._decode(chunk)
+                done += len(chunk)
+            self._prefilled += done
+            return done
+
+    def counters(self) -> dict[str, int]:
+        return {**self._spec.as_dict(), **self._contexts.counts, "prefill_tokens": self._prefilled,
+                "kv_saved_bytes": self._contexts.saved_bytes}
 
     def _prompt_tokens(self, prompt: PromptLike, params: SamplingParams) -> list[int]:
         """The prompt's tokens (with BOS); EngineError when they and max_new_tokens overflow the context window."""

@@ -6,7 +6,8 @@ samples share that KV (`llama_memory_seq_cp` in a unified KV cache tags the same
 step is one batch with one token per running sample, and a finished sample's sequence takes the next pending
 sample at once (of the same prompt or the next one), so n above MAX_SEQS and several prompts fill the same batches.
 Sequence 0 holds the first prompt and mirrors `Llama.input_ids`, so the engine's KV prefix reuse across calls keeps
-working; an n=1 call is one sequence decoding one token per step, as before. KV room: the cache's n_ctx cells serve
+working; an n=1 call is one sequence decoding one token per step (a greedy call of one prompt may verify
+speculative drafts several tokens per step, `speculative`). KV room: the cache's n_ctx cells serve
 all sequences together, and a sample starts only when its worst case fits (max_new_tokens cells, plus the prompt's
 for a prompt's first sample), so long generations in a small window run fewer samples at a time. Greedy samples are
 all the same: one is decoded and copied n times.
@@ -29,6 +30,7 @@ import numpy as np
 
 from codeward.model.base import Cancelled, Sample, SamplingParams
 from codeward.model.sampling import sample_seeds
+from codeward.model.speculative import Drafter, SpecCounters, speculate
 from codeward.model.stops import decode_complete, find_stop
 
 MAX_SEQS = 16  # sequences decoded together: by 8-16 rows a 2-core CPU step is compute-bound, more gains little
@@ -180,9 +182,12 @@ class Scheduler:
     """One generate call: starts samples in free sequences while the KV budget holds, and steps them together."""
 
     def __init__(self, kv: KvSequences, llm: Any, prefill0: Callable[[list[int]], np.ndarray],
-                 prompts: list[list[int]], rules: StreamRules, n_ctx: int, max_seqs: int = MAX_SEQS) -> None:
+                 prompts: list[list[int]], rules: StreamRules, n_ctx: int, max_seqs: int = MAX_SEQS,
+                 drafter: Drafter | None = None, counters: SpecCounters | None = None) -> None:
+        """`drafter`: speculative decoding for a greedy call of one prompt (see `speculative`)."""
         self.kv, self.llm, self.prefill0, self.prompts, self.rules = kv, llm, prefill0, prompts, rules
         self.n_ctx, self.max_seqs = n_ctx, max_seqs
+        self.drafter, self.counters = drafter, counters or SpecCounters()
         p = rules.params
         self.n_streams = 1 if p.temperature <= 0.0 else p.n  # greedy samples are all the same: decode one
         self.pending = deque((i, j, seed) for i in range(len(prompts))
@@ -196,6 +201,8 @@ class Scheduler:
 
     def run(self, cancel: threading.Event | None) -> list[list[Sample]]:
         """Decode every sample; n samples per prompt, in order. Cancelled between steps when `cancel` is set."""
+        if self.drafter is not None and self.rules.params.temperature <= 0.0 and len(self.prompts) == 1:
+            return [[self._speculative(cancel)] * self.rules.params.n]
         try:
             while self.pending or self.running:
                 if cancel is not None and cancel.is_set():
@@ -210,6 +217,19 @@ class Scheduler:
         if self.n_streams == 1:
             return [[self.results[(i, 0)]] * n for i in range(len(self.prompts))]
         return [[self.results[(i, j)] for j in range(n)] for i in range(len(self.prompts))]
+
+    def _speculative(self, cancel: threading.Event | None) -> Sample:
+        """The greedy sample of the one prompt, in seq 0, verifying drafts in batches."""
+        tokens = self.prompts[0]
+        try:
+            stream = Stream((0, 0), 0, len(tokens), np.random.default_rng(0), self.prefill0(tokens))
+            speculate(stream, tokens, self.rules.advance,
+                      lambda batch, pos: self.kv.step([(t, pos + i, 0) for i, t in enumerate(batch)]),
+                      lambda pos: self._trim(0, pos), self.drafter, self.rules.params.max_new_tokens, self.n_ctx,
+                      self.counters, cancel)
+        finally:
+            self._release()
+        return stream.sample()
 
     def _admit(self) -> None:
         """Start pending samples, in order, while a sequence is free and the KV cells hold their worst case."""

@@ -34,6 +34,11 @@ class EngineSettings:
                        ("auto", "float32", "bfloat16", "float16")})
     n_ctx: int = field(default=4096, metadata={"help": "Context window (tokens) for llamacpp", "min": 256})
     n_threads: int = field(default=0, metadata={"help": "CPU threads for llamacpp; 0 = all cores", "min": 0})
+    kv_cache_mb: int = field(default=256, metadata={"help": "llamacpp: memory for the saved KV caches of "
+                             "documents other than the current one (MB; 0 = keep only the current one)", "min": 0})
+    speculative: str = field(default="lookup", metadata={"help": "llamacpp greedy decoding: lookup (verify "
+                             "drafts copied from the prompt's repeated text, several tokens per step), off",
+                             "choices": ("lookup", "off")})
     timeout_s: float = field(default=60.0, metadata={"help": "Timeout of one request to a remote server",
                              "min": 0.1})
     max_retries: int = field(default=3, metadata={"help": "Retries on 429/5xx from a remote server", "min": 0})

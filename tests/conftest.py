@@ -1,12 +1,13 @@
 """Fixtures shared by the whole suite: the test model (SmolLM2-135M) is loaded once per test session.
 
 The machinery tests run on SmolLM2 (fast); every command and server a test starts inherits
-CODEWARD_ENGINE_MODEL=smollm2-135m. Tests of quality and of the defaults name the default model themselves.
+CODEWARD_ENGINE_MODEL=smollm2-135m, and XDG_STATE_HOME pointing at a temporary folder. Tests of quality and of the defaults name the default model themselves.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,9 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 TEST_MODEL = "smollm2-135m"
 os.environ["CODEWARD_ENGINE_MODEL"] = TEST_MODEL
+# Servers the tests start write their stats log at shutdown: into a folder of this test session, not the user's.
+STATE_HOME = Path(tempfile.mkdtemp(prefix="codeward-test-state-"))
+os.environ["XDG_STATE_HOME"] = str(STATE_HOME)
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 
 from codeward.completion.context import Context, build_context
 from codeward.completion.modes import Mode, choose_mode
@@ -19,7 +20,7 @@ from codeward.completion.settings import CompletionSettings, PipelineSettings
 from codeward.completion.snippets import repo_files
 from codeward.completion.text import Cursor, PositionError
 from codeward.completion.types import CompletionRequest, CompletionResult, Outcome, make_suggestion
-from codeward.model.base import Engine, Prompt, Sample, SamplingParams
+from codeward.model.base import Engine, Prompt, Sample, SamplingParams, Segment
 from codeward.model.templates import PromptTemplate, select_template
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class Pipeline:
         self._lock = engine_lock
         self._own_lock = engine_lock is None
         self._lock_loop: asyncio.AbstractEventLoop | None = None
+        self._short_pipeline: Pipeline | None = None
 
     def _engine_lock(self) -> asyncio.Lock:
         """One engine call at a time: a cancelled call still holds the model until its thread stops."""
@@ -110,25 +112,78 @@ class Pipeline:
             out.append(Outcome(index, sample.text, suggestion, dropped_by))
         return out
 
-    async def complete(self, request: CompletionRequest, seed: int | None = None) -> CompletionResult:
+    def prefill_prompt(self, request: CompletionRequest) -> Prompt:
+        """The part of `request`'s prompt that stays put while the user types on the cursor's line: everything
+        up to the end of the prefix's last complete line (for prefix-suffix-middle templates, before the
+        suffix). Evaluating it ahead makes the request pay only for its line, suffix and answer."""
+        cursor, context, _, _ = self.prepare(request)
+        keep = len(context.prefix) - len(cursor.line_before)
+        mark = f"\x00codeward-prefill-{id(self):x}\x00"
+        files = repo_files(request.path, context.picked)
+        rendered = self.template.render_segments(context.prefix[:keep] + mark, context.suffix, files)
+        head: list[Segment] = []
+        for segment in rendered.segments:
+            if not segment.special and mark in segment.text:
+                head.append(Segment(segment.text[: segment.text.index(mark)], False))
+                break
+            head.append(segment)
+        return Prompt.of(head)
+
+    def _short(self) -> Pipeline:
+        """This pipeline with the cold budgets (prefix `cold_prefix_tokens`, suffix at most 32 tokens)."""
+        if self._short_pipeline is not None:
+            return self._short_pipeline
+        c, x = self.settings.completion, self.settings.context
+        short = replace(self.settings, context=replace(x, prefix_tokens=min(x.prefix_tokens, c.cold_prefix_tokens),
+                                                       suffix_tokens=min(x.suffix_tokens, 32)))
+        pipeline = Pipeline(short, self.engine)
+        pipeline.template = self.template
+        self._short_pipeline = pipeline
+        return pipeline
+
+    def _prompt_for(self, request: CompletionRequest, context: str | None
+                    ) -> tuple[tuple[Cursor, Context, Mode, Prompt], str | None, bool]:
+        """prepare(request) and the model context to run it in; when the full prompt would leave more than
+        `cold_tokens` to evaluate, the short one in the document's second context (`<key>#cold`), so that the
+        background prefill of the full one is not overwritten."""
+        prepared = self.prepare(request)
+        limit = self.settings.completion.cold_tokens
+        if context is None or limit <= 0:
+            return prepared, context, False
+        self.engine.use_context(context)
+        cached = self.engine.cached_tokens(prepared[3])
+        if cached is None or cached[1] - cached[0] <= limit:
+            return prepared, context, False
+        return self._short().prepare(request), f"{context}#cold", True
+
+    async def prefill(self, request: CompletionRequest, context: str | None = None) -> int:
+        """Evaluate `request`'s stable prompt head (`prefill_prompt`) into `context`'s KV cache; the tokens
+        evaluated (0: already cached, or an engine without a cache). Cancelling stops it between chunks."""
+        async with self._engine_lock():
+            prompt = await asyncio.to_thread(self.prefill_prompt, request)
+            return await self.engine.aprefill(prompt, context)
+
+    async def complete(self, request: CompletionRequest, seed: int | None = None,
+                       context: str | None = None) -> CompletionResult:
         """One outcome per sample for `request`; RequestError for a bad request, EngineError when the model fails.
-        `seed` overrides `engine.seed` for this request."""
+        `seed` overrides `engine.seed` for this request. `context` names the model context (KV cache) to reuse
+        (the editor: the document's URI); with it, a cold cache is answered from a short context (`cold`)."""
         t0 = time.perf_counter()
         async with self._engine_lock():
             # Off the event loop: token counting may be a tokenizer call or, for remote engines, an HTTP request.
-            cursor, context, mode, prompt = await asyncio.to_thread(self.prepare, request)
+            (cursor, built, mode, prompt), key, cold = await asyncio.to_thread(self._prompt_for, request, context)
             params = self.sampling_params(mode, seed)
             t1 = time.perf_counter()
-            samples = (await self.engine.agenerate([prompt], params))[0]
+            samples = (await self.engine.agenerate([prompt], params, key))[0]
         t2 = time.perf_counter()
-        outcomes = self.postprocess(samples, request, cursor, context, mode)
+        outcomes = self.postprocess(samples, request, cursor, built, mode)
         t3 = time.perf_counter()
         outcomes, hidden = await screen(request.text, outcomes, self.settings.safety, request.language)
         t4 = time.perf_counter()
         timings = {"context": (t1 - t0) * 1e3, "engine": (t2 - t1) * 1e3, "postprocess": (t3 - t2) * 1e3,
                    "safety": (t4 - t3) * 1e3}
         result = CompletionResult(outcomes=outcomes, prompt=prompt.text, mode=mode.kind, template=self.template.name,
-                                  samples=list(samples), timings_ms=timings, hidden=hidden)
+                                  samples=list(samples), timings_ms=timings, hidden=hidden, cold=cold)
         log.debug("completion %s:%d: %d samples -> %d shown, %d hidden (%s)", request.path, request.line,
                   len(samples), len(result.suggestions), len(hidden),
                   ", ".join(f"{k} {v:.0f} ms" for k, v in timings.items()))

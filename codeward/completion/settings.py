@@ -34,6 +34,19 @@ class CompletionSettings:
                              "many seconds of model time", "min": 0.01})
     max_document_chars: int = field(default=2_000_000, metadata={"help": "No completions in documents longer "
                                     "than this (characters)", "min": 1})
+    adaptive_debounce: bool = field(default=True, metadata={"help": "Automatic triggers wait 1.5x the user's "
+                                    "median time between keystrokes, between half and twice debounce_ms "
+                                    "(explicit invocation never waits)"})
+    cold_tokens: int = field(default=256, metadata={"help": "A request whose prompt has more tokens than this "
+                             "not yet in the model's cache is answered from a short context (cold_prefix_tokens) "
+                             "while the full one is prefilled in the background; 0 = never", "min": 0})
+    cold_prefix_tokens: int = field(default=160, metadata={"help": "Prefix budget of that short context (its "
+                                    "suffix gets at most 32 tokens)", "min": 16})
+    prefill_delay_ms: int = field(default=400, metadata={"help": "After this pause in typing (and on opening a "
+                                  "document), evaluate the context at the edit into the model's cache in the "
+                                  "background; 0 = no background prefill", "min": 0})
+    stats_log: bool = field(default=True, metadata={"help": "At shutdown, append the session's counts and "
+                            "timings (never code) to $XDG_STATE_HOME/codeward/stats.jsonl"})
     cache_size: int = field(default=64, metadata={"help": "Suggestions kept for typing forward without a new "
                             "model call (per server)", "min": 0})
 

@@ -99,6 +99,7 @@ class CompletionResult:
     samples: list[Sample] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     hidden: frozenset[str] = frozenset()  # ids of suggestions the policy hides (blocked, or errors under block)
+    cold: bool = False  # served from the short context because the model's cache lacked the full one
 
     @property
     def suggestions(self) -> list[Suggestion]:

@@ -10,7 +10,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from fake_engines import factory
 
-from codeward.lsp_server.server import build_server, serve_tcp
+from codeward.lsp_server.server import build_server
+from codeward.lsp_server.tcp import serve_tcp
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--tcp"]:

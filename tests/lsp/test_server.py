@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 import pytest
@@ -136,3 +137,29 @@ async def test_accept_counts_and_publishes_diagnostics(client: LanguageClient):
     unknown = await client.workspace_execute_command_async(types.ExecuteCommandParams(
         command="codeward.acceptCompletion", arguments=["no-such-id"]))
     assert unknown is False
+
+
+async def wait_for(client: LanguageClient, done, what: str) -> dict:
+    """Poll `codeward/stats` until `done(stats)` (a background step finished); fail after ~60 s."""
+    for _ in range(600):
+        s = await stats(client)
+        if done(s):
+            return s
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{what} never happened: {s}")
+
+
+async def test_documents_keep_their_own_model_context_and_are_prefilled_in_the_background(client: LanguageClient):
+    long_a = "".join(f"def total_{i}(xs):\n    return sum(xs) + {i}\n\n\n" for i in range(12)) + "y = "
+    long_b = "".join(f"class Box{i}:\n    size = {i}\n\n\n" for i in range(12)) + "z = "
+    uri_a, uri_b = "file:///tmp/codeward-test/ctx_a.py", "file:///tmp/codeward-test/ctx_b.py"
+    before = await stats(client)
+    open_doc(client, uri_a, long_a)
+    s = await wait_for(client, lambda s: s["prefills"] > before["prefills"], "the prefill of an opened document")
+    assert s["engine"]["prefill_tokens"] > before["engine"].get("prefill_tokens", 0)
+    await inline(client, uri_a, 48, 4)
+    open_doc(client, uri_b, long_b)
+    await inline(client, uri_b, 48, 4)
+    restores = (await stats(client))["engine"]["kv_restores"]
+    await inline(client, uri_a, 48, 4)  # back to A: its saved KV comes back instead of a cold prefill
+    assert (await stats(client))["engine"]["kv_restores"] > restores

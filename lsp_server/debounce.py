@@ -1,0 +1,52 @@
+"""Adaptive debounce: automatic requests wait in proportion to the user's own typing rhythm.
+
+A fast typist's next keystroke comes soon, so a request fired after a short pause is likely to be superseded;
+a slow typist pauses longer between keys. The wait is 1.5x the median of the last intervals between changes in
+the document (gaps over 2 s are pauses, not rhythm), kept between half and twice `completion.debounce_ms`.
+Explicit invocation (the user asked) never waits.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections import OrderedDict, deque
+
+KEPT = 16  # intervals remembered per document
+PAUSE_S = 2.0  # a longer gap is a pause, not part of the rhythm
+FACTOR = 1.5
+
+
+class TypingRhythm:
+    """Times of the last changes per document (an LRU over documents)."""
+
+    def __init__(self, documents: int = 64) -> None:
+        self._documents = documents
+        self._last: OrderedDict[str, float] = OrderedDict()
+        self._gaps: dict[str, deque[float]] = {}
+
+    def changed(self, uri: str, now: float | None = None) -> None:
+        """Record a change of `uri` (a keystroke, a paste)."""
+        now = time.monotonic() if now is None else now
+        last = self._last.get(uri)
+        if last is not None and 0 <= now - last <= PAUSE_S:
+            self._gaps.setdefault(uri, deque(maxlen=KEPT)).append(now - last)
+        self._last[uri] = now
+        self._last.move_to_end(uri)
+        while len(self._last) > self._documents:
+            old, _ = self._last.popitem(last=False)
+            self._gaps.pop(old, None)
+
+    def forget(self, uri: str) -> None:
+        self._last.pop(uri, None)
+        self._gaps.pop(uri, None)
+
+    def delay_ms(self, uri: str, base_ms: float, adaptive: bool = True, invoked: bool = False) -> float:
+        """How long an automatic request for `uri` waits; 0 for an explicit one, `base_ms` until the rhythm is
+        known (3 intervals) or when adaptation is off."""
+        if invoked or base_ms <= 0:
+            return 0.0
+        gaps = self._gaps.get(uri)
+        if not adaptive or not gaps or len(gaps) < 3:
+            return float(base_ms)
+        return min(2.0 * base_ms, max(0.5 * base_ms, FACTOR * 1000 * statistics.median(gaps)))
