@@ -8,12 +8,14 @@ sampling: greedy by default); the engine flags, --template and --mode override t
 from __future__ import annotations
 
 import argparse
+from dataclasses import asdict
 from typing import Any
 
 from codeward.eval.cmd_common import add_exec_flags, add_run_flags, positive_ints
 from codeward.eval.cmd_sampling import add_sampling_flags
 
 COMMAND = "infilling"
+EDITOR_KEYS = ("mode", "stop_preset", "max_lines", "min_chars")
 
 
 def register(subparsers: Any) -> None:
@@ -50,6 +52,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.samples:
         plan = plan_from_args(args, ctx.settings, editor=True)
         task_ids = sampling_setup(args, ctx, plan, mode=args.mode or ctx.settings.completion.mode)
+    # The editor settings that shape the prompts (budgets, policy, mode): runs that differ in them are different.
+    ctx.config["editor"] = {"context": asdict(ctx.settings.context),
+                            "completion": {k: getattr(ctx.settings.completion, k) for k in EDITOR_KEYS}}
     folder = open_folder(args, COMMAND, ctx)
     throughput = None
     if plan is not None and task_ids is not None:

@@ -174,7 +174,7 @@ def build_server(engine_factory: EngineFactory = make_engine,
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: CodewardServer, params: types.DidChangeTextDocumentParams) -> None:
         uri = params.text_document.uri
-        ls.service.changed(uri, ls.request_at(uri, edited_line(params.content_changes)))
+        ls.service.changed(uri, ls.request_at(uri, edited_position(params.content_changes)))
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: CodewardServer, params: types.DidCloseTextDocumentParams) -> None:
@@ -251,13 +251,18 @@ def opening_position(text: str, prefix_tokens: int) -> types.Position:
     return types.Position(text.count("\n"), 0)
 
 
-def edited_line(changes: Any) -> types.Position:
-    """The start of the line the last change ends on (the prefill needs only the lines above the cursor)."""
+def edited_position(changes: Any) -> types.Position:
+    """Where the cursor is after the last change: the end of its inserted text (columns in UTF-16, the default
+    encoding; the prefill of a prefix-suffix-middle prompt needs only the line, a suffix-first one the column)."""
     last = changes[-1] if changes else None
     rng = getattr(last, "range", None)
     if rng is None:
         return types.Position(0, 0)
-    return types.Position(rng.start.line + last.text.count("\n"), 0)
+    lines = last.text.split("\n")
+    width = len(lines[-1].encode("utf-16-le")) // 2
+    if len(lines) == 1:
+        return types.Position(rng.start.line, rng.start.character + width)
+    return types.Position(rng.start.line + len(lines) - 1, width)
 
 
 def accepted_length(params: Any) -> int:

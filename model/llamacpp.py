@@ -26,24 +26,24 @@ from codeward.model.base import (
     encode_segments,
     sentinel_id,
 )
-from codeward.model.llamacpp_batch import MAX_SEQS, KvSequences, Scheduler, StreamRules, open_batch_context
+from codeward.model.llamacpp_batch import (
+    MAX_SEQS,
+    KvSequences,
+    Scheduler,
+    StreamRules,
+    common_prefix,
+    decode_tokens,
+    open_batch_context,
+)
 from codeward.model.llamacpp_contexts import ContextCache
+from codeward.model.llamacpp_draft import DraftModel
 from codeward.model.registry import model_label, resolve_model_path
 from codeward.model.sampling import log_softmax, pick_token
 from codeward.model.settings import EngineSettings
-from codeward.model.speculative import SpecCounters, lookup_draft
+from codeward.model.speculative import Drafter, SpecCounters, combined_drafter, lookup_draft
 
 log = logging.getLogger(__name__)
 PREFILL_CHUNK = 32  # tokens per decode in a background prefill: ~0.4 s for the 0.5B model on 2 cores
-
-
-def _common_prefix(cached: Sequence[int], tokens: Sequence[int]) -> int:
-    """Length of the longest common prefix of two token lists."""
-    n = min(len(cached), len(tokens))
-    if n == 0:
-        return 0
-    diff = np.nonzero(np.asarray(cached[:n]) != np.asarray(tokens[:n]))[0]
-    return int(diff[0]) if diff.size else n
 
 
 class LlamaCppEngine(Engine):
@@ -76,7 +76,6 @@ class LlamaCppEngine(Engine):
                               f"{settings.n_ctx} for {path!r}: {exc}; lower engine.n_ctx") from exc
         self._kv = KvSequences(self._llm, self._n_vocab)
         self._contexts = ContextCache(self._llm, settings.kv_cache_mb * 1024 * 1024)
-        self._drafter = lookup_draft if settings.speculative == "lookup" else None
         self._spec = SpecCounters()
         self._prefilled = 0
         self._pieces: dict[int, bytes] = {}
@@ -86,6 +85,17 @@ class LlamaCppEngine(Engine):
                                extra={"path": path, "threads": str(threads), "eos_token": self._eos_text()},
                                chat_template=self._llm.metadata.get("tokenizer.chat_template", ""),
                                n_params=int(llama_cpp.llama_model_n_params(self._llm.model)))
+        self._draft_model: DraftModel | None = None
+        self._drafter: Drafter | None = lookup_draft if settings.speculative == "lookup" else None
+        if self._drafter is not None and settings.draft_model:
+            try:
+                self._draft_model = DraftModel(settings.draft_model, settings.model_dir, settings.n_ctx,
+                                               settings.n_threads, self)
+            except EngineError:
+                self._kv.close()
+                self._llm.close()
+                raise
+            self._drafter = combined_drafter(self._draft_model)
 
     def _eos_text(self) -> str:
         """The end-of-sequence token's text (chat templates may name it), empty when the model has none."""
@@ -160,29 +170,12 @@ class LlamaCppEngine(Engine):
 
     def _decode(self, tokens: Sequence[int], all_logits: bool = False) -> np.ndarray:
         """Append `tokens` to the context; return logits of the last token (or of every token, 2-D)."""
-        llm = self._llm
-        if llm.n_tokens + len(tokens) > self.n_ctx:
-            raise EngineError(f"{llm.n_tokens + len(tokens)} tokens exceed the context window n_ctx={self.n_ctx}; "
-                              "raise engine.n_ctx or shorten the text")
-        rows = []
-        llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)
-        for start in range(0, len(tokens), llm.n_batch):
-            chunk = list(tokens[start:start + llm.n_batch])
-            llm._batch.set_batch(batch=chunk, n_past=llm.n_tokens, logits_all=all_logits)
-            llm._ctx.decode(llm._batch)
-            llm.input_ids[llm.n_tokens:llm.n_tokens + len(chunk)] = chunk
-            llm.n_tokens += len(chunk)
-            if all_logits:
-                flat = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(len(chunk) * self._n_vocab,))
-                rows.append(flat.reshape(len(chunk), self._n_vocab).copy())
-        if all_logits:
-            return np.concatenate(rows)
-        return np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(self._n_vocab,)).copy()
+        return decode_tokens(self._llm, tokens, self._n_vocab, self.n_ctx, all_logits)
 
     def _prefill(self, tokens: list[int]) -> np.ndarray:
         """Make the context hold exactly `tokens`, reusing the longest common prefix; return the last logits."""
         llm = self._llm
-        common = _common_prefix(llm.input_ids[:llm.n_tokens], tokens)
+        common = common_prefix(llm.input_ids[:llm.n_tokens], tokens)
         common = min(common, len(tokens) - 1)  # re-decode at least one token to get fresh logits
         llm.n_tokens = common
         return self._decode(tokens[common:])
@@ -209,7 +202,7 @@ class LlamaCppEngine(Engine):
         with self._lock:
             self._check_open()
             tokens = self.tokenize(prompt, bos=True)
-            return _common_prefix(self._llm.input_ids[:self._llm.n_tokens], tokens), len(tokens)
+            return common_prefix(self._llm.input_ids[:self._llm.n_tokens], tokens), len(tokens)
 
     def forget_context(self, key: str) -> None:
         """Drop the saved KV state of `key` (its document was closed)."""
@@ -223,7 +216,7 @@ class LlamaCppEngine(Engine):
             self._check_open()
             tokens = self.tokenize(prompt, bos=True)[: self.n_ctx - 64]
             llm, done = self._llm, 0
-            common = _common_prefix(llm.input_ids[:llm.n_tokens], tokens)
+            common = common_prefix(llm.input_ids[:llm.n_tokens], tokens)
             for start in range(common, len(tokens), PREFILL_CHUNK):
                 if cancel is not None and cancel.is_set():
                     break  # the cache is cut back only once there is something to put in its place
@@ -273,3 +266,5 @@ class LlamaCppEngine(Engine):
                 self._closed = True
                 self._kv.close()
                 self._llm.close()
+                if self._draft_model is not None:
+                    self._draft_model.close()

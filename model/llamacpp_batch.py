@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from codeward.model.base import Cancelled, Sample, SamplingParams
+from codeward.model.base import Cancelled, EngineError, Sample, SamplingParams
 from codeward.model.sampling import sample_seeds
 from codeward.model.speculative import Drafter, SpecCounters, speculate
 from codeward.model.stops import decode_complete, find_stop
@@ -62,6 +62,36 @@ def open_batch_context(llm: Any, n_seq_max: int) -> None:
     llm._ctx.close()
     llm._ctx = context
     llm._stack.callback(context.close)  # freed before the model, like the context it replaces
+
+
+def common_prefix(cached: Sequence[int], tokens: Sequence[int]) -> int:
+    """Length of the longest common prefix of two token lists."""
+    n = min(len(cached), len(tokens))
+    if n == 0:
+        return 0
+    diff = np.nonzero(np.asarray(cached[:n]) != np.asarray(tokens[:n]))[0]
+    return int(diff[0]) if diff.size else n
+
+
+def decode_tokens(llm: Any, tokens: Sequence[int], n_vocab: int, n_ctx: int, all_logits: bool = False) -> np.ndarray:
+    """Append `tokens` to `llm`'s sequence 0; return logits of the last token (or of every token, 2-D)."""
+    if llm.n_tokens + len(tokens) > n_ctx:
+        raise EngineError(f"{llm.n_tokens + len(tokens)} tokens exceed the context window n_ctx={n_ctx}; "
+                          "raise engine.n_ctx or shorten the text")
+    rows = []
+    llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)
+    for start in range(0, len(tokens), llm.n_batch):
+        chunk = list(tokens[start:start + llm.n_batch])
+        llm._batch.set_batch(batch=chunk, n_past=llm.n_tokens, logits_all=all_logits)
+        llm._ctx.decode(llm._batch)
+        llm.input_ids[llm.n_tokens:llm.n_tokens + len(chunk)] = chunk
+        llm.n_tokens += len(chunk)
+        if all_logits:
+            flat = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(len(chunk) * n_vocab,))
+            rows.append(flat.reshape(len(chunk), n_vocab).copy())
+    if all_logits:
+        return np.concatenate(rows)
+    return np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(n_vocab,)).copy()
 
 
 class KvSequences:

@@ -42,6 +42,13 @@ def lookup_draft(history: Sequence[int], limit: int, ngrams: Sequence[int] = NGR
     return []
 
 
+def combined_drafter(model: Drafter) -> Drafter:
+    """Prompt lookup first (free), else the draft `model`."""
+    def draft(history: Sequence[int], limit: int) -> list[int]:
+        return lookup_draft(history, limit) or model(history, limit)
+    return draft
+
+
 @dataclass
 class SpecCounters:
     """Drafted and accepted tokens since the engine was made, and the steps that verified a draft."""

@@ -105,7 +105,7 @@ class PromptTemplate:
         return frozenset((*rendered, *self.fim_tokens, *stops))
 
 
-def _qwen_repo(prefix: str, suffix: str, files: RepoFiles) -> Prompt:
+def _qwen_repo(prefix: str, suffix: str, files: RepoFiles, suffix_first: bool = False) -> Prompt:
     """Qwen2.5-Coder's repository-level FIM: the repo's name, each snippet under its path, then the current file.
     Everything but the last file's prefix end and suffix stays put while the user types (the KV cache holds)."""
     sep = _sp("<|file_sep|>")
@@ -113,8 +113,11 @@ def _qwen_repo(prefix: str, suffix: str, files: RepoFiles) -> Prompt:
     for snippet in files.snippets:
         text = snippet.text.rstrip("\n")
         parts += [sep, _user(f"{snippet.path}\n{text}\n")]
-    parts += [sep, _user(f"{files.path or UNNAMED_FILE}\n"),
-              _sp("<|fim_prefix|>"), _user(prefix), _sp("<|fim_suffix|>"), _user(suffix), _sp("<|fim_middle|>")]
+    parts += [sep, _user(f"{files.path or UNNAMED_FILE}\n")]
+    if suffix_first:
+        parts += [_sp("<|fim_suffix|>"), _user(suffix), _sp("<|fim_prefix|>"), _user(prefix), _sp("<|fim_middle|>")]
+    else:
+        parts += [_sp("<|fim_prefix|>"), _user(prefix), _sp("<|fim_suffix|>"), _user(suffix), _sp("<|fim_middle|>")]
     return Prompt.of(parts)
 
 
@@ -167,6 +170,13 @@ _TEMPLATES: dict[str, PromptTemplate] = {t.name: t for t in (
                                    "<|fim_prefix|>"),
                    _fim("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"),
                    fim_tokens=("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"), repo_fmt=_qwen_repo),
+    # Qwen2.5-Coder with the suffix first (suffix-prefix-middle): measured for the editor's KV reuse, chosen by
+    # name only (Qwen documents prefix-suffix-middle; README, "Suffix handling").
+    PromptTemplate("qwen-spm", "fim", ("<|endoftext|>", "<|fim_pad|>", "<|file_sep|>", "<|repo_name|>",
+                                       "<|im_end|>", "<|fim_prefix|>"),
+                   lambda p, s: Prompt.of((_sp("<|fim_suffix|>"), _user(s), _sp("<|fim_prefix|>"), _user(p),
+                                           _sp("<|fim_middle|>"))), suffix_first=True,
+                   repo_fmt=lambda p, s, files: _qwen_repo(p, s, files, suffix_first=True)),
     # Codestral: suffix first, then prefix; the middle follows the prefix directly.
     PromptTemplate("codestral", "fim", ("</s>", "[SUFFIX]", "[PREFIX]"),
                    lambda p, s: Prompt.of((_sp("[SUFFIX]"), _user(s), _sp("[PREFIX]"), _user(p))), suffix_first=True,

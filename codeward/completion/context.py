@@ -170,6 +170,10 @@ def build_context(text: str, cursor: Cursor, settings: ContextSettings, count: C
         window = prefix_doc[start:at] + INSTRUCTION_LINE + "\n" + prefix_doc[at:]
     chosen = pick_snippets(others, path=path, language=language, query=snippet_query(text, cursor),
                            settings=settings, count=count) if others else []
-    suffix = trim_suffix(text[cursor.offset:], settings.suffix_tokens, count) if use_suffix else ""
+    after = text[cursor.offset:]
+    if settings.suffix_scope == "line":
+        after = cursor.line_after
+    suffix = trim_suffix(after, settings.suffix_tokens, count) if use_suffix and settings.suffix_scope != "none" \
+        else ""
     return Context(prefix=window, suffix=suffix, window_start=start, snippets=tuple(s.path for s in chosen),
                    instruction_line=inserted_at, picked=tuple(chosen))

@@ -58,6 +58,9 @@ class ContextSettings:
     prefix_tokens: int = field(default=768, metadata={"help": "Token budget for text before the cursor", "min": 16})
     suffix_tokens: int = field(default=128, metadata={"help": "Token budget for text after the cursor (FIM and "
                                "chat templates only)", "min": 0})
+    suffix_scope: str = field(default="line", metadata={"help": "What of the text after the cursor the model "
+                              "reads: line (the rest of the cursor's line: typing never re-evaluates lines below), "
+                              "file (up to suffix_tokens of what follows), none", "choices": ("line", "file", "none")})
     policy: str = field(default="none", metadata={"help": "Context policy for likely-buggy context: none, "
                         "instruct (add the paper's instruction line)", "choices": ("none", "instruct")})
     instruct_anchor: str = field(default="function", metadata={"help": "Where the instruct policy puts its line: "

@@ -51,7 +51,7 @@ async def _still_serving(client: LanguageClient) -> None:
     assert [i.insert_text for i in items] == ["    " + CLEAN]
 
 
-OUTCOMES = ("completed", "rejected", "errors", "timeouts", "superseded")
+OUTCOMES = ("completed", "rejected", "errors", "timeouts", "superseded", "cancelled")
 
 
 async def _empty_once(client: LanguageClient, uri: str, line: int, character: int, needle: str,

@@ -165,3 +165,32 @@ def test_the_real_engine_gives_the_plain_greedy_text_with_drafts_accepted(llama_
     assert got.text == expected.text and got.n_tokens == expected.n_tokens
     assert after["spec_proposed"] > before["spec_proposed"]
     assert after["spec_accepted"] > before["spec_accepted"]
+
+
+def test_a_draft_model_of_the_same_tokenizer_drafts_and_the_output_stays_greedy():
+    params = SamplingParams(max_new_tokens=16, stop=("\n\n",))
+    prompt = "def fibonacci(n):\n    if n < 2:\n        return n\n"
+    plain = LlamaCppEngine(EngineSettings(model="smollm2-135m", n_ctx=1024, speculative="off"))
+    drafted = LlamaCppEngine(EngineSettings(model="smollm2-135m", n_ctx=1024, draft_model="smollm2-135m"))
+    try:
+        expected = plain.generate([prompt], params)[0][0]
+        got = drafted.generate([prompt], params)[0][0]
+        counters = drafted.counters()
+    finally:
+        plain.close()
+        drafted.close()
+    assert got.text == expected.text
+    # the same model drafting for itself: nearly every draft token agrees (batch numerics aside)
+    assert counters["spec_proposed"] > 0 and counters["spec_accepted"] >= 0.8 * counters["spec_proposed"]
+
+
+def test_a_draft_model_with_another_tokenizer_is_refused(tmp_path):
+    from codeward.model.base import EngineError
+    from codeward.model.llamacpp_draft import DraftModel
+
+    class OtherTokenizer:
+        def tokenize(self, text: str, bos: bool) -> list[int]:
+            return [1, 2, 3]
+
+    with pytest.raises(EngineError, match="does not share the tokenizer"):
+        DraftModel("smollm2-135m", "", 512, 0, OtherTokenizer())

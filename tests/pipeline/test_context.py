@@ -184,3 +184,17 @@ def test_repo_files_keep_relative_paths_and_use_a_neutral_name_when_the_paths_do
                                                                       "main.py", NEUTRAL_REPO)
     assert repo_files("", [_snippet("/a/b.py")]) == RepoFiles((FileSnippet("/a/b.py", "x = 1"),), "", NEUTRAL_REPO)
     assert repo_files("/main.py", [_snippet("/lib.py")]).repo == NEUTRAL_REPO  # the file system's root
+
+
+def test_suffix_scope_line_reads_only_the_rest_of_the_cursors_line():
+    from codeward.completion.text import locate
+
+    text = "def f(x):\n    y = (x + )\n    return y\n\n\nprint(f(1))\n"
+    cursor = locate(text, 1, 13, "code-point")  # between "+ " and ")"
+    scopes = {scope: build_context(text, cursor, ContextSettings(suffix_scope=scope), word_count).suffix
+              for scope in ("line", "file", "none")}
+    assert scopes["line"] == ")"
+    assert scopes["file"].startswith(")\n    return y\n")
+    assert scopes["none"] == ""
+    at_end = locate(text, 2, 12, "code-point")  # typing forward at the end of a line: no suffix at all
+    assert build_context(text, at_end, ContextSettings(), word_count).suffix == ""
