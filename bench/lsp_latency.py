@@ -69,7 +69,9 @@ class Session:
             context=types.InlineCompletionContext(trigger_kind=kind))
         future = self.client.protocol.send_request_async(types.TEXT_DOCUMENT_INLINE_COMPLETION, params,
                                                          msg_id=self.next_id)
-        return self.next_id, asyncio.ensure_future(future)
+        task = asyncio.ensure_future(future)
+        task.add_done_callback(lambda f: f.cancelled() or f.exception())  # a cancelled request's error is expected
+        return self.next_id, task
 
     def cancel(self, msg_id: int, future: asyncio.Future) -> None:
         if not future.done():
@@ -188,7 +190,7 @@ async def simulate(args: argparse.Namespace) -> dict[str, Any]:
     rng = random.Random(args.seed)
     lines = pick_lines(STDLIB, args.files, args.lines, rng)
     client = LanguageClient("codeward-bench", "1")
-    options = {"engine": {"model": args.model}, "completion": {"timeout_s": args.timeout}}
+    options = {"engine": {"model": args.model}}  # every other setting as shipped
     await client.start_io(sys.executable, "-m", "codeward", "serve")
     await client.initialize_async(types.InitializeParams(
         capabilities=types.ClientCapabilities(), initialization_options=options, root_uri="file:///bench"))
@@ -216,17 +218,19 @@ async def simulate(args: argparse.Namespace) -> dict[str, Any]:
 
 def report(args: argparse.Namespace, tally: Tally, server: dict, cold: dict, load_s: float, typing_s: float,
            n_lines: int) -> dict[str, Any]:
-    served = tally.latency["single"] + tally.latency["multi"]
-    with_suggestion = served + tally.latency["cache"]
+    with_suggestion = tally.latency["single"] + tally.latency["multi"] + tally.latency["cache"]
     engine = server.get("engine", {})
     lat = server["latency_ms"]
-    client_p50 = statistics.median(served) if served else None
-    engine_p50 = lat["engine"]["p50"]
+    request_p50, engine_p50 = lat["request"]["p50"], lat["engine"]["p50"]
     return {
         "model": args.model, "lines": n_lines, "keystrokes": tally.keystrokes, "typing_s": round(typing_s),
         "model_load_s": round(load_s, 1), "interval_s": args.interval, "pause_share": args.pause,
-        "latency_ms": {"single": _pct(tally.latency["single"]), "multi": _pct(tally.latency["multi"]),
-                       "cache": _pct(tally.latency["cache"]), "all_with_suggestion": _pct(with_suggestion)},
+        # the server's figures run from the end of the debounce to the answer; the client's include the debounce
+        "model_served_ms": {"single": lat.get("request_single"), "multi": lat.get("request_multi"),
+                            "all": lat["request"]},
+        "client_ms_incl_debounce": {"single": _pct(tally.latency["single"]), "multi": _pct(tally.latency["multi"]),
+                                    "cache": _pct(tally.latency["cache"]),
+                                    "all_with_suggestion": _pct(with_suggestion)},
         "cold_start_ms": cold,
         "share_of_keystrokes_answered_from_cache": round(tally.cache_answers / max(1, tally.keystrokes), 3),
         "share_of_keystrokes_with_a_suggestion_shown": round(tally.shown_after / max(1, tally.keystrokes), 3),
@@ -240,8 +244,8 @@ def report(args: argparse.Namespace, tally: Tally, server: dict, cold: dict, loa
                    "prefills_cancelled": server.get("prefills_cancelled"), "cold_short": server.get("cold_short"),
                    "kv_restores": engine.get("kv_restores"), "superseded": server.get("superseded"),
                    "cancelled": server.get("cancelled")},
-        "overhead_share": round(1 - engine_p50 / client_p50, 3) if client_p50 and engine_p50 else None,
-        "budgets": {k: server["settings"]["context"][k] for k in ("prefix_tokens", "suffix_tokens")}
+        "overhead_share": round(1 - engine_p50 / request_p50, 3) if request_p50 and engine_p50 else None,
+        "budgets": {k: server["settings"]["context"][k] for k in ("prefix_tokens", "suffix_tokens", "suffix_scope")}
         | {k: server["settings"]["completion"][k] for k in ("cold_tokens", "cold_prefix_tokens", "debounce_ms",
                                                           "prefill_delay_ms")}
         | {"speculative": server["settings"]["engine"]["speculative"]},

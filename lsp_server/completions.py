@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, replace
 
@@ -15,7 +16,7 @@ from codeward.config import Settings
 from codeward.lsp_server.cache import SuggestionCache
 from codeward.lsp_server.debounce import TypingRhythm
 from codeward.lsp_server.prefill import BackgroundPrefill
-from codeward.lsp_server.telemetry import ClientLog, Stats
+from codeward.lsp_server.telemetry import WINDOW, ClientLog, Stats
 from codeward.model.base import Engine, EngineError
 from codeward.model.settings import EngineSettings
 
@@ -116,7 +117,6 @@ class CompletionService:
         """The result for `request`, or None (superseded, cancelled, timed out, failed: logged once per kind of
         fault). An automatic request (`invoked` False) waits the adaptive debounce first; an explicit one not."""
         self.stats.requests += 1
-        self.prefill.cancel()  # the engine is the request's now
         started = time.perf_counter()
         try:
             cursor = validate(request, self.settings.completion)
@@ -178,17 +178,20 @@ class CompletionService:
             self.cache.remember(uri, s)
         self._record(result, started)
         if result.suggestions:  # an answer's latency: from the request to it, less the debounce wait
-            self.stats.request_ms.append((time.perf_counter() - started) * 1e3 - delay_ms)
+            elapsed = (time.perf_counter() - started) * 1e3 - delay_ms
+            self.stats.request_ms.append(elapsed)
+            self.stats.by_mode_ms.setdefault(result.mode, deque(maxlen=WINDOW)).append(elapsed)
         self.stats.engine_ms.append(result.timings_ms.get("engine", 0.0))
         if result.cold:
             self.stats.cold_short += 1
-            self.schedule_prefill(uri, request, delay_ms=0)  # the full context, behind the short answer
+            self.schedule_prefill(uri, request)  # the full context, behind the short answer, at the next pause
         return result
 
     async def _run(self, uri: str, request: CompletionRequest, delay: float) -> CompletionResult:
         if delay > 0:
             await asyncio.sleep(delay)  # a newer keystroke cancels this task while it sleeps
         self.stats.debounce_ms.append(delay * 1000)
+        self.prefill.cancel()  # the engine is this request's now (a request still in its debounce leaves it be)
         pipeline = await self._get_pipeline()
         return await pipeline.complete(request, context=uri)
 

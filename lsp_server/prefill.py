@@ -26,10 +26,16 @@ class BackgroundPrefill:
         self._stats = stats
         self._pipeline = pipeline
         self._task: asyncio.Task[None] | None = None
+        self._running = False  # the current task is past its delay (evaluating)
+        self._queued: CompletionRequest | None = None  # a newer edit of the running prefill's document
         self.target: str | None = None  # the document being prefilled
 
     def schedule(self, uri: str, request: CompletionRequest, delay_s: float) -> None:
-        """Prefill `request`'s prompt head into `uri`'s context after `delay_s`, replacing any earlier one."""
+        """Prefill `request`'s prompt head into `uri`'s context after `delay_s`, replacing a waiting one. A prefill
+        of the same document already running goes on (its head is mostly this one's) and this one follows it."""
+        if self._running and self.target == uri and self._task is not None and not self._task.done():
+            self._queued = request
+            return
         self.cancel()
         self.target = uri
         self._task = asyncio.ensure_future(self._run(uri, request, delay_s))
@@ -38,23 +44,29 @@ class BackgroundPrefill:
         """Stop the scheduled or running prefill (a request needs the engine)."""
         if self._task is not None and not self._task.done():
             self._task.cancel()
-        self._task = None
+        self._task, self._running, self._queued = None, False, None
 
     async def wait(self) -> None:
         """Until the current prefill (if any) has ended (tests, benchmarks)."""
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
 
-    async def _run(self, uri: str, request: CompletionRequest, delay_s: float) -> None:
+    async def _run(self, uri: str, request: CompletionRequest | None, delay_s: float) -> None:
         await asyncio.sleep(delay_s)
-        started = False
+        self._running = True
+        try:
+            while request is not None:
+                await self._prefill(uri, request)
+                request, self._queued = self._queued, None
+        finally:
+            self._running = False
+
+    async def _prefill(self, uri: str, request: CompletionRequest) -> None:
         try:
             pipeline = await self._pipeline()
-            started = True
             evaluated = await pipeline.prefill(request, context=uri)
         except asyncio.CancelledError:
-            if started:
-                self._stats.prefills_cancelled += 1
+            self._stats.prefills_cancelled += 1
             raise
         except Exception as exc:  # noqa: BLE001 - a failed prefill only costs the next request its time
             log.info("background prefill of %s failed: %s: %s", uri, type(exc).__name__, exc)

@@ -67,6 +67,7 @@ class Stats:
     engine_ms: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
     cache_ms: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
     debounce_ms: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
+    by_mode_ms: dict[str, deque[float]] = field(default_factory=dict)  # request latency per mode (single, multi)
     last_prompt: str | None = None
     last_suggestions: list[dict[str, Any]] = field(default_factory=list)
     started: float = field(default_factory=time.time)
@@ -77,7 +78,8 @@ class Stats:
         counts = {k: v for k, v in self.__dict__.items() if isinstance(v, int)}
         return {**counts, "engine": dict(engine_counters or {}),
                 "latency_ms": {"request": percentiles(self.request_ms), "engine": percentiles(self.engine_ms),
-                               "cache": percentiles(self.cache_ms), "debounce": percentiles(self.debounce_ms)},
+                               "cache": percentiles(self.cache_ms), "debounce": percentiles(self.debounce_ms),
+                               **{f"request_{mode}": percentiles(v) for mode, v in sorted(self.by_mode_ms.items())}},
                 "last_prompt": self.last_prompt, "last_suggestions": self.last_suggestions}
 
     def log_record(self, engine_counters: Mapping[str, int] | None = None) -> dict[str, Any]:

@@ -199,3 +199,19 @@ def test_an_automatic_request_waits_the_debounce_and_an_invoked_one_does_not():
 def test_percentiles_are_nearest_rank():
     assert percentiles(range(1, 101)) == {"p50": 50, "p95": 95, "p99": 99, "count": 100}
     assert percentiles([]) == {"p50": None, "p95": None, "p99": None, "count": 0}
+
+
+def test_an_edit_during_a_running_prefill_of_its_document_lets_it_finish_and_follows_it():
+    engine = GatedEngine()
+    service = service_for(engine)
+
+    async def scenario() -> None:
+        service.changed(URI, request())
+        await until(engine.prefilling)
+        service.changed(URI, request(DOC + " + 1"))  # the next keystroke: the running prefill goes on
+        engine.prefill_release.set()
+        await service.prefill.wait()
+
+    asyncio.run(scenario())
+    assert [c[0] for c in engine.calls] == ["prefill", "prefill"]
+    assert service.stats.prefills == 2 and service.stats.prefills_cancelled == 0
