@@ -10,7 +10,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, replace
 
-from codeward.completion.pipeline import Pipeline, RequestError, validate
+from codeward.completion.pipeline import Pipeline, RequestError, cold_context, validate
 from codeward.completion.types import CompletionRequest, CompletionResult
 from codeward.config import Settings
 from codeward.lsp_server.cache import SuggestionCache
@@ -72,7 +72,7 @@ class CompletionService:
             self.prefill.cancel()
         engine = self._engine
         if engine is not None:
-            for key in (uri, f"{uri}#cold"):
+            for key in (uri, cold_context(uri)):
                 engine.forget_context(key)
 
     def update(self, settings: Settings) -> None:
@@ -179,8 +179,7 @@ class CompletionService:
         self._record(result, started)
         if result.suggestions:  # an answer's latency: from the request to it, less the debounce wait
             elapsed = (time.perf_counter() - started) * 1e3 - delay_ms
-            self.stats.request_ms.append(elapsed)
-            self.stats.by_mode_ms.setdefault(result.mode, deque(maxlen=WINDOW)).append(elapsed)
+            self.stats.request_ms.setdefault(result.mode, deque(maxlen=WINDOW)).append(elapsed)
         self.stats.engine_ms.append(result.timings_ms.get("engine", 0.0))
         if result.cold:
             self.stats.cold_short += 1

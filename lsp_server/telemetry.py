@@ -4,6 +4,7 @@ which `codeward/stats` answers to the local editor and the stats log never write
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -63,11 +64,10 @@ class Stats:
     prefills_cancelled: int = 0  # background prefills a request interrupted (what they evaluated is kept)
     cold_short: int = 0  # first requests in a cold document served with the short budget
     settings_version: int = 0  # bumped each time the settings are re-resolved
-    request_ms: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
     engine_ms: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
     cache_ms: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
     debounce_ms: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
-    by_mode_ms: dict[str, deque[float]] = field(default_factory=dict)  # request latency per mode (single, multi)
+    request_ms: dict[str, deque[float]] = field(default_factory=dict)  # answers' latency per mode (single, multi)
     last_prompt: str | None = None
     last_suggestions: list[dict[str, Any]] = field(default_factory=list)
     started: float = field(default_factory=time.time)
@@ -77,9 +77,10 @@ class Stats:
         percentiles of the last requests (whole request, engine, cache hits, debounce waits)."""
         counts = {k: v for k, v in self.__dict__.items() if isinstance(v, int)}
         return {**counts, "engine": dict(engine_counters or {}),
-                "latency_ms": {"request": percentiles(self.request_ms), "engine": percentiles(self.engine_ms),
-                               "cache": percentiles(self.cache_ms), "debounce": percentiles(self.debounce_ms),
-                               **{f"request_{mode}": percentiles(v) for mode, v in sorted(self.by_mode_ms.items())}},
+                "latency_ms": {"request": percentiles(itertools.chain(*self.request_ms.values())),
+                               **{f"request_{mode}": percentiles(v) for mode, v in sorted(self.request_ms.items())},
+                               "engine": percentiles(self.engine_ms), "cache": percentiles(self.cache_ms),
+                               "debounce": percentiles(self.debounce_ms)},
                 "last_prompt": self.last_prompt, "last_suggestions": self.last_suggestions}
 
     def log_record(self, engine_counters: Mapping[str, int] | None = None) -> dict[str, Any]:

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import ctypes
 import logging
-import os
 import threading
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
@@ -33,6 +31,8 @@ from codeward.model.llamacpp_batch import (
     StreamRules,
     common_prefix,
     decode_tokens,
+    fill_sequence0,
+    load_llama,
     open_batch_context,
 )
 from codeward.model.llamacpp_contexts import ContextCache
@@ -56,15 +56,8 @@ class LlamaCppEngine(Engine):
             raise EngineError("llama-cpp-python is not installed; run `make install` "
                               "or `pip install llama-cpp-python`") from exc
         path = resolve_model_path(settings.model, settings.model_dir)
-        if not Path(path).is_file():
-            raise EngineError(f"GGUF model file {path!r} not found; pass a path to a .gguf file with --model "
-                              "or an installed model's name (`codeward models` lists them)")
-        threads = settings.n_threads or os.cpu_count() or 1
-        try:
-            self._llm = llama_cpp.Llama(model_path=path, n_ctx=settings.n_ctx, n_threads=threads,
-                                        n_threads_batch=threads, n_batch=512, logits_all=False, verbose=False)
-        except (ValueError, RuntimeError) as exc:
-            raise EngineError(f"llama.cpp could not load {path!r}: {exc}; is it a valid GGUF file?") from exc
+        self._llm = load_llama(path, settings.n_ctx, settings.n_threads, " (--model, engine.model)")
+        threads = self._llm.n_threads
         self._lock = threading.Lock()
         self._closed = False
         self._n_vocab = self._llm.n_vocab()
@@ -174,11 +167,7 @@ class LlamaCppEngine(Engine):
 
     def _prefill(self, tokens: list[int]) -> np.ndarray:
         """Make the context hold exactly `tokens`, reusing the longest common prefix; return the last logits."""
-        llm = self._llm
-        common = common_prefix(llm.input_ids[:llm.n_tokens], tokens)
-        common = min(common, len(tokens) - 1)  # re-decode at least one token to get fresh logits
-        llm.n_tokens = common
-        return self._decode(tokens[common:])
+        return fill_sequence0(self._llm, tokens, self._decode)
 
     # --- the Engine interface -------------------------------------------------------------------------------
 

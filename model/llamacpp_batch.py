@@ -20,10 +20,12 @@ of its text only within `logprob_tolerance` (see there).
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -92,6 +94,29 @@ def decode_tokens(llm: Any, tokens: Sequence[int], n_vocab: int, n_ctx: int, all
     if all_logits:
         return np.concatenate(rows)
     return np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(n_vocab,)).copy()
+
+
+def fill_sequence0(llm: Any, tokens: Sequence[int], decode: Callable[[Sequence[int]], np.ndarray]) -> np.ndarray:
+    """Make sequence 0 hold exactly `tokens`, reusing the prefix it already holds (at least one token is decoded
+    again, for fresh logits) and appending the rest with `decode`; return the last token's logits."""
+    common = min(common_prefix(llm.input_ids[:llm.n_tokens], tokens), len(tokens) - 1)
+    llm.n_tokens = common
+    return decode(tokens[common:])
+
+
+def load_llama(path: str, n_ctx: int, n_threads: int, what: str = "") -> Any:
+    """`llama_cpp.Llama` for a GGUF file on `n_threads` (0: all cores); EngineError naming `what` if it fails."""
+    import llama_cpp
+
+    if not Path(path).is_file():
+        raise EngineError(f"GGUF model file {path!r} not found{what}; pass a path to a .gguf file or an installed "
+                          "model's name (`codeward models` lists them)")
+    threads = n_threads or os.cpu_count() or 1
+    try:
+        return llama_cpp.Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
+                               n_batch=512, logits_all=False, verbose=False)
+    except (ValueError, RuntimeError) as exc:
+        raise EngineError(f"llama.cpp could not load {path!r}{what}: {exc}; is it a valid GGUF file?") from exc
 
 
 class KvSequences:
@@ -296,12 +321,7 @@ class Scheduler:
         tokens = self.prompts[prompt_i]
         if seq == 0:
             return Loaded(tokens, 0, self.prefill0(tokens))
-        cached = self.llm.input_ids[:self.llm.n_tokens]
-        common = 0
-        for a, b in zip(cached, tokens[:-1]):  # at least one token is decoded, for fresh logits
-            if a != b:
-                break
-            common += 1
+        common = common_prefix(self.llm.input_ids[:self.llm.n_tokens], tokens[:-1])  # >= 1 token decoded
         if common:
             self.kv.copy(0, seq, common)
         return Loaded(tokens, seq, self.kv.prefill(seq, tokens[common:], common))

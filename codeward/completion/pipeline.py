@@ -24,6 +24,12 @@ from codeward.model.base import Engine, Prompt, Sample, SamplingParams, Segment
 from codeward.model.templates import PromptTemplate, select_template
 
 log = logging.getLogger(__name__)
+COLD_SUFFIX_TOKENS = 32  # the short context's suffix budget
+
+
+def cold_context(key: str) -> str:
+    """The model context a document's short (cold) answers run in, apart from its full one."""
+    return f"{key}#cold"
 
 
 class RequestError(ValueError):
@@ -130,12 +136,12 @@ class Pipeline:
         return Prompt.of(head)
 
     def _short(self) -> Pipeline:
-        """This pipeline with the cold budgets (prefix `cold_prefix_tokens`, suffix at most 32 tokens)."""
+        """This pipeline with the cold budgets (prefix `cold_prefix_tokens`, suffix at most COLD_SUFFIX_TOKENS)."""
         if self._short_pipeline is not None:
             return self._short_pipeline
         c, x = self.settings.completion, self.settings.context
         short = replace(self.settings, context=replace(x, prefix_tokens=min(x.prefix_tokens, c.cold_prefix_tokens),
-                                                       suffix_tokens=min(x.suffix_tokens, 32)))
+                                                       suffix_tokens=min(x.suffix_tokens, COLD_SUFFIX_TOKENS)))
         pipeline = Pipeline(short, self.engine)
         pipeline.template = self.template
         self._short_pipeline = pipeline
@@ -144,7 +150,7 @@ class Pipeline:
     def _prompt_for(self, request: CompletionRequest, context: str | None
                     ) -> tuple[tuple[Cursor, Context, Mode, Prompt], str | None, bool]:
         """prepare(request) and the model context to run it in; when the full prompt would leave more than
-        `cold_tokens` to evaluate, the short one in the document's second context (`<key>#cold`), so that the
+        `cold_tokens` to evaluate, the short one in the document's second context (`cold_context`), so that the
         background prefill of the full one is not overwritten."""
         prepared = self.prepare(request)
         limit = self.settings.completion.cold_tokens
@@ -154,7 +160,7 @@ class Pipeline:
         cached = self.engine.cached_tokens(prepared[3])
         if cached is None or cached[1] - cached[0] <= limit:
             return prepared, context, False
-        return self._short().prepare(request), f"{context}#cold", True
+        return self._short().prepare(request), cold_context(context), True
 
     async def prefill(self, request: CompletionRequest, context: str | None = None) -> int:
         """Evaluate `request`'s stable prompt head (`prefill_prompt`) into `context`'s KV cache; the tokens
