@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml | $(PY)
 		CMAKE_ARGS="$(LLAMA_CMAKE)" $(PIP) wheel --no-deps --no-cache-dir -w $(LLAMA_WHEELS) \
 		llama-cpp-python==$(LLAMA_VERSION)
 	$(PIP) install --no-deps --force-reinstall $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
-	$(PIP) install -e '.[test]'
+	$(PIP) install -e '.[test,judge]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -190,7 +190,8 @@ async def simulate(args: argparse.Namespace) -> dict[str, Any]:
     rng = random.Random(args.seed)
     lines = pick_lines(STDLIB, args.files, args.lines, rng)
     client = LanguageClient("codeward-bench", "1")
-    options = {"engine": {"model": args.model}}  # every other setting as shipped
+    options = {"engine": {"model": args.model, **({"draft_model": args.draft_model} if args.draft_model else {})}}
+    # every other setting as shipped
     await client.start_io(sys.executable, "-m", "codeward", "serve")
     await client.initialize_async(types.InitializeParams(
         capabilities=types.ClientCapabilities(), initialization_options=options, root_uri="file:///bench"))
@@ -248,7 +249,7 @@ def report(args: argparse.Namespace, tally: Tally, server: dict, cold: dict, loa
         "budgets": {k: server["settings"]["context"][k] for k in ("prefix_tokens", "suffix_tokens", "suffix_scope")}
         | {k: server["settings"]["completion"][k] for k in ("cold_tokens", "cold_prefix_tokens", "debounce_ms",
                                                           "prefill_delay_ms")}
-        | {"speculative": server["settings"]["engine"]["speculative"]},
+        | {k: server["settings"]["engine"][k] for k in ("speculative", "draft_model")},
     }
 
 
@@ -272,6 +273,7 @@ def quality_gate(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="qwen2.5-coder-0.5b")
+    p.add_argument("--draft-model", default="", help="engine.draft_model (a smaller model of the same family)")
     p.add_argument("--files", type=int, default=4, help="stdlib files to type in")
     p.add_argument("--lines", type=int, default=6, help="lines typed per file")
     p.add_argument("--interval", type=float, default=0.12, help="seconds between keystrokes (~100 wpm)")

@@ -12,6 +12,7 @@ EVAL_COMMAND_MODULES = (
     "codeward.eval.cmd_exec",
     "codeward.eval.cmd_infilling",
     "codeward.eval.cmd_misalignment",
+    "codeward.eval.cmd_security",
     "codeward.eval.cmd_rank",
     "codeward.eval.cmd_report",
 )

@@ -191,6 +191,12 @@ def render_folder(folder: Any, results: dict[str, Any], title: str) -> list[str]
     from codeward.eval.report import render
     from codeward.eval.runfolder import REPORT
 
+    if results.get("command") == "eval security":
+        from codeward.eval.security_report import render_security, write_security_plots
+
+        plots = write_security_plots(folder.path, results)
+        folder.write_text(REPORT, render_security(title, results, plots))
+        return plots
     plots = write_plots(folder.path, results)
     folder.write_text(REPORT, render(title, results, results.get("notes") or [],
                                      [tuple(f) for f in results.get("failures") or []], plots))

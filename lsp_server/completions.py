@@ -19,6 +19,8 @@ from codeward.lsp_server.prefill import BackgroundPrefill
 from codeward.lsp_server.telemetry import WINDOW, ClientLog, Stats
 from codeward.model.base import Engine, EngineError
 from codeward.model.settings import EngineSettings
+from codeward.safety.api import warm_up
+from codeward.safety.settings import SafetySettings
 
 EngineFactory = Callable[[EngineSettings], Engine]
 
@@ -93,6 +95,14 @@ class CompletionService:
                 return self._pipeline
             await self._load_engine(replace(wanted))
 
+    def _load_warm(self, wanted: EngineSettings, safety: SafetySettings) -> Engine:
+        """The engine for `wanted`, and the safety checkers warmed while the model loads (same thread)."""
+        engine = self._factory(wanted)
+        if safety.enabled:
+            warm_up(safety)
+            self.stats.safety_warmed = True
+        return engine
+
     async def _load_engine(self, wanted: EngineSettings) -> None:
         """Load the engine once for concurrent requests; a cancelled request does not cancel the load.
 
@@ -102,7 +112,7 @@ class CompletionService:
                 self._close_later(self._loading, self._engine_lock)
             self._engine, self._engine_settings, self._pipeline = None, wanted, None
             self._engine_lock = asyncio.Lock()
-            self._loading = asyncio.ensure_future(asyncio.to_thread(self._factory, wanted))
+            self._loading = asyncio.ensure_future(asyncio.to_thread(self._load_warm, wanted, self.settings.safety))
         loading = self._loading
         try:
             engine = await asyncio.shield(loading)

@@ -63,6 +63,7 @@ class Stats:
     prefills: int = 0  # background prefills that ran to the end
     prefills_cancelled: int = 0  # background prefills a request interrupted (what they evaluated is kept)
     cold_short: int = 0  # first requests in a cold document served with the short budget
+    safety_warmed: bool = False  # the safety checkers ran once while the model loaded
     settings_version: int = 0  # bumped each time the settings are re-resolved
     engine_ms: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
     cache_ms: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))

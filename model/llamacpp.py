@@ -79,8 +79,9 @@ class LlamaCppEngine(Engine):
                                chat_template=self._llm.metadata.get("tokenizer.chat_template", ""),
                                n_params=int(llama_cpp.llama_model_n_params(self._llm.model)))
         self._draft_model: DraftModel | None = None
-        self._drafter: Drafter | None = lookup_draft if settings.speculative == "lookup" else None
-        if self._drafter is not None and settings.draft_model:
+        lookup = settings.speculative == "lookup"
+        self._drafter: Drafter | None = lookup_draft if lookup else None
+        if settings.draft_model:
             try:
                 self._draft_model = DraftModel(settings.draft_model, settings.model_dir, settings.n_ctx,
                                                settings.n_threads, self)
@@ -88,7 +89,7 @@ class LlamaCppEngine(Engine):
                 self._kv.close()
                 self._llm.close()
                 raise
-            self._drafter = combined_drafter(self._draft_model)
+            self._drafter = combined_drafter(self._draft_model) if lookup else self._draft_model
 
     def _eos_text(self) -> str:
         """The end-of-sequence token's text (chat templates may name it), empty when the model has none."""

@@ -36,12 +36,12 @@ class EngineSettings:
     n_threads: int = field(default=0, metadata={"help": "CPU threads for llamacpp; 0 = all cores", "min": 0})
     kv_cache_mb: int = field(default=256, metadata={"help": "llamacpp: memory for the saved KV caches of "
                              "documents other than the current one (MB; 0 = keep only the current one)", "min": 0})
-    speculative: str = field(default="lookup", metadata={"help": "llamacpp greedy decoding: lookup (verify "
-                             "drafts copied from the prompt's repeated text, several tokens per step), off",
-                             "choices": ("lookup", "off")})
+    speculative: str = field(default="off", metadata={"help": "llamacpp greedy decoding: lookup (verify "
+                             "drafts copied from the prompt's repeated text, several tokens per step; measured "
+                             "slower on 2 cores, see README), off", "choices": ("lookup", "off")})
     draft_model: str = field(default="", metadata={"help": "llamacpp: a smaller model with the same tokenizer "
-                             "that drafts for speculative decoding when the prompt offers no lookup draft (e.g. "
-                             "qwen2.5-coder-0.5b for qwen2.5-coder-1.5b); empty = none"})
+                             "that drafts for speculative decoding (after prompt lookup when speculative = lookup; "
+                             "e.g. qwen2.5-coder-0.5b for qwen2.5-coder-1.5b); empty = none"})
     timeout_s: float = field(default=60.0, metadata={"help": "Timeout of one request to a remote server",
                              "min": 0.1})
     max_retries: int = field(default=3, metadata={"help": "Retries on 429/5xx from a remote server", "min": 0})

@@ -126,13 +126,18 @@ def chat_user_message(prefix: str, suffix: str) -> str:
     return f"{CHAT_INSTRUCTION}\n\n```python\n{prefix}{CURSOR_MARK}{suffix}\n```"
 
 
-def _chat(prefix: str, suffix: str) -> Prompt:
-    """A ChatML conversation asking for the code at the cursor, primed with the opening fence of the answer (the
-    fallback for models without a chat template of their own)."""
+def _chatml(system: str, user: str) -> Prompt:
+    """A ChatML conversation primed with the opening fence of the answer (the fallback for models without a chat
+    template of their own)."""
     start, end = _sp("<|im_start|>"), _sp("<|im_end|>")
-    return Prompt.of((start, _user(f"system\n{CHAT_SYSTEM}"), end, _user("\n"),
-                      start, _user(f"user\n{chat_user_message(prefix, suffix)}"), end, _user("\n"),
+    return Prompt.of((start, _user(f"system\n{system}"), end, _user("\n"),
+                      start, _user(f"user\n{user}"), end, _user("\n"),
                       start, _user(f"assistant\n{ANSWER_START}")))
+
+
+def _chat(prefix: str, suffix: str) -> Prompt:
+    """A ChatML conversation asking for the code at the cursor."""
+    return _chatml(CHAT_SYSTEM, chat_user_message(prefix, suffix))
 
 
 def _model_chat(chat: ChatFormat) -> Callable[[str, str], Prompt]:
@@ -140,13 +145,30 @@ def _model_chat(chat: ChatFormat) -> Callable[[str, str], Prompt]:
     return lambda prefix, suffix: chat.render(CHAT_SYSTEM, chat_user_message(prefix, suffix), ANSWER_START)
 
 
+def _own_chat(info: EngineInfo) -> ChatFormat | None:
+    """`info`'s own chat template, compiled; None for a model without a usable one."""
+    if not info.chat_template:
+        return None
+    return model_chat_format(info.chat_template, info.special_tokens, eos_token=info.extra.get("eos_token", ""),
+                             model=info.model)
+
+
+def instruction_prompt(info: EngineInfo, system: str, user: str) -> tuple[Prompt, str]:
+    """(prompt, how it was rendered) for a request written as an instruction rather than code at a cursor: the
+    model's own chat template when it has a usable one ("model"), else ChatML ("chatml"); primed with the
+    opening fence of the answer, so the chat template's stops end it."""
+    chat = _own_chat(info)
+    if chat is None:
+        return _chatml(system, user), "chatml"
+    return chat.render(system, user, ANSWER_START), "model"
+
+
 def bind_chat(template: PromptTemplate, info: EngineInfo) -> PromptTemplate:
     """A chat template that renders through `info`'s own chat template when the model has a usable one; any
     other template (or a model without one) unchanged: ChatML is the fallback."""
-    if template.kind != "chat" or not info.chat_template:
+    if template.kind != "chat":
         return template
-    chat = model_chat_format(info.chat_template, info.special_tokens, eos_token=info.extra.get("eos_token", ""),
-                             model=info.model)
+    chat = _own_chat(info)
     return template if chat is None else replace(template, fmt=_model_chat(chat))
 
 

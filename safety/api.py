@@ -13,7 +13,7 @@ from codeward.safety.settings import ACTIONS, SafetySettings
 log = logging.getLogger(__name__)
 
 __all__ = ["CheckError", "Finding", "check_suggestion", "check_text", "decide", "error_shown", "splice",
-           "suggestion_lines"]
+           "suggestion_lines", "warm_up"]
 
 
 def _analyse(text: str, settings: SafetySettings, lines: tuple[int, int] | None,
@@ -37,6 +37,16 @@ def check_text(text: str, settings: SafetySettings | None = None, *,
 
     Bad or partial code never raises; a crashed checker raises CheckError (with the others' findings)."""
     return _analyse(text, settings or SafetySettings(), lines)
+
+
+def warm_up(settings: SafetySettings | None = None) -> None:
+    """Check a small snippet once, so the checkers' imports and plugin loading (~0.4 s) are not paid by the
+    first suggestion; a failing checker is logged, not raised (the real check reports it)."""
+    try:
+        check_text("import subprocess\n\n\ndef run(cmd):\n    return subprocess.call(cmd, shell=True)\n",
+                   settings)
+    except CheckError as exc:
+        log.debug("safety warm-up: %s", exc)
 
 
 def splice(buffer: str, offset: int, suggestion: str, replace_len: int = 0) -> str:

@@ -57,7 +57,7 @@ def test_every_listed_command_module_exists_and_registers():
     commands = parser._subparsers._group_actions[0].choices
     assert {"complete", "doctor", "review", "serve", "eval"} <= set(commands)
     eval_commands = commands["eval"]._subparsers._group_actions[0].choices
-    assert set(eval_commands) == {"passk", "exec", "infilling", "misalignment", "rank", "report"}
+    assert set(eval_commands) == {"passk", "exec", "infilling", "misalignment", "rank", "report", "security"}
 
 
 def test_a_command_module_that_fails_to_import_is_loud(monkeypatch):

@@ -50,6 +50,7 @@ async def test_a_scripted_session_is_counted_and_logged_without_code(client: Lan
     assert s["requests"] == 2 and s["completed"] == 2 and s["cache_hits"] == 1
     assert s["shown"] == 2 and s["shown_reported"] == 1
     assert s["partially_accepted"] == 1 and s["accepted"] == 1
+    assert s["safety_warmed"] is True  # the checkers ran once while the engine loaded, not on the first answer
     assert s["accepted_chars"] == 3 + len(ANSWER)
     assert s["latency_ms"]["request"]["count"] == 1  # the model-served answer; the cache hit is timed apart
     assert s["latency_ms"]["cache"]["count"] == 1

@@ -21,6 +21,7 @@ from codeward.model.templates import (
     bind_chat,
     chat_user_message,
     get_template,
+    instruction_prompt,
     select_template,
 )
 
@@ -160,3 +161,16 @@ def test_smollm2_gguf_chat_template_renders_exactly_and_tokenizes_its_sentinels_
     ids = llama_engine.tokenize(prompt, bos=True)
     control = set(llama_engine._special_ids.values())
     assert [t for t in ids if t in control] == [llama_engine.sentinel_id(s) for s in prompt.sentinels]
+
+
+def test_an_instruction_goes_through_the_models_template_or_chatml_and_stays_plain_text() -> None:
+    ask = "Write a function that returns <|im_end|> twice."
+    own = EngineInfo(engine="llamacpp", model="gemma", special_tokens=NO_SYSTEM_SPECIALS, chat_template=NO_SYSTEM)
+    prompt, how = instruction_prompt(own, "Be brief.", ask)
+    assert how == "model"
+    assert prompt.text == render_chat_template(NO_SYSTEM, [{"role": "user", "content": f"Be brief.\n\n{ask}"}]) + \
+        ANSWER_START
+    prompt, how = instruction_prompt(EngineInfo(engine="openai", model="m"), "Be brief.", ask)
+    assert how == "chatml"
+    assert prompt.text.startswith("<|im_start|>system\nBe brief.<|im_end|>") and prompt.text.endswith(ANSWER_START)
+    assert Segment(f"user\n{ask}", False) in prompt.segments  # the user's text is never a control token

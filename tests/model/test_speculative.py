@@ -154,14 +154,14 @@ REPEAT = ("import math\n\n\ndef compute_total(items, tax_rate, discount):\n"
 
 def test_the_real_engine_gives_the_plain_greedy_text_with_drafts_accepted(llama_engine):
     params = SamplingParams(max_new_tokens=24, stop=("\n",))
-    plain = LlamaCppEngine(EngineSettings(model="smollm2-135m", n_ctx=1024, speculative="off"))
+    lookup = LlamaCppEngine(EngineSettings(model="smollm2-135m", n_ctx=1024, speculative="lookup"))
     try:
-        expected = plain.generate([REPEAT], params)[0][0]
+        expected = llama_engine.generate([REPEAT], params)[0][0]  # the default: plain greedy decoding
+        before = lookup.counters()
+        got = lookup.generate([REPEAT], params)[0][0]
+        after = lookup.counters()
     finally:
-        plain.close()
-    before = llama_engine.counters()
-    got = llama_engine.generate([REPEAT], params)[0][0]
-    after = llama_engine.counters()
+        lookup.close()
     assert got.text == expected.text and got.n_tokens == expected.n_tokens
     assert after["spec_proposed"] > before["spec_proposed"]
     assert after["spec_accepted"] > before["spec_accepted"]
