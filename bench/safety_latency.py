@@ -1,6 +1,6 @@
 """Latency of checking one suggestion spliced into a buffer (p50/p95 ms), against the bandit CLI on the same text.
 
-Run: .venv/bin/python bench/safety_latency.py [--reps N] [--no-cli]
+Run: .venv/bin/python bench/safety_latency.py [--reps N] [--no-cli] [--no-taint]
 A 1-20 line suggestion is spliced at a random line of buffers of 50, 300 and 3,000 lines of real Python
 (the standard library), half of the suggestions insecure; the check is restricted to the suggestion.
 """
@@ -59,10 +59,10 @@ def cases(buffer: str, reps: int, rng: random.Random) -> list[tuple[int, str]]:
     return [(rng.choice(starts[len(starts) // 10:]), rng.choice(SUGGESTIONS)) for _ in range(reps)]
 
 
-def time_checks(buffer: str, reps: int, seed: int) -> list[float]:
+def time_checks(buffer: str, reps: int, seed: int, taint: bool = True) -> list[float]:
     """Milliseconds per check_suggestion call."""
     rng = random.Random(seed)
-    settings = SafetySettings()
+    settings = SafetySettings(taint=taint)
     out = []
     for offset, suggestion in cases(buffer, reps, rng):
         t0 = time.perf_counter()
@@ -100,6 +100,7 @@ def main() -> int:
     p.add_argument("--cli-reps", type=int, default=10, help="bandit CLI runs per buffer size")
     p.add_argument("--no-cli", action="store_true", help="skip the bandit CLI reference")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-taint", action="store_true", help="taint flows off (safety.taint = false), to compare")
     args = p.parse_args()
     lines = corpus_lines()
     check_text("import os\nos.system(x)\n")  # warm-up: bandit's plugins and the libcst parser load once
@@ -108,7 +109,7 @@ def main() -> int:
     print("|---|---|---|---|---|")
     for size in (50, 300, 3000):
         buffer = make_buffer(lines, size)
-        ms = time_checks(buffer, args.reps, args.seed)
+        ms = time_checks(buffer, args.reps, args.seed, taint=not args.no_taint)
         whole = []
         for _ in range(max(3, args.reps // 20)):
             t0 = time.perf_counter()

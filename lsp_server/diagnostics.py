@@ -28,7 +28,20 @@ def to_diagnostic(snap: Snapshot, finding: Finding) -> types.Diagnostic:
         message=finding.message + (f" (CWE-{finding.cwe})" if finding.cwe else ""),
         severity=_SEVERITY.get(finding.severity, types.DiagnosticSeverity.Warning),
         code=finding.rule_id, code_description=types.CodeDescription(href=href) if href else None,
-        source=SOURCE)
+        source=SOURCE, related_information=_flow(snap, finding))
+
+
+def _flow(snap: Snapshot, finding: Finding) -> list[types.DiagnosticRelatedInformation] | None:
+    """A taint finding's path, source first, as the diagnostic's related locations."""
+    if not finding.flow:
+        return None
+    out = []
+    for step in finding.flow:
+        line = max(0, step.line - 1)
+        col = to_client_column(snap, line, step.col)
+        where = types.Range(types.Position(line, col), types.Position(line, col + 1))
+        out.append(types.DiagnosticRelatedInformation(types.Location(snap.uri, where), step.note))
+    return out
 
 
 class AcceptedFindings:

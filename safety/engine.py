@@ -67,10 +67,21 @@ def _raw_findings(rep: Repaired, lines: list[str], settings: SafetySettings, reg
         found += _guarded("libcst rules", lambda: run_rules(source, settings.disabled_rules, rep.offset), failures)
         if settings.pyflakes:
             found += _guarded("pyflakes", lambda: _undefined_names(outer or rep, lines, region, wanted), failures)
+        if settings.taint:
+            found += _guarded("taint flows", lambda: _taint(outer or rep), failures)
     found = [f for f in found if f.line not in rep.masked]
     if settings.token_scan and rep.masked:
         found += _guarded("token scan", lambda: scan_lines(lines, rep.masked), failures)
     return found
+
+
+def _taint(rep: Repaired) -> list[Finding]:
+    """Taint flows in the repaired text (for a suggestion: the whole block around it, where its data comes from)."""
+    from codeward.safety.taint import analyse_taint
+
+    if rep.tree is None or rep.text is None:
+        return []
+    return analyse_taint(rep.tree, rep.offset, split_lines(rep.text))
 
 
 def _no_tokens(settings: SafetySettings) -> SafetySettings:

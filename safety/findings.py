@@ -8,7 +8,16 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 LEVEL_RANK = {"low": 1, "medium": 2, "high": 3}
-SOURCES = ("bandit", "libcst", "pyflakes", "tokens")
+SOURCES = ("bandit", "libcst", "pyflakes", "tokens", "taint")
+
+
+@dataclass(frozen=True)
+class FlowStep:
+    """One step of a taint finding's path: where (1-based line, 0-based column) and what happens there."""
+
+    line: int
+    col: int
+    note: str
 
 
 @dataclass(frozen=True)
@@ -24,15 +33,22 @@ class Finding:
     col: int
     message: str
     source: str
+    flow: tuple[FlowStep, ...] | None = None  # a taint finding's path, source first
 
     def as_dict(self) -> dict[str, Any]:
-        """The review JSON shape of a finding (DESIGN.md's contract)."""
-        return asdict(self)
+        """The review JSON shape of a finding (DESIGN.md's contract); `flow` only for a taint finding."""
+        out = asdict(self)
+        if self.flow is None:
+            del out["flow"]
+        else:
+            out["flow"] = [asdict(s) for s in self.flow]
+        return out
 
     def shifted(self, delta: int) -> Finding:
         """The same finding `delta` lines further down (for text checked with a prefix or as a fragment)."""
+        flow = None if self.flow is None else tuple(FlowStep(s.line + delta, s.col, s.note) for s in self.flow)
         return Finding(self.rule_id, self.cwe, self.severity, self.confidence, self.line + delta,
-                       self.end_line + delta, self.col, self.message, self.source)
+                       self.end_line + delta, self.col, self.message, self.source, flow)
 
 
 def rank(level: str) -> int:
@@ -85,4 +101,7 @@ def dedupe(findings: Iterable[Finding]) -> list[Finding]:
         if old is None or rank(f.confidence) > rank(old.confidence):
             best[key] = f
     kept = [f for f in best.values() if (SAME_ISSUE.get(f.rule_id, ""), f.line) not in best]
+    # a flow covers the generic check of its sink: bandit's finding of the same CWE on the line goes
+    flows = {(f.line, f.cwe): rank(f.confidence) for f in kept if f.flow is not None}
+    kept = [f for f in kept if not (f.source == "bandit" and flows.get((f.line, f.cwe), 0) >= rank(f.confidence))]
     return sorted(kept, key=lambda f: (f.line, f.col, f.rule_id))

@@ -47,6 +47,8 @@ def render_text(reports: Sequence[FileReport]) -> str:
             cwe = f" (CWE-{f.cwe})" if f.cwe else ""
             out.append(f"{r.path}:{f.line}:{f.col + 1}: {f.rule_id} [{f.severity}/{f.confidence}] "
                        f"{f.message}{cwe} [{f.source}]")
+            if f.flow:
+                out.append("    flow: " + " -> ".join(f"{s.note} ({s.line}:{s.col + 1})" for s in f.flow))
     s = summary(reports)
     checked = s["files"] - s["errors"]
     out.append(f"{checked} file(s) checked, {s['findings']} finding(s), {s['errors']} file(s) not checked (errors)")

@@ -128,4 +128,9 @@ def rules_table() -> str:
     for rid, cls in all_rules().items():
         cwe = f"CWE-{cls.cwe}" if cls.cwe else ""
         rows.append(f"| {rid} | {cwe} | {cls.severity} | {cls.confidence} | {cls.message} |")
+    from codeward.safety.taint_specs import rule_ids
+
+    for rid, sink in rule_ids().items():
+        rows.append(f"| {rid} | CWE-{sink.cwe} | {sink.severity} | high (web, socket) / low (command line) | "
+                    f"{sink.message} |")
     return "\n".join(rows)

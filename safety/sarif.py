@@ -76,8 +76,15 @@ def _result(path: str, f: Finding, index: int) -> Any:
     region = om.Region(start_line=f.line, end_line=max(f.end_line, f.line), start_column=f.col + 1)
     location = om.Location(physical_location=om.PhysicalLocation(
         artifact_location=om.ArtifactLocation(uri=to_uri(path)), region=region))
+    flows = None
+    if f.flow:  # a taint finding's path, source first
+        steps = [om.ThreadFlowLocation(location=om.Location(
+            physical_location=om.PhysicalLocation(artifact_location=om.ArtifactLocation(uri=to_uri(path)),
+                                                  region=om.Region(start_line=s.line, start_column=s.col + 1)),
+            message=om.Message(text=s.note))) for s in f.flow]
+        flows = [om.CodeFlow(thread_flows=[om.ThreadFlow(locations=steps)])]
     return om.Result(rule_id=f.rule_id, rule_index=index, level=LEVELS.get(f.severity, "warning"),
-                     message=om.Message(text=f.message), locations=[location],
+                     message=om.Message(text=f.message), locations=[location], code_flows=flows,
                      properties={"severity": f.severity, "confidence": f.confidence, "source": f.source})
 
 

@@ -48,6 +48,8 @@ class SafetySettings:
         "help": "Rule ids never reported (bandit B..., codeward CW..., pyflakes F...)"})
     pyflakes: bool = field(default=True, metadata={"help": "Report names a suggestion uses that are defined "
                            "nowhere (pyflakes F821)"})
+    taint: bool = field(default=True, metadata={"help": "Follow untrusted data (web requests, sockets; command "
+                        "line at low confidence) into sinks such as shell commands, SQL, file paths (CW2xx)"})
     token_scan: bool = field(default=True, metadata={"help": "Scan lines that cannot be parsed even after repair "
                              "for dangerous calls (low confidence)"})
     max_file_bytes: int = field(default=1_000_000, metadata={"help": "codeward review: larger files are reported "

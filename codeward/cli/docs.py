@@ -24,6 +24,8 @@ def generate(name: str) -> str:
         return settings_table()
     if name.startswith("settings-table-") and name[len("settings-table-"):] in SECTIONS:
         return settings_table(name[len("settings-table-"):])
+    if name == "taint-table":
+        return importlib.import_module("codeward.safety.taint_specs").taint_table()
     if name == "rules-table":
         return importlib.import_module("codeward.safety.rules").rules_table()
     raise ValueError(f"unknown generated block {name!r}")

@@ -109,7 +109,9 @@ def test_lines_filter() -> None:
 
 
 def test_finding_shape() -> None:
-    (f,) = check_text("import os\ncmd = input()\nos.system(cmd)\n")
+    f, flow = check_text("import os\ncmd = input()\nos.system(cmd)\n")
+    assert flow.rule_id == "CW202" and flow.confidence == "low" and [s.line for s in flow.flow] == [2, 2, 3]
+    assert flow.as_dict()["flow"][0] == {"line": 2, "col": 6, "note": "input() (cli input)"}
     assert f.as_dict() == {"rule_id": "B605", "cwe": 78, "severity": "high", "confidence": "high", "line": 3,
                            "end_line": 3, "col": 0, "message": f.message, "source": "bandit"}
     with pytest.raises(AttributeError):

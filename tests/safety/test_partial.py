@@ -17,7 +17,7 @@ HALF_WRITTEN = {
     "cut mid-call args": ("import pickle\ndef load(blob):\n    return pickle.loads(blob,\n", "B301", 3),
     "eval in unclosed list": ("values = [eval(x) for x in items\n", "B307", 1),
     "mid-function window": (("        data = sock.recv(4096)\n        obj = pickle.loads(data)\n"
-                             "        return obj\n\n    def close(self):\n        self.sock.close()\n"), "B301", 2),
+                             "        return obj\n\n    def close(self):\n        self.sock.close()\n"), "CW208", 2),  # the flow replaces B301
     "window inside a docstring": (("        the rest of a docstring\n        \"\"\"\n        os.system(cmd)\n"
                                    "        return 0\n"), "B605", 3),
     "try without except": ("    try:\n        x = eval(expr)\n        y = x + 1\n", "B307", 2),

@@ -1,0 +1,140 @@
+"""The taint engine's vocabulary: a tainted value with its path, and the small questions it asks of the tree
+(dotted names, import aliases, route handlers, allow-list tests)."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from codeward.safety.findings import FlowStep
+from codeward.safety.taint_specs import CLI, SOURCES
+
+MAX_STEPS = 12
+_EXITS = (ast.Return, ast.Raise, ast.Continue, ast.Break)
+_ABORTS = frozenset({"abort", "flask.abort", "sys.exit", "exit", "werkzeug.exceptions.abort"})
+HANDLER_DECORATORS = frozenset(a for s in SOURCES if s.how == "handler" for a in s.names)
+
+
+@dataclass(frozen=True)
+class Taint:
+    """An untrusted value: what kind of source, the path so far, the CWEs a sanitiser cleared it for; `param`
+    marks a parameter's placeholder while a function is being summarised."""
+
+    kind: str
+    steps: tuple[FlowStep, ...]
+    cleared: frozenset[int] = frozenset()
+    param: int | None = None
+    opaque: bool = False  # passed through a call that may have made something else of it (a template, JSON)
+
+    def then(self, node: ast.AST, note: str, opaque: bool = False) -> Taint:
+        step = FlowStep(getattr(node, "lineno", 0), getattr(node, "col_offset", 0), note)
+        if self.steps and self.steps[-1].line == step.line and note.startswith("through"):
+            return replace(self, opaque=self.opaque or opaque)  # calls on one line: one step is enough
+        return replace(self, steps=(self.steps + (step,))[-MAX_STEPS:], opaque=self.opaque or opaque)
+
+    def clean_for(self, cwes: frozenset[int]) -> Taint | None:
+        """This taint with `cwes` cleared; None when a sanitiser clears every sink."""
+        return None if not cwes else replace(self, cleared=self.cleared | cwes)
+
+
+def first_of(*taints: Taint | None) -> Taint | None:
+    """The taint that matters most among several parts of one expression: a real source over a parameter
+    placeholder, the web over the command line; cleared CWEs are those every tainted part is cleared for."""
+    found = [t for t in taints if t is not None]
+    if not found:
+        return None
+    best = min(found, key=lambda t: (t.param is not None, t.kind == CLI))
+    cleared = frozenset.intersection(*(t.cleared for t in found))
+    return best if cleared == best.cleared else replace(best, cleared=cleared)
+
+
+def dotted(node: ast.AST) -> str | None:
+    """`a.b.c` for a chain of names and attributes, None for anything else."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def import_aliases(tree: ast.AST) -> dict[str, str]:
+    """Local name -> qualified name for every import in the file (`import subprocess as sp`, `from os import
+    path`)."""
+    out: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                out[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for a in node.names:
+                out[a.asname or a.name] = f"{node.module}.{a.name}"
+    return out
+
+
+def new_taint(kind: str, node: ast.AST, note: str) -> Taint:
+    return Taint(kind, (FlowStep(getattr(node, "lineno", 0), getattr(node, "col_offset", 0), note),))
+
+
+def keyword_true(e: ast.Call, name: str) -> bool:
+    return any(k.arg == name and not (isinstance(k.value, ast.Constant) and not k.value.value) for k in e.keywords)
+
+
+def safe_loader(e: ast.Call) -> bool:
+    loader = next((k.value for k in e.keywords if k.arg == "Loader"), e.args[1] if len(e.args) > 1 else None)
+    name = dotted(loader) if loader is not None else None
+    return name is not None and name.split(".")[-1] in ("SafeLoader", "CSafeLoader", "BaseLoader")
+
+
+def builds_text(e: ast.AST) -> bool:
+    """A returned value that is text built from parts (f-string, `+`, `%`, `.format`), or a bare value."""
+    if isinstance(e, (ast.JoinedStr, ast.BinOp, ast.Name, ast.Subscript)):
+        return True
+    return isinstance(e, ast.Call) and isinstance(e.func, ast.Attribute) and e.func.attr == "format"
+
+
+def allow_list(test: ast.AST) -> tuple[set[str], bool]:
+    """Names an `x in ALLOWED` test checks against a collection, and whether the test is negated (`not in`)."""
+    negated = False
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        test, negated = test.operand, True
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], (ast.In, ast.NotIn))):
+        return set(), False
+    if isinstance(test.comparators[0], ast.Constant):
+        return set(), False  # `"x" in s` searches a string; it checks nothing
+    names = {n.id for n in ast.walk(test.left) if isinstance(n, ast.Name)}
+    return names, negated != isinstance(test.ops[0], ast.NotIn)
+
+
+def leaves(body: Sequence[ast.stmt], qualname: Callable[[ast.AST], str | None]) -> bool:
+    """Whether a block always leaves: its last statement returns, raises, breaks or aborts."""
+    if not body:
+        return False
+    last = body[-1]
+    if isinstance(last, _EXITS):
+        return True
+    return isinstance(last, ast.Expr) and isinstance(last.value, ast.Call) and qualname(last.value.func) in _ABORTS
+
+
+def is_handler(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """A route handler (`@app.route`, `@router.get`, ...) or a Django-style view (`def view(request, ...)`)."""
+    for d in fn.decorator_list:
+        call = d.func if isinstance(d, ast.Call) else None
+        if isinstance(call, ast.Attribute) and call.attr in HANDLER_DECORATORS:
+            return True
+    args = fn.args.posonlyargs + fn.args.args
+    return bool(args) and args[0].arg == "request" and not fn.decorator_list
+
+
+def params_of(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
+    return [a.arg for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs]
+
+
+def char_col(lines: Sequence[str], line: int, col: int) -> int:
+    """A byte column on 1-based `line` of `lines` as a code-point column (unchanged when the line is unknown)."""
+    if not 1 <= line <= len(lines):
+        return col
+    return len(lines[line - 1].encode("utf-8", "surrogatepass")[:col].decode("utf-8", "ignore"))

@@ -1,0 +1,280 @@
+"""What the taint engine knows, as data: where untrusted values enter (sources), what makes them harmless for one
+kind of sink (sanitisers), and where they do harm (sinks, each a CW2xx rule with its CWE).
+
+Every entry carries INVALID examples (a flow the engine must report) and VALID ones (the safe form: sanitised, or
+the API used safely, never reported); the test suite runs them all. Names are matched after import aliases are
+resolved (`import subprocess as sp` -> `subprocess.run`); a name the buffer never imports is matched as written,
+because a half-written buffer often has no imports yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+WEB, SOCKET, CLI = "web", "socket", "cli"
+SHELL_CWES = frozenset({78, 94, 95, 89, 502})  # where a command-line value is still reported (low confidence)
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Where untrusted data enters. `how`: `request_attr` (an attribute of a `request` object, any framework),
+    `call` (a call of the qualified `names`), `method` (a method of that name on any object), `attr` (a qualified
+    attribute such as `sys.argv`), `handler` (the parameters of a route handler or view)."""
+
+    id: str
+    how: str
+    names: tuple[str, ...]
+    kind: str  # web | socket | cli
+    framework: str
+    INVALID: tuple[str, ...] = ()
+    VALID: tuple[str, ...] = ()
+
+    @property
+    def confidence(self) -> str:
+        return "low" if self.kind == CLI else "high"
+
+
+@dataclass(frozen=True)
+class SanitiserSpec:
+    """A call whose result is safe for the sinks of `clears` (CWE numbers; empty: every sink)."""
+
+    id: str
+    names: tuple[str, ...]
+    clears: frozenset[int] = frozenset()
+    VALID: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SinkSpec:
+    """A call where an untrusted value does harm: a call of a qualified name in `calls`, or a method named in
+    `methods` on any object; the value that matters is positional argument `arg` (None: any) or keyword
+    `keyword`. `when`: an extra condition (`shell`: shell=True; `argv0`: the program itself is untrusted;
+    `unsafe_yaml`: no safe Loader)."""
+
+    rule: str
+    cwe: int
+    severity: str
+    what: str
+    message: str
+    calls: tuple[str, ...] = ()
+    methods: tuple[str, ...] = ()
+    arg: int | None = 0
+    keyword: str | None = None
+    when: str | None = None
+    INVALID: tuple[str, ...] = ()
+    VALID: tuple[str, ...] = ()
+    cli: bool = field(default=False)  # reported for command-line sources too
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cli", self.cwe in SHELL_CWES)
+
+
+FLASK = "from flask import Flask, request, redirect, make_response, send_file\napp = Flask(__name__)\n"
+
+REQUEST_ATTRS = ("args", "form", "values", "json", "data", "cookies", "headers", "files", "GET", "POST",
+                 "COOKIES", "META", "FILES", "body", "query_params", "path_params", "stream", "environ")
+
+SOURCES: tuple[SourceSpec, ...] = (
+    SourceSpec("request", "request_attr", REQUEST_ATTRS, WEB, "flask, werkzeug, django, starlette",
+               INVALID=(FLASK + "@app.route('/run')\ndef run():\n    cmd = request.args.get('cmd')\n"
+                        "    os.system(cmd)\n",
+                        ("def view(request):\n    name = request.GET['name']\n"
+                        "    cursor.execute(\"SELECT * FROM t WHERE n = '%s'\" % name)\n"),
+                        "def upload(request):\n    data = request.body\n    return pickle.loads(data)\n"),
+               VALID=(FLASK + "@app.route('/run')\ndef run():\n    n = int(request.args.get('n'))\n"
+                      "    os.system('echo %d' % n)\n",)),
+    SourceSpec("request.get_json", "method", ("get_json", "get_data"), WEB, "flask",
+               INVALID=(FLASK + "@app.route('/e', methods=['POST'])\ndef e():\n"
+                        "    expr = request.get_json()['expr']\n    return str(eval(expr))\n",),
+               VALID=(FLASK + "@app.route('/e', methods=['POST'])\ndef e():\n"
+                      "    expr = request.get_json()['expr']\n    return str(ast.literal_eval(expr))\n",)),
+    SourceSpec("route-parameters", "handler", ("route", "get", "post", "put", "patch", "delete", "websocket"), WEB,
+               "flask, fastapi, starlette, django views",
+               INVALID=(FLASK + "@app.route('/files/<path:name>')\ndef files(name):\n"
+                        "    return open('/srv/files/' + name).read()\n",
+                        ("@router.get('/ping/{host}')\nasync def ping(host: str):\n"
+                        "    return subprocess.check_output('ping -c 1 ' + host, shell=True)\n")),
+               VALID=(FLASK + "@app.route('/files/<path:name>')\ndef files(name):\n"
+                      "    return open('/srv/files/' + secure_filename(name)).read()\n",
+                      "def helper(name):\n    return open('/srv/files/' + name).read()\n")),
+    SourceSpec("socket.recv", "method", ("recv", "recvfrom", "recv_into", "recvmsg"), SOCKET, "socket",
+               INVALID=(("def serve(conn):\n    cmd = conn.recv(1024).decode()\n"
+                        "    subprocess.run(cmd, shell=True)\n"),),
+               VALID=(("def serve(conn):\n    cmd = conn.recv(1024).decode()\n"
+                      "    subprocess.run(['echo', cmd])\n"),)),
+    SourceSpec("input", "call", ("input",), CLI, "builtins",
+               INVALID=("expr = input('> ')\nprint(eval(expr))\n",),
+               VALID=("path = input('file: ')\nprint(open(path).read())\n",)),
+    SourceSpec("sys.argv", "attr", ("sys.argv",), CLI, "sys",
+               INVALID=("import sys\nos.system('grep ' + sys.argv[1] + ' log.txt')\n",),
+               VALID=("import sys\nwith open(sys.argv[1]) as f:\n    print(f.read())\n",)),
+    SourceSpec("os.environ", "attr", ("os.environ",), CLI, "os",
+               INVALID=("import os\nos.system('ls ' + os.environ['DIR'])\n",),
+               VALID=("import os\nprint(open(os.environ['CONFIG']).read())\n",)),
+    SourceSpec("os.getenv", "call", ("os.getenv", "os.environ.get"), CLI, "os",
+               INVALID=("import os\nsubprocess.call('tar xf ' + os.getenv('ARCHIVE'), shell=True)\n",),
+               VALID=("import os\nsubprocess.call(['tar', 'xf', os.getenv('ARCHIVE')])\n",)),
+    SourceSpec("argparse", "method", ("parse_args", "parse_known_args"), CLI, "argparse",
+               INVALID=("args = parser.parse_args()\nos.system('convert ' + args.image)\n",),
+               VALID=("args = parser.parse_args()\nsubprocess.run(['convert', args.image])\n",)),
+)
+
+SANITISERS: tuple[SanitiserSpec, ...] = (
+    SanitiserSpec("numbers", ("int", "float", "bool", "len", "abs", "round", "uuid.UUID", "ord", "hash", "id",
+                              "isinstance", "callable"),
+                  VALID=(FLASK + "@app.route('/p')\ndef p():\n    page = int(request.args['page'])\n"
+                         "    cur.execute('SELECT * FROM t LIMIT 10 OFFSET %d' % page)\n",)),
+    SanitiserSpec("secure_filename", ("werkzeug.utils.secure_filename", "secure_filename",
+                                      "os.path.basename", "posixpath.basename"), frozenset({22, 434}),
+                  VALID=(FLASK + "@app.route('/up', methods=['POST'])\ndef up():\n    f = request.files['f']\n"
+                         "    f.save(os.path.join('/srv/up', secure_filename(f.filename)))\n",)),
+    SanitiserSpec("shlex.quote", ("shlex.quote", "pipes.quote"), frozenset({78}),
+                  VALID=(FLASK + "@app.route('/g')\ndef g():\n"
+                         "    os.system('grep ' + shlex.quote(request.args['q']) + ' log.txt')\n",)),
+    SanitiserSpec("html.escape", ("html.escape", "markupsafe.escape", "flask.escape", "cgi.escape",
+                                  "django.utils.html.escape", "bleach.clean"), frozenset({79}),
+                  VALID=(FLASK + "@app.route('/hi')\ndef hi():\n"
+                         "    return '<p>Hello ' + html.escape(request.args['name']) + '</p>'\n",)),
+    SanitiserSpec("re.escape", ("re.escape",), frozenset({730}),
+                  VALID=(FLASK + "@app.route('/s')\ndef s():\n"
+                         "    return str(re.search(re.escape(request.args['q']), TEXT))\n",)),
+    SanitiserSpec("url_for", ("flask.url_for", "url_for", "urllib.parse.quote", "quote"), frozenset({601, 918}),
+                  VALID=(FLASK + "@app.route('/go')\ndef go():\n"
+                         "    return redirect(url_for('page', name=request.args['next']))\n",)),
+    SanitiserSpec("json", ("json.dumps", "flask.jsonify", "jsonify"), frozenset({79}),
+                  VALID=(FLASK + "@app.route('/j')\ndef j():\n    return jsonify(q=request.args['q'])\n",)),
+)
+
+_SQL_DB = "import sqlite3\ndb = sqlite3.connect('app.db')\n"
+
+SINKS: tuple[SinkSpec, ...] = (
+    SinkSpec("CW201", 22, "medium", "a file path", "Untrusted data reaches a file path (path traversal): keep "
+             "the name with secure_filename() or check realpath() stays inside the base folder",
+             calls=("open", "io.open", "os.open", "os.remove", "os.unlink", "os.rmdir", "os.removedirs",
+                    "shutil.rmtree", "shutil.copy", "shutil.copyfile", "shutil.copy2", "shutil.move",
+                    "flask.send_file", "send_file", "os.listdir", "os.scandir", "pathlib.Path"),
+             INVALID=(FLASK + "@app.route('/dl')\ndef dl():\n    return send_file(request.args['f'])\n",
+                      FLASK + "@app.route('/rm', methods=['POST'])\ndef rm():\n"
+                      "    os.remove(os.path.join('/srv/data', request.form['name']))\n    return 'ok'\n"),
+             VALID=(FLASK + "@app.route('/dl')\ndef dl():\n    return send_file(os.path.join('/srv', "
+                    "secure_filename(request.args['f'])))\n",
+                    FLASK + "@app.route('/dl')\ndef dl():\n    return send_file('/srv/report.pdf')\n")),
+    SinkSpec("CW202", 78, "high", "a shell command", "Untrusted data reaches a shell command (command "
+             "injection): pass an argument list without shell=True, or quote with shlex.quote()",
+             calls=("os.system", "os.popen", "subprocess.getoutput", "subprocess.getstatusoutput", "commands.getoutput"),
+             INVALID=(FLASK + "@app.route('/ping')\ndef ping():\n"
+                      "    return os.popen('ping -c 1 ' + request.args['host']).read()\n",),
+             VALID=(FLASK + "@app.route('/ping')\ndef ping():\n"
+                    "    return subprocess.run(['ping', '-c', '1', request.args['host']]).stdout\n",)),
+    SinkSpec("CW202", 78, "high", "a shell command", "Untrusted data reaches a shell command run with "
+             "shell=True (command injection): pass an argument list without shell=True",
+             calls=("subprocess.run", "subprocess.call", "subprocess.Popen", "subprocess.check_output",
+                    "subprocess.check_call"), when="shell",
+             INVALID=(FLASK + "@app.route('/ls')\ndef ls():\n"
+                      "    return subprocess.check_output('ls ' + request.args['d'], shell=True)\n",),
+             VALID=(FLASK + "@app.route('/ls')\ndef ls():\n"
+                    "    return subprocess.check_output(['ls', '--', request.args['d']])\n",)),
+    SinkSpec("CW202", 78, "high", "the program to run", "Untrusted data chooses the program to run (command "
+             "injection): run a fixed program and pass the data as its arguments",
+             calls=("subprocess.run", "subprocess.call", "subprocess.Popen", "subprocess.check_output",
+                    "subprocess.check_call", "os.execv", "os.execvp", "os.spawnv"), when="argv0",
+             INVALID=(FLASK + "@app.route('/x')\ndef x():\n    subprocess.run([request.args['tool'], '-v'])\n"
+                      "    return 'ok'\n",),
+             VALID=(FLASK + "@app.route('/x')\ndef x():\n    subprocess.run(['convert', request.args['img']])\n"
+                    "    return 'ok'\n",)),
+    SinkSpec("CW203", 94, "high", "code that is run", "Untrusted data is run as Python code (code injection): "
+             "parse data with ast.literal_eval() or json.loads() instead",
+             calls=("eval", "exec", "compile", "builtins.eval", "builtins.exec"),
+             INVALID=(FLASK + "@app.route('/calc')\ndef calc():\n    return str(eval(request.args['e']))\n",),
+             VALID=(FLASK + "@app.route('/calc')\ndef calc():\n"
+                    "    return str(ast.literal_eval(request.args['e']))\n",)),
+    SinkSpec("CW204", 89, "high", "an SQL query", "Untrusted data is part of an SQL query (SQL injection): pass "
+             "it as a query parameter, cursor.execute(sql, params)",
+             methods=("execute", "executemany", "executescript", "raw", "mogrify"),
+             INVALID=(_SQL_DB + FLASK + "@app.route('/u')\ndef u():\n"
+                      "    q = \"SELECT * FROM users WHERE name = '\" + request.args['n'] + \"'\"\n"
+                      "    return str(db.execute(q).fetchall())\n",),
+             VALID=(_SQL_DB + FLASK + "@app.route('/u')\ndef u():\n"
+                    "    return str(db.execute('SELECT * FROM users WHERE name = ?', (request.args['n'],))"
+                    ".fetchall())\n",)),
+    SinkSpec("CW205", 79, "medium", "an HTML response", "Untrusted data is returned as HTML (cross-site "
+             "scripting): escape it with markupsafe.escape(), or render a template",
+             calls=("flask.make_response", "make_response", "flask.render_template_string",
+                    "render_template_string", "markupsafe.Markup", "flask.Markup", "Markup",
+                    "django.http.HttpResponse", "HttpResponse"),
+             INVALID=(FLASK + "@app.route('/hi')\ndef hi():\n"
+                      "    return make_response('<h1>' + request.args['name'] + '</h1>')\n",),
+             VALID=(FLASK + "@app.route('/hi')\ndef hi():\n"
+                    "    return render_template('hi.html', name=request.args['name'])\n",)),
+    SinkSpec("CW206", 601, "medium", "a redirect", "Untrusted data chooses where to redirect (open redirect): "
+             "redirect only to URLs on an allow-list, or to your own routes with url_for()",
+             calls=("flask.redirect", "redirect", "django.shortcuts.redirect", "HttpResponseRedirect",
+                    "django.http.HttpResponseRedirect", "RedirectResponse", "starlette.responses.RedirectResponse"),
+             INVALID=(FLASK + "@app.route('/login')\ndef login():\n    return redirect(request.args['next'])\n",),
+             VALID=(FLASK + "@app.route('/login')\ndef login():\n    nxt = request.args['next']\n"
+                    "    if nxt in ALLOWED_PAGES:\n        return redirect(nxt)\n    return redirect('/')\n",)),
+    SinkSpec("CW207", 918, "medium", "a server-side request", "Untrusted data chooses the URL the server "
+             "fetches (server-side request forgery): allow-list the host before fetching",
+             calls=("requests.get", "requests.post", "requests.put", "requests.delete", "requests.head",
+                    "requests.patch", "requests.request", "urllib.request.urlopen", "urlopen",
+                    "urllib.request.Request", "httpx.get", "httpx.post", "httpx.request", "http.client.HTTPConnection",
+                    "http.client.HTTPSConnection"),
+             INVALID=(FLASK + "@app.route('/fetch')\ndef fetch():\n"
+                      "    return requests.get(request.args['url'], timeout=5).text\n",),
+             VALID=(FLASK + "@app.route('/fetch')\ndef fetch():\n    url = request.args['url']\n"
+                    "    if urlparse(url).netloc not in ALLOWED_HOSTS:\n        abort(400)\n"
+                    "    return requests.get(url, timeout=5).text\n",)),
+    SinkSpec("CW208", 502, "high", "a deserialiser", "Untrusted data is deserialised with a loader that can run "
+             "code: use json, or yaml.safe_load()",
+             calls=("pickle.loads", "pickle.load", "cPickle.loads", "marshal.loads", "dill.loads",
+                    "jsonpickle.decode", "shelve.open", "yaml.load", "yaml.unsafe_load", "yaml.load_all"),
+             when="unsafe_yaml",
+             INVALID=(FLASK + "@app.route('/cfg', methods=['POST'])\ndef cfg():\n"
+                      "    return str(yaml.load(request.data, Loader=yaml.Loader))\n",),
+             VALID=(FLASK + "@app.route('/cfg', methods=['POST'])\ndef cfg():\n"
+                    "    return str(yaml.safe_load(request.data))\n",
+                    FLASK + "@app.route('/cfg', methods=['POST'])\ndef cfg():\n"
+                    "    return str(yaml.load(request.data, Loader=yaml.SafeLoader))\n")),
+    SinkSpec("CW209", 117, "low", "a log line", "Untrusted data is written to the log as it came (log "
+             "injection): strip line breaks first, or log it with %r",
+             methods=("debug", "info", "warning", "warn", "error", "critical", "exception"), arg=None,
+             INVALID=(FLASK + "@app.route('/l')\ndef l():\n    log.info('user ' + request.args['u'])\n"
+                      "    return 'ok'\n",),
+             VALID=(FLASK + "@app.route('/l')\ndef l():\n    log.info('user %r', request.args['u'].isalnum())\n"
+                    "    return 'ok'\n",)),
+    SinkSpec("CW210", 730, "medium", "a regular expression", "Untrusted data is compiled as a regular "
+             "expression (ReDoS, CWE-1333): escape it with re.escape() or match it as plain text",
+             calls=("re.compile", "re.search", "re.match", "re.fullmatch", "re.findall", "re.finditer", "re.sub",
+                    "re.split", "regex.compile"),
+             INVALID=(FLASK + "@app.route('/grep')\ndef grep():\n"
+                      "    return str(re.findall(request.args['p'], TEXT))\n",),
+             VALID=(FLASK + "@app.route('/grep')\ndef grep():\n"
+                    "    return str(re.findall('[a-z]+', request.args['p']))\n",)),
+)
+
+
+def rule_ids() -> dict[str, SinkSpec]:
+    """The first sink of each CW2xx rule (the rule's CWE, severity and message), by id."""
+    out: dict[str, SinkSpec] = {}
+    for sink in SINKS:
+        out.setdefault(sink.rule, sink)
+    return out
+
+
+def taint_table() -> str:
+    """docs/safety.md's list of every source, sanitiser and sink (generated, so it cannot drift from the data)."""
+    rows = ["| kind | entry | matches | CWE / covers |", "|---|---|---|---|"]
+    for src in SOURCES:
+        rows.append(f"| source ({src.kind}, {src.confidence} confidence) | {src.id} ({src.framework}) | "
+                    f"{src.how}: {', '.join(src.names)} | |")
+    for san in SANITISERS:
+        covers = ", ".join(f"CWE-{c}" for c in sorted(san.clears)) or "every sink"
+        rows.append(f"| sanitiser | {san.id} | {', '.join(san.names)} | {covers} |")
+    for sink in SINKS:
+        names = ", ".join(sink.calls + tuple(f".{m}()" for m in sink.methods))
+        cond = {"shell": " (with shell=True)", "argv0": " (the program itself)",
+                "unsafe_yaml": " (yaml without a safe Loader)"}.get(sink.when or "", "")
+        rows.append(f"| sink {sink.rule} | {sink.what}{cond} | {names} | CWE-{sink.cwe}, {sink.severity} |")
+    rows.append("| sink CW205 | an HTML response | a string built from request data returned by a route handler | "
+                "CWE-79, medium |")
+    return "\n".join(rows)

