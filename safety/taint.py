@@ -153,8 +153,8 @@ class _Scan:
                 self.env[base.id] = t.then(at, f"stored in {base.id}")
 
     def branch(self, s: ast.If) -> None:
-        """Both arms from the same state, then their union; an allow-list test clears the names it tests in the
-        arm it guards (and after the `if` when the other arm leaves)."""
+        """Both arms from the same state, then their union (only the arm that goes on when the other leaves); an
+        allow-list test clears the names it tests in the arm it guards."""
         self.expr(s.test)
         tested, negated = allow_list(s.test)
         before = dict(self.env)
@@ -163,11 +163,14 @@ class _Scan:
         body_env = self.env
         self.env = {k: v for k, v in before.items() if not (k in tested and negated)}
         self.block(s.orelse)
+        if leaves(s.body, self.qualname):  # only the other arm goes on
+            return
+        if s.orelse and leaves(s.orelse, self.qualname):
+            self.env = body_env
+            return
         merged = dict(body_env)
         for k, v in self.env.items():
             merged[k] = first_of(merged.get(k), v) or v
-        if tested and negated and leaves(s.body, self.qualname):
-            merged = {k: v for k, v in self.env.items()}
         self.env = merged
 
     def returned(self, s: ast.Return) -> None:

@@ -9,7 +9,7 @@ because a half-written buffer often has no imports yet.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 WEB, SOCKET, CLI = "web", "socket", "cli"
 SHELL_CWES = frozenset({78, 94, 95, 89, 502})  # where a command-line value is still reported (low confidence)
@@ -63,10 +63,11 @@ class SinkSpec:
     when: str | None = None
     INVALID: tuple[str, ...] = ()
     VALID: tuple[str, ...] = ()
-    cli: bool = field(default=False)  # reported for command-line sources too
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "cli", self.cwe in SHELL_CWES)
+    @property
+    def cli(self) -> bool:
+        """Whether a command-line value reaching this sink is reported (shell, code, SQL, deserialisers)."""
+        return self.cwe in SHELL_CWES
 
 
 FLASK = "from flask import Flask, request, redirect, make_response, send_file\napp = Flask(__name__)\n"
