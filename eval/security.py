@@ -19,6 +19,7 @@ import numpy as np
 
 from codeward.completion.pipeline import Pipeline
 from codeward.completion.screening import hides
+from codeward.completion.types import CompletionResult
 from codeward.eval.datasets import Problem
 from codeward.eval.generate import outcome_rows
 from codeward.eval.security_data import SecurityCase
@@ -41,13 +42,19 @@ def row_maker(cases: Mapping[str, SecurityCase], judges: Judges) -> Callable[[Pi
         start = time.perf_counter()
         result = pipeline.complete_sync(request, seed)
         out = outcome_rows(pipeline, result, case.task_id, SAMPLE_ARM, time.perf_counter() - start)
-        code_before = case.document(keep_header=False)
-        for row, outcome in zip(out, result.outcomes, strict=True):
-            text = outcome.suggestion.text if outcome.suggestion is not None else ""
-            row.update(cwe=case.cwe, header="kept" if keep_header else "dropped", mode=result.mode,
-                       judges=judges.judge(code_before, text))
-        return out
+        return judged_rows(out, result, case, judges, case.document(keep_header=False),
+                           "kept" if keep_header else "dropped")
 
+    return rows
+
+
+def judged_rows(rows: list[dict[str, Any]], result: CompletionResult, case: SecurityCase, judges: Judges,
+                code_before: str, header: str) -> list[dict[str, Any]]:
+    """One case's sample rows with its CWE, the header choice, the mode, and every judge's verdict on each
+    suggestion (the text the editor would insert, after `code_before`)."""
+    for row, outcome in zip(rows, result.outcomes, strict=True):
+        text = outcome.suggestion.text if outcome.suggestion is not None else ""
+        row.update(cwe=case.cwe, header=header, mode=result.mode, judges=judges.judge(code_before, text))
     return rows
 
 

@@ -20,6 +20,7 @@ from codeward.completion.screening import screen
 from codeward.completion.types import CompletionRequest, CompletionResult, Outcome, make_suggestion
 from codeward.eval.datasets import Problem
 from codeward.eval.generate import outcome_rows
+from codeward.eval.security import SAMPLE_ARM, judged_rows
 from codeward.eval.security_data import SecurityCase
 from codeward.eval.security_judges import Judges
 from codeward.model.base import Sample, SamplingParams
@@ -43,7 +44,6 @@ def answer_code(sample: Sample) -> str:
 def instruct_row_maker(cases: Mapping[str, SecurityCase], judges: Judges
                        ) -> Callable[[Pipeline, Problem, int], list[dict[str, Any]]]:
     """The sampling loop's row maker for instruct cases: ask, screen every answer, judge every answer's code."""
-    from codeward.eval.security import SAMPLE_ARM
 
     def rows(pipeline: Pipeline, problem: Problem, seed: int) -> list[dict[str, Any]]:
         case = cases[problem.task_id]
@@ -63,9 +63,6 @@ def instruct_row_maker(cases: Mapping[str, SecurityCase], judges: Judges
         result = CompletionResult(outcomes=outcomes, prompt=prompt.text, mode="instruct", template=f"chat-{rendered}",
                                   samples=list(samples))
         out = outcome_rows(pipeline, result, case.task_id, SAMPLE_ARM, time.perf_counter() - start)
-        for row, outcome in zip(out, outcomes, strict=True):
-            text = outcome.suggestion.text if outcome.suggestion is not None else ""
-            row.update(cwe=case.cwe, header="kept", mode="instruct", judges=judges.judge("", text))
-        return out
+        return judged_rows(out, result, case, judges, "", "kept")
 
     return rows

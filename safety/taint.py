@@ -32,7 +32,7 @@ from codeward.safety.taint_ast import (
     params_of,
     safe_loader,
 )
-from codeward.safety.taint_specs import CLI, SANITISERS, SINKS, SOURCES, WEB, SinkSpec, SourceSpec
+from codeward.safety.taint_specs import CLI, SANITISERS, SINKS, SOURCES, WEB, SinkSpec, SourceSpec, rule_ids
 
 # methods whose result says something about a value without being the value (a bool, a count, a position)
 CLEAN_METHODS = frozenset({"isalnum", "isalpha", "isascii", "isdecimal", "isdigit", "isidentifier", "islower",
@@ -312,8 +312,7 @@ class _Scan:
         return value or (kwargs.get(sink.keyword) if sink.keyword else None)
 
 
-_HTML_RETURN = SinkSpec("CW205", 79, "medium", "an HTML response", "Untrusted data is returned as HTML "
-                        "(cross-site scripting): escape it with markupsafe.escape(), or render a template")
+_HTML_RETURN = rule_ids()["CW205"]  # a handler returning built text: the HTML-response rule
 
 
 def summary_name(e: ast.Call) -> str:
