@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from codeward.safety.findings import Finding
-from codeward.safety.settings import CURATED_BANDIT_TESTS, SafetySettings
+from codeward.safety.settings import CURATED_BANDIT_TESTS, DEMOTED_BANDIT_TESTS, SafetySettings
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +69,10 @@ def _finding(issue: Any, offset: int) -> Finding:
     reported = int(issue.lineno or 1) - offset
     lines = [int(n) - offset for n in (issue.linerange or [issue.lineno])]
     line = min([reported, *lines])  # B602 reports the `shell=True` line; the range starts at the call
+    test_id = str(issue.test_id)
+    severity = "low" if test_id in DEMOTED_BANDIT_TESTS else str(issue.severity).lower()
     return Finding(
-        rule_id=str(issue.test_id), cwe=cwe, severity=str(issue.severity).lower(),
+        rule_id=test_id, cwe=cwe, severity=severity,
         confidence=str(issue.confidence).lower(), line=line, end_line=max([reported, *lines]),
         col=max(int(issue.col_offset), 0) if issue.col_offset is not None else 0,
         message=str(issue.text), source="bandit")
@@ -99,3 +101,10 @@ def run_bandit(source: str, tree: ast.Module | None, settings: SafetySettings, o
         issues: Iterable[Any] = list(visitor.tester.results)
     return [_finding(issue, offset) for issue in issues]
 
+
+
+def demoted_table() -> str:
+    """docs/safety.md's list of the bandit tests reported at low severity, and why (generated)."""
+    rows = ["| bandit test | why it is reported at low severity |", "|---|---|"]
+    rows += [f"| {tid} | {why} |" for tid, why in DEMOTED_BANDIT_TESTS.items()]
+    return "\n".join(rows)

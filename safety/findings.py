@@ -88,7 +88,7 @@ def is_suppressed(finding: Finding, nosec: dict[int, frozenset[str] | None]) -> 
 
 
 # codeward rules that report what a bandit test reports in other circumstances: one finding per line is enough
-SAME_ISSUE = {"CW110": "B608", "CW111": "B311", "CW112": "B506"}
+SAME_ISSUE = {"CW110": "B608", "CW111": "B311", "CW112": "B506", "CW117": "B323", "CW118": "B502", "CW119": "B505"}
 
 
 def dedupe(findings: Iterable[Finding]) -> list[Finding]:

@@ -18,12 +18,14 @@ from dataclasses import dataclass, field, replace
 
 from codeward.safety.findings import Finding, FlowStep
 from codeward.safety.taint_ast import (
+    NORMALISERS,
     Taint,
     allow_list,
     builds_text,
     char_col,
     dotted,
     first_of,
+    guarded,
     import_aliases,
     is_handler,
     keyword_true,
@@ -31,8 +33,20 @@ from codeward.safety.taint_ast import (
     new_taint,
     params_of,
     safe_loader,
+    stores_header,
 )
-from codeward.safety.taint_specs import CLI, SANITISERS, SINKS, SOURCES, WEB, SinkSpec, SourceSpec, rule_ids
+from codeward.safety.taint_specs import (
+    CLI,
+    ERROR,
+    ERROR_CWE,
+    SANITISERS,
+    SINKS,
+    SOURCES,
+    WEB,
+    SinkSpec,
+    SourceSpec,
+    rule_ids,
+)
 
 # methods whose result says something about a value without being the value (a bool, a count, a position)
 CLEAN_METHODS = frozenset({"isalnum", "isalpha", "isascii", "isdecimal", "isdigit", "isidentifier", "islower",
@@ -43,7 +57,7 @@ TEXT_CALLS = frozenset({"str", "format", "join", "strip", "lstrip", "rstrip", "l
                         "capitalize", "replace", "decode", "encode", "get", "getlist", "split", "splitlines",
                         "removeprefix", "removesuffix", "center", "ljust", "rjust", "zfill", "casefold"})
 
-_SANITISER = {name: spec.clears for spec in SANITISERS for name in spec.names}
+_SANITISER = {name: spec.clears for spec in SANITISERS if spec.how == "call" for name in spec.names}
 _SINK_CALLS: dict[str, list[SinkSpec]] = {}
 _SINK_METHODS: dict[str, list[SinkSpec]] = {}
 for _s in SINKS:
@@ -124,6 +138,8 @@ class _Scan:
         elif isinstance(s, ast.Try) or type(s).__name__ == "TryStar":
             self.block(s.body)  # type: ignore[attr-defined]
             for h in s.handlers:  # type: ignore[attr-defined]
+                if h.name and self.handler:  # what went wrong, which a handler must not send to its client
+                    self.env[h.name] = new_taint(ERROR, h, f"the exception {h.name} (error text)")
                 self.block(h.body)
             self.block(s.orelse)  # type: ignore[attr-defined]
             self.block(s.finalbody)  # type: ignore[attr-defined]
@@ -149,19 +165,22 @@ class _Scan:
             base = target.value
             while isinstance(base, (ast.Subscript, ast.Attribute)):
                 base = base.value
-            if t is not None and isinstance(base, ast.Name):
+            if t is not None and isinstance(target, ast.Subscript) and stores_header(target.value):
+                self.report_at(_HEADER, t, FlowStep(target.lineno, target.col_offset,
+                                                    f"reaches {_HEADER.what}: {dotted(target.value)}[...]"))
+            elif t is not None and isinstance(base, ast.Name):
                 self.env[base.id] = t.then(at, f"stored in {base.id}")
 
     def branch(self, s: ast.If) -> None:
         """Both arms from the same state, then their union (only the arm that goes on when the other leaves); an
         allow-list test clears the names it tests in the arm it guards."""
         self.expr(s.test)
-        tested, negated = allow_list(s.test)
+        tested, negated, clears = allow_list(s.test)
         before = dict(self.env)
-        self.env = {k: v for k, v in before.items() if not (k in tested and not negated)}
+        self.env = guarded(before, tested, clears) if not negated else dict(before)
         self.block(s.body)
         body_env = self.env
-        self.env = {k: v for k, v in before.items() if not (k in tested and negated)}
+        self.env = guarded(before, tested, clears) if negated else dict(before)
         self.block(s.orelse)
         if leaves(s.body, self.qualname):  # only the other arm goes on
             return
@@ -177,7 +196,11 @@ class _Scan:
         if s.value is None:
             return
         t = self.expr(s.value)
-        if t is None:
+        if self.handler:
+            error = t if t is not None and t.kind == ERROR else self.error_in(s.value)
+            if error is not None:
+                self.report_at(_ERROR_RETURN, error, FlowStep(s.lineno, s.col_offset, "returned to the client"))
+        if t is None or t.kind == ERROR:
             return
         if self.summary is not None:
             if t.param is not None:
@@ -186,6 +209,14 @@ class _Scan:
                 self.summary.returns = t.then(s, "returned")
         if self.handler and t.param is None and not t.opaque and builds_text(s.value):
             self.report_at(_HTML_RETURN, t, FlowStep(s.lineno, s.col_offset, "returned as the response (HTML)"))
+
+    def error_in(self, e: ast.AST) -> Taint | None:
+        """Error text anywhere in a returned value (beside request data, which the returned value's taint shows)."""
+        for node in ast.walk(e):
+            t = self.env.get(node.id) if isinstance(node, ast.Name) else None
+            if t is not None and t.kind == ERROR:
+                return t.then(e, "part of the returned value")
+        return None
 
     # expressions
 
@@ -257,7 +288,8 @@ class _Scan:
         if method is not None and method in CLEAN_METHODS:
             return None
         keeps_text = (method or qual or "") in TEXT_CALLS
-        return everything.then(e, f"through {qual or method or 'a call'}()", opaque=not keeps_text)
+        out = everything.then(e, f"through {qual or method or 'a call'}()", opaque=not keeps_text)
+        return replace(out, normal=True) if (qual in NORMALISERS or method in NORMALISERS) else out
 
     def through(self, e: ast.Call, summary: Summary, args: Sequence[Taint | None]) -> Taint | None:
         """A call of a summarised function: its parameters' sinks fire for tainted arguments; its result."""
@@ -280,6 +312,8 @@ class _Scan:
             return
         if sink.cwe in t.cleared or t.param is not None or (t.kind == CLI and not sink.cli):
             return
+        if (t.kind == ERROR) != (sink.cwe == ERROR_CWE):
+            return  # error text matters only where it reaches the client; request data is no error text
         self.report(sink, replace(t, steps=t.steps + (step,)))
 
     def sinks(self, e: ast.Call, qual: str | None, method: str | None, args: list[Taint | None],
@@ -297,6 +331,8 @@ class _Scan:
                    kwargs: dict[str | None, Taint | None]) -> Taint | None:
         if sink.when == "shell" and not keyword_true(e, "shell"):
             return None
+        if sink.when == "headers" and not (isinstance(e.func, ast.Attribute) and stores_header(e.func.value)):
+            return None
         if sink.when == "unsafe_yaml" and self.qualname(e.func) in ("yaml.load", "yaml.load_all") and \
                 safe_loader(e):
             return None
@@ -313,6 +349,9 @@ class _Scan:
 
 
 _HTML_RETURN = rule_ids()["CW205"]  # a handler returning built text: the HTML-response rule
+_HEADER = rule_ids()["CW213"]  # an item stored into response headers
+_ERROR_RETURN = rule_ids()["CW215"]  # a handler returning error text
+
 
 
 def summary_name(e: ast.Call) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from codeward.safety.findings import FlowStep
-from codeward.safety.taint_specs import CLI, SOURCES
+from codeward.safety.taint_specs import CLI, ERROR, SANITISERS, SOURCES
 
 MAX_STEPS = 12
 _EXITS = (ast.Return, ast.Raise, ast.Continue, ast.Break)
@@ -26,6 +26,7 @@ class Taint:
     cleared: frozenset[int] = frozenset()
     param: int | None = None
     opaque: bool = False  # passed through a call that may have made something else of it (a template, JSON)
+    normal: bool = False  # a path made absolute with `..` resolved (realpath, abspath, normpath, resolve)
 
     def then(self, node: ast.AST, note: str, opaque: bool = False) -> Taint:
         step = FlowStep(getattr(node, "lineno", 0), getattr(node, "col_offset", 0), note)
@@ -40,11 +41,12 @@ class Taint:
 
 def first_of(*taints: Taint | None) -> Taint | None:
     """The taint that matters most among several parts of one expression: a real source over a parameter
-    placeholder, the web over the command line; cleared CWEs are those every tainted part is cleared for."""
+    placeholder, the web over error text over the command line; cleared CWEs are those every tainted part is
+    cleared for."""
     found = [t for t in taints if t is not None]
     if not found:
         return None
-    best = min(found, key=lambda t: (t.param is not None, t.kind == CLI))
+    best = min(found, key=lambda t: (t.param is not None, t.kind == CLI, t.kind == ERROR))
     cleared = frozenset.intersection(*(t.cleared for t in found))
     return best if cleared == best.cleared else replace(best, cleared=cleared)
 
@@ -96,17 +98,42 @@ def builds_text(e: ast.AST) -> bool:
     return isinstance(e, ast.Call) and isinstance(e.func, ast.Attribute) and e.func.attr == "format"
 
 
-def allow_list(test: ast.AST) -> tuple[set[str], bool]:
-    """Names an `x in ALLOWED` test checks against a collection, and whether the test is negated (`not in`)."""
+NORMALISERS = frozenset({"os.path.realpath", "os.path.abspath", "os.path.normpath", "posixpath.realpath",
+                         "posixpath.abspath", "posixpath.normpath", "resolve", "absolute"})
+_CONTAINED = frozenset(next(s.clears for s in SANITISERS if s.how == "guard"))  # what a containment check clears
+
+
+def _names(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def allow_list(test: ast.AST) -> tuple[set[str], bool, frozenset[int] | None]:
+    """What an `if` test checks: the names it tests, whether it holds when it is false (`not in`, `!=`), and the
+    CWEs it clears (None: every sink). An `x in ALLOWED` test clears x for every sink; a containment check
+    (`p.startswith(BASE)`, `os.path.commonpath([BASE, p]) == BASE`, `p.is_relative_to(BASE)`) clears the path
+    for file sinks."""
     negated = False
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
         test, negated = test.operand, True
-    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], (ast.In, ast.NotIn))):
-        return set(), False
-    if isinstance(test.comparators[0], ast.Constant):
-        return set(), False  # `"x" in s` searches a string; it checks nothing
-    names = {n.id for n in ast.walk(test.left) if isinstance(n, ast.Name)}
-    return names, negated != isinstance(test.ops[0], ast.NotIn)
+    if isinstance(test, ast.Call) and isinstance(test.func, ast.Attribute) and \
+            test.func.attr in ("startswith", "is_relative_to") and test.args:
+        return _names(test.func.value), negated, _CONTAINED
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1):
+        return set(), False, None
+    op, right = test.ops[0], test.comparators[0]
+    if isinstance(op, (ast.Eq, ast.NotEq)) and isinstance(test.left, ast.Call) and \
+            (dotted(test.left.func) or "").endswith("commonpath"):
+        return _names(test.left), negated != isinstance(op, ast.NotEq), _CONTAINED
+    if not isinstance(op, (ast.In, ast.NotIn)) or isinstance(right, ast.Constant):
+        return set(), False, None  # `"x" in s` searches a string; it checks nothing
+    return _names(test.left), negated != isinstance(op, ast.NotIn), None
+
+
+def stores_header(node: ast.AST) -> bool:
+    """`resp.headers`: the headers of a response object (not a local dict named `headers`, not the request's or
+    the instance's own, which in client code are the headers it sends or received)."""
+    parts = (dotted(node) or "").split(".")
+    return len(parts) >= 2 and parts[-1] == "headers" and not {"request", "self"} & set(parts)
 
 
 def leaves(body: Sequence[ast.stmt], qualname: Callable[[ast.AST], str | None]) -> bool:
@@ -138,3 +165,15 @@ def char_col(lines: Sequence[str], line: int, col: int) -> int:
     if not 1 <= line <= len(lines):
         return col
     return len(lines[line - 1].encode("utf-8", "surrogatepass")[:col].decode("utf-8", "ignore"))
+
+
+def guarded(env: dict[str, Taint], tested: set[str], clears: frozenset[int] | None) -> dict[str, Taint]:
+    """`env` where a passed `if` test holds: the tested names clean (an allow-list), or clean for `clears` when
+    their path was normalised (a containment check means something only on a normalised path)."""
+    out = {}
+    for k, v in env.items():
+        if k not in tested:
+            out[k] = v
+        elif clears is not None:
+            out[k] = replace(v, cleared=v.cleared | clears) if v.normal else v
+    return out

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-WEB, SOCKET, CLI = "web", "socket", "cli"
+WEB, SOCKET, CLI, ERROR = "web", "socket", "cli", "error"
 SHELL_CWES = frozenset({78, 94, 95, 89, 502})  # where a command-line value is still reported (low confidence)
 
 
@@ -34,6 +34,9 @@ class SourceSpec:
         return "low" if self.kind == CLI else "high"
 
 
+ERROR_CWE = 209  # the only sink error text (a caught exception, a traceback) is reported at
+
+
 @dataclass(frozen=True)
 class SanitiserSpec:
     """A call whose result is safe for the sinks of `clears` (CWE numbers; empty: every sink)."""
@@ -42,6 +45,7 @@ class SanitiserSpec:
     names: tuple[str, ...]
     clears: frozenset[int] = frozenset()
     VALID: tuple[str, ...] = ()
+    how: str = "call"  # call: the call's result is clean; guard: an `if` test that leaves when it fails
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,9 @@ class SinkSpec:
     """A call where an untrusted value does harm: a call of a qualified name in `calls`, or a method named in
     `methods` on any object; the value that matters is positional argument `arg` (None: any) or keyword
     `keyword`. `when`: an extra condition (`shell`: shell=True; `argv0`: the program itself is untrusted;
-    `unsafe_yaml`: no safe Loader)."""
+    `unsafe_yaml`: no safe Loader; `headers`: a method of an object named `headers`). `at="return"`: a rule
+    without calls, reported at a value a route handler returns. CW213 is also reported where an item is stored
+    into `*.headers[...]`."""
 
     rule: str
     cwe: int
@@ -63,6 +69,7 @@ class SinkSpec:
     when: str | None = None
     INVALID: tuple[str, ...] = ()
     VALID: tuple[str, ...] = ()
+    at: str | None = None  # "return": reported at a handler's return, not at a call
 
     @property
     def cli(self) -> bool:
@@ -98,6 +105,13 @@ SOURCES: tuple[SourceSpec, ...] = (
                VALID=(FLASK + "@app.route('/files/<path:name>')\ndef files(name):\n"
                       "    return open('/srv/files/' + secure_filename(name)).read()\n",
                       "def helper(name):\n    return open('/srv/files/' + name).read()\n")),
+    SourceSpec("tornado-arguments", "method", ("get_argument", "get_arguments", "get_query_argument",
+                                               "get_body_argument", "get_cookie", "get_secure_cookie"), WEB,
+               "tornado",
+               INVALID=(("class H(tornado.web.RequestHandler):\n    def get(self):\n"
+                        "        self.write(eval(self.get_argument('e')))\n"),),
+               VALID=(("class H(tornado.web.RequestHandler):\n    def get(self):\n"
+                      "        self.write(str(int(self.get_argument('n')) + 1))\n"),)),
     SourceSpec("socket.recv", "method", ("recv", "recvfrom", "recv_into", "recvmsg"), SOCKET, "socket",
                INVALID=(("def serve(conn):\n    cmd = conn.recv(1024).decode()\n"
                         "    subprocess.run(cmd, shell=True)\n"),),
@@ -115,6 +129,18 @@ SOURCES: tuple[SourceSpec, ...] = (
     SourceSpec("os.getenv", "call", ("os.getenv", "os.environ.get"), CLI, "os",
                INVALID=("import os\nsubprocess.call('tar xf ' + os.getenv('ARCHIVE'), shell=True)\n",),
                VALID=("import os\nsubprocess.call(['tar', 'xf', os.getenv('ARCHIVE')])\n",)),
+    SourceSpec("exception-text", "call", ("traceback.format_exc", "traceback.format_exception",
+                                          "traceback.format_tb", "traceback.format_stack", "sys.exc_info"), ERROR,
+               "traceback, sys; and the name an `except ... as e:` binds in a handler",
+               INVALID=(FLASK + "@app.route('/r')\ndef r():\n    try:\n        return run_job()\n"
+                        "    except Exception:\n        return traceback.format_exc(), 500\n",
+                        FLASK + "@app.route('/r')\ndef r():\n    try:\n        return run_job()\n"
+                        "    except Exception as e:\n        return jsonify(error=str(e)), 500\n"),
+               VALID=(FLASK + "@app.route('/r')\ndef r():\n    try:\n        return run_job()\n"
+                      "    except Exception:\n        log.error(traceback.format_exc())\n"
+                      "        return jsonify(error='internal error'), 500\n",
+                      ("def job():\n    try:\n        return run_job()\n    except Exception as e:\n"
+                       "        return str(e)\n"))),
     SourceSpec("argparse", "method", ("parse_args", "parse_known_args"), CLI, "argparse",
                INVALID=("args = parser.parse_args()\nos.system('convert ' + args.image)\n",),
                VALID=("args = parser.parse_args()\nsubprocess.run(['convert', args.image])\n",)),
@@ -142,6 +168,25 @@ SANITISERS: tuple[SanitiserSpec, ...] = (
     SanitiserSpec("url_for", ("flask.url_for", "url_for", "urllib.parse.quote", "quote"), frozenset({601, 918}),
                   VALID=(FLASK + "@app.route('/go')\ndef go():\n"
                          "    return redirect(url_for('page', name=request.args['next']))\n",)),
+    SanitiserSpec("ldap-escape", ("ldap.filter.escape_filter_chars", "escape_filter_chars",
+                                  "ldap3.utils.conv.escape_filter_chars", "ldap.dn.escape_dn_chars", "escape_dn_chars",
+                                  "ldap3.utils.dn.escape_rdn", "escape_rdn"), frozenset({90}),
+                  VALID=(FLASK + "@app.route('/who')\ndef who():\n    u = escape_filter_chars(request.args['u'])\n"
+                         "    return str(conn.search_s(BASE, ldap.SCOPE_SUBTREE, '(uid=%s)' % u))\n",)),
+    SanitiserSpec("containment-check", ("realpath + startswith", "os.path.commonpath", "Path.is_relative_to"),
+                  frozenset({22, 434}),
+                  VALID=(FLASK + "@app.route('/f')\ndef f():\n"
+                         "    real = os.path.realpath(os.path.join(BASE, request.args['f']))\n"
+                         "    if not real.startswith(BASE + os.sep):\n        abort(404)\n"
+                         "    return send_file(real)\n",
+                         FLASK + "@app.route('/f')\ndef f():\n"
+                         "    real = os.path.realpath(os.path.join(BASE, request.args['f']))\n"
+                         "    if os.path.commonpath([BASE, real]) != BASE:\n        abort(404)\n"
+                         "    return send_file(real)\n",
+                         FLASK + "@app.route('/f')\ndef f():\n"
+                         "    p = (Path(BASE) / request.args['f']).resolve()\n"
+                         "    if p.is_relative_to(BASE):\n        return send_file(p)\n    abort(404)\n"),
+                  how="guard"),
     SanitiserSpec("json", ("json.dumps", "flask.jsonify", "jsonify"), frozenset({79}),
                   VALID=(FLASK + "@app.route('/j')\ndef j():\n    return jsonify(q=request.args['q'])\n",)),
 )
@@ -251,6 +296,68 @@ SINKS: tuple[SinkSpec, ...] = (
                       "    return str(re.findall(request.args['p'], TEXT))\n",),
              VALID=(FLASK + "@app.route('/grep')\ndef grep():\n"
                     "    return str(re.findall('[a-z]+', request.args['p']))\n",)),
+    SinkSpec("CW211", 90, "high", "an LDAP filter", "Untrusted data is part of an LDAP search filter (LDAP "
+             "injection): escape it with ldap.filter.escape_filter_chars() (ldap3: escape_filter_chars)",
+             methods=("search_s", "search_st", "search_ext", "search_ext_s"), arg=2, keyword="filterstr",
+             INVALID=(FLASK + "@app.route('/who')\ndef who():\n"
+                      "    return str(conn.search_s(BASE, ldap.SCOPE_SUBTREE, '(uid=' + request.args['u'] + ')'))\n",),
+             VALID=(FLASK + "@app.route('/who')\ndef who():\n"
+                    "    return str(conn.search_s(request.args['base'].isalnum() and BASE, ldap.SCOPE_SUBTREE, "
+                    "'(objectClass=person)'))\n",)),
+    SinkSpec("CW211", 90, "high", "an LDAP filter", "Untrusted data is part of an LDAP search filter (LDAP "
+             "injection): escape it with ldap3.utils.conv.escape_filter_chars()",
+             methods=("search",), arg=1, keyword="search_filter",
+             INVALID=(FLASK + "@app.route('/who')\ndef who():\n    user = request.args['u']\n"
+                      "    conn.search('dc=example,dc=com', f'(&(objectClass=person)(uid={user}))')\n"
+                      "    return str(conn.entries)\n",),
+             VALID=(FLASK + "@app.route('/who')\ndef who():\n    user = escape_filter_chars(request.args['u'])\n"
+                    "    conn.search('dc=example,dc=com', f'(&(objectClass=person)(uid={user}))')\n"
+                    "    return str(conn.entries)\n",
+                    FLASK + "@app.route('/s')\ndef s():\n    m = PATTERN.search(request.args['q'])\n"
+                    "    return str(bool(m))\n")),
+    SinkSpec("CW212", 643, "high", "an XPath expression", "Untrusted data is part of an XPath expression (XPath "
+             "injection): pass it as an XPath variable, tree.xpath('//u[@name=$n]', n=value)",
+             calls=("lxml.etree.XPath", "etree.XPath", "lxml.etree.ETXPath", "etree.ETXPath"), methods=("xpath",),
+             keyword="_path",
+             INVALID=(FLASK + "@app.route('/u')\ndef u():\n"
+                      "    return str(tree.xpath(\"//user[@name='\" + request.args['n'] + \"']\"))\n",),
+             VALID=(FLASK + "@app.route('/u')\ndef u():\n"
+                    "    return str(tree.xpath('//user[@name=$n]', n=request.args['n']))\n",)),
+    SinkSpec("CW213", 113, "low", "a response header", "Untrusted data is written into a response header "
+             "(header injection): Werkzeug and Django reject line breaks in header values, other servers may "
+             "not; strip \\r and \\n, or allow-list the value",
+             methods=("set_header", "add_header"), arg=1,
+             INVALID=(("class H(tornado.web.RequestHandler):\n    def get(self):\n"
+                       "        self.set_header('X-User', self.get_argument('u'))\n"),
+                      FLASK + "@app.route('/h')\ndef h():\n    resp = make_response('ok')\n"
+                      "    resp.headers['X-Name'] = request.args['n']\n    return resp\n"),
+             VALID=(FLASK + "@app.route('/h')\ndef h():\n    resp = make_response('ok')\n"
+                    "    resp.headers['X-Count'] = str(int(request.args['n']))\n    return resp\n",)),
+    SinkSpec("CW213", 113, "low", "a response header", "Untrusted data is written into a response header "
+             "(header injection): strip \\r and \\n, or allow-list the value",
+             methods=("add", "set", "setdefault"), arg=1, when="headers",
+             INVALID=(FLASK + "@app.route('/h')\ndef h():\n    resp = make_response('ok')\n"
+                      "    resp.headers.add('Link', request.args['l'])\n    return resp\n",),
+             VALID=(FLASK + "@app.route('/h')\ndef h():\n    seen = set()\n    seen.add(request.args['l'])\n"
+                    "    return 'ok'\n",
+                    ("def parse(sock):\n    headers = {}\n    for line in sock.recv(4096).split(b'\\r\\n'):\n"
+                     "        k, v = line.split(b':', 1)\n        headers[k] = v\n    return headers\n"))),
+    SinkSpec("CW214", 434, "medium", "a saved upload", "A file is saved under a name the client chose "
+             "(unrestricted upload, path traversal): save it as secure_filename(f.filename), check the "
+             "extension against an allow-list, and keep uploads outside the served folders",
+             methods=("save",), keyword="dst",
+             INVALID=(FLASK + "@app.route('/up', methods=['POST'])\ndef up():\n    f = request.files['file']\n"
+                      "    f.save(os.path.join(UPLOADS, f.filename))\n    return 'saved'\n",),
+             VALID=(FLASK + "@app.route('/up', methods=['POST'])\ndef up():\n    f = request.files['file']\n"
+                    "    f.save(os.path.join(UPLOADS, uuid.uuid4().hex))\n    return 'saved'\n",)),
+    SinkSpec("CW215", ERROR_CWE, "low", "the response (error text)", "Exception text or a traceback is sent "
+             "to the client (information exposure): log it, and answer with a generic message",
+             at="return",
+             INVALID=(FLASK + "@app.route('/q')\ndef q():\n    try:\n        return query()\n"
+                      "    except Exception as exc:\n        return make_response(f'failed: {exc}', 500)\n",),
+             VALID=(FLASK + "@app.route('/q')\ndef q():\n    try:\n        return query()\n"
+                    "    except Exception as exc:\n        log.exception('query failed: %s', exc)\n"
+                    "        return make_response('failed', 500)\n",)),
 )
 
 
@@ -270,12 +377,16 @@ def taint_table() -> str:
                     f"{src.how}: {', '.join(src.names)} | |")
     for san in SANITISERS:
         covers = ", ".join(f"CWE-{c}" for c in sorted(san.clears)) or "every sink"
-        rows.append(f"| sanitiser | {san.id} | {', '.join(san.names)} | {covers} |")
+        how = "an `if` test that leaves when it fails: " if san.how == "guard" else ""
+        rows.append(f"| sanitiser | {san.id} | {how}{', '.join(san.names)} | {covers} |")
+    rows.append("| sanitiser | allow-list | an `if x in ALLOWED` test (or `not in` that leaves) | every sink |")
     for sink in SINKS:
-        names = ", ".join(sink.calls + tuple(f".{m}()" for m in sink.methods))
+        names = ", ".join(sink.calls + tuple(f".{m}()" for m in sink.methods)) or \
+            "a value a route handler returns"
         cond = {"shell": " (with shell=True)", "argv0": " (the program itself)",
-                "unsafe_yaml": " (yaml without a safe Loader)"}.get(sink.when or "", "")
+                "unsafe_yaml": " (yaml without a safe Loader)", "headers": " (of `*.headers`)"}.get(sink.when or "", "")
         rows.append(f"| sink {sink.rule} | {sink.what}{cond} | {names} | CWE-{sink.cwe}, {sink.severity} |")
     rows.append("| sink CW205 | an HTML response | a string built from request data returned by a route handler | "
                 "CWE-79, medium |")
+    rows.append("| sink CW213 | a response header | an item stored into `resp.headers[...]` | CWE-113, low |")
     return "\n".join(rows)

@@ -123,3 +123,50 @@ def test_a_flow_reaches_text_sarif_and_the_editor(tmp_path):
     diag = to_diagnostic(Snapshot("file:///app.py", code, "python", "app.py", "utf-16"), flow)
     related = [(r.location.range.start.line, r.message) for r in diag.related_information]
     assert related[0] == (4, "request.GET (request data)") and related[-1][0] == 5
+
+
+def test_every_sink_written_in_its_safe_form_stays_unflagged_at_medium_or_higher():
+    medium = SafetySettings(min_severity="medium")
+    for sink in SINKS:
+        for code in sink.VALID:
+            found = [f for f in check_text(code, medium) if f.source != "pyflakes"]  # the snippets lack globals
+            assert found == [], (sink.rule, code, found)
+
+
+def test_a_prefix_check_on_a_path_that_was_not_normalised_checks_nothing():
+    unsafe = ("@app.route('/f')\ndef f():\n    p = os.path.join(BASE, request.args['f'])\n"
+              "    if not p.startswith(BASE):\n        abort(404)\n    return send_file(p)\n")
+    assert [f.rule_id for f in _taint(unsafe)] == ["CW201"]
+    safe = unsafe.replace("os.path.join(BASE", "os.path.realpath(os.path.join(BASE").replace("['f'])", "['f']))")
+    assert _taint(safe) == []
+
+
+def test_a_containment_check_clears_file_sinks_only():
+    code = ("@app.route('/f')\ndef f():\n    p = os.path.realpath(os.path.join(BASE, request.args['f']))\n"
+            "    if not p.startswith(BASE):\n        abort(404)\n    os.system('cat ' + p)\n    return send_file(p)\n")
+    assert [f.rule_id for f in _taint(code)] == ["CW202"]
+
+
+def test_error_text_is_reported_only_where_a_handler_returns_it():
+    code = ("@app.route('/r')\ndef r():\n    try:\n        return run()\n    except Exception as e:\n"
+            "        log.error('failed: %s', e)\n        os.system('notify ' + str(e))\n"
+            "        return {'error': str(e)}, 500\n")
+    found = _taint(code)
+    assert [(f.rule_id, f.line, f.cwe, f.severity) for f in found] == [("CW215", 8, 209, "low")]
+    assert found[0].flow[0].note == "the exception e (error text)"
+
+
+def test_a_request_value_beside_error_text_is_reported_for_both():
+    code = ("@app.route('/r')\ndef r():\n    try:\n        return run()\n    except ValueError as e:\n"
+            "        return '<p>' + request.args['q'] + str(e) + '</p>'\n")
+    assert {f.rule_id for f in _taint(code)} == {"CW205", "CW215"}
+
+
+def test_bandits_generic_checks_on_safe_forms_are_demoted_where_a_flow_check_covers_the_sink():
+    import_only = check_text("import urllib.request\nurllib.request.urlopen('https://example.com/x.json')\n",
+                             SETTINGS)
+    assert [(f.rule_id, f.severity) for f in import_only] == [("B310", "low")]
+    flow = ("import urllib.request\n\n@app.route('/f')\ndef f():\n"
+            "    return urllib.request.urlopen(request.args['u']).read()\n")
+    found = {(f.rule_id, f.severity) for f in check_text(flow, SETTINGS) if f.source != "pyflakes"}
+    assert found == {("B310", "low"), ("CW207", "medium")}

@@ -1,0 +1,340 @@
+"""CW rules for crypto, TLS and XML mistakes models make and bandit misses: constant keys, IVs and salts, JWTs
+decoded without verification, certificate checks turned off, old protocol versions, short RSA/DSA keys, XML parsers
+told to resolve external entities.
+
+Calls are matched by their dotted name as written (`AES.new`, `Crypto.Cipher.AES.new`: a name matches a pattern
+when it is the pattern or ends with `.pattern`), so a buffer without its imports is judged too.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import libcst as cst
+from libcst.helpers import get_full_name_for_node
+
+from codeward.safety.rules import Rule
+
+_STRINGS = (cst.SimpleString, cst.ConcatenatedString)
+
+
+def _name(node: cst.BaseExpression) -> str:
+    return get_full_name_for_node(node) or ""
+
+
+def _matches(name: str, patterns: dict[str, tuple[int | None, tuple[str, ...]]]
+             ) -> tuple[int | None, tuple[str, ...]] | None:
+    """The (position, keywords) of the argument that matters, when `name` is one of `patterns`."""
+    for pattern, where in patterns.items():
+        if name == pattern or name.endswith("." + pattern):
+            return where
+    return None
+
+
+def argument(node: cst.Call, position: int | None, keywords: tuple[str, ...]) -> cst.BaseExpression | None:
+    """The call's argument at `position` (positional) or named by one of `keywords`."""
+    for arg in node.args:
+        if arg.keyword is not None and arg.keyword.value in keywords:
+            return arg.value
+    positional = [a for a in node.args if a.keyword is None and not a.star]
+    if position is not None and position < len(positional):
+        return positional[position].value
+    return None
+
+
+def keyword(node: cst.Call, name: str) -> cst.BaseExpression | None:
+    return next((a.value for a in node.args if a.keyword is not None and a.keyword.value == name), None)
+
+
+def is_false(node: cst.BaseExpression | None) -> bool:
+    return isinstance(node, cst.Name) and node.value == "False"
+
+
+def is_true(node: cst.BaseExpression | None) -> bool:
+    return isinstance(node, cst.Name) and node.value == "True"
+
+
+def literal(node: cst.BaseExpression) -> bool:
+    """Bytes or text fixed in the source: a literal, `b"\\0" * 16`, `bytes(16)`, `bytes.fromhex("...")`,
+    `"key".encode()`."""
+    if isinstance(node, _STRINGS):
+        return True
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Multiply):
+        return isinstance(node.left, _STRINGS) or isinstance(node.right, _STRINGS)
+    if isinstance(node, cst.Call):
+        name = _name(node.func)
+        args = [a.value for a in node.args]
+        if name in ("bytes", "bytearray", "bytes.fromhex", "bytearray.fromhex", "binascii.unhexlify",
+                    "base64.b64decode"):
+            return bool(args) and all(isinstance(a, (cst.Integer, *_STRINGS, cst.List)) for a in args)
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "encode":
+            return isinstance(node.func.value, _STRINGS)
+    return False
+
+
+class _ConstantArgument(Rule):
+    """Base of the constant key / IV / salt rules: the argument that must be secret or random is fixed in the
+    source, directly or through a name assigned a literal."""
+
+    CALLS: ClassVar[dict[str, tuple[int | None, tuple[str, ...]]]] = {}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fixed: set[str] = set()
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            if isinstance(target.target, cst.Name):
+                if literal(node.value):
+                    self.fixed.add(target.target.value)
+                else:
+                    self.fixed.discard(target.target.value)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        where = _matches(_name(node.func), self.CALLS)
+        if where is None:
+            return
+        value = argument(node, *where)
+        if value is not None and (literal(value) or (isinstance(value, cst.Name) and value.value in self.fixed)):
+            self.report(node)
+
+
+_CIPHERS = ("AES", "DES", "DES3", "ARC2", "ARC4", "Blowfish", "CAST", "ChaCha20", "Salsa20", "ChaCha20_Poly1305")
+
+
+class ConstantKey(_ConstantArgument):
+    """A key written in the source is known to everyone who can read it (and to every copy of the program)."""
+
+    id = "CW113"
+    cwe = 321
+    severity = "medium"
+    confidence = "medium"
+    message = ("A cryptographic key is fixed in the source: load it from a secret store or the environment, or "
+               "generate it (secrets.token_bytes, AESGCM.generate_key)")
+    CALLS: ClassVar[dict[str, tuple[int | None, tuple[str, ...]]]] = {**{f"{c}.new": (0, ("key",)) for c in _CIPHERS},
+             **{f"algorithms.{c}": (0, ("key",)) for c in ("AES", "TripleDES", "Camellia", "ChaCha20", "Blowfish",
+                                                           "SM4", "CAST5", "IDEA", "SEED")},
+             **{c: (0, ("key",)) for c in ("AESGCM", "AESCCM", "AESSIV", "AESOCB3", "ChaCha20Poly1305", "Fernet")},
+             "hmac.new": (0, ("key",)), "hmac.digest": (0, ("key",)), "jwt.encode": (1, ("key",))}
+    VALID = ("key = os.environ['APP_KEY'].encode()\ncipher = AES.new(key, AES.MODE_GCM)\n",
+             "key = AESGCM.generate_key(bit_length=256)\naead = AESGCM(key)\n",
+             "mac = hmac.new(settings.SECRET, msg, hashlib.sha256)\n",
+             "token = jwt.encode(payload, current_app.config['SECRET_KEY'], algorithm='HS256')\n")
+    INVALID = ("cipher = AES.new(b'0123456789abcdef', AES.MODE_CBC, iv)\n",
+               "KEY = b'sixteen byte key'\ncipher = Cipher(algorithms.AES(KEY), modes.GCM(nonce))\n",
+               "f = Fernet(b'ZmDfcTF7_60GrrY167zsiPd67pEvs0aGOv2oasOM1Pg=')\n",
+               "sig = hmac.new('secret'.encode(), body, hashlib.sha256).hexdigest()\n",
+               "token = jwt.encode({'user': uid}, 'changeme', algorithm='HS256')\n")
+
+
+class ConstantIv(_ConstantArgument):
+    """A fixed IV or nonce makes equal plaintexts encrypt alike (CBC) or gives the keystream away (CTR, GCM)."""
+
+    id = "CW114"
+    cwe = 329
+    severity = "medium"
+    confidence = "medium"
+    message = ("The IV / nonce is fixed in the source: generate a fresh random one for every message "
+               "(os.urandom(16)) and send it with the ciphertext")
+    CALLS: ClassVar[dict[str, tuple[int | None, tuple[str, ...]]]] = {**{f"{c}.new": (2, ("iv", "nonce", "IV")) for c in _CIPHERS},
+             **{f"modes.{m}": (0, ("initialization_vector", "nonce", "tweak")) for m in
+                ("CBC", "CFB", "CFB8", "OFB", "CTR", "GCM", "XTS")}}
+    VALID = ("iv = os.urandom(16)\nmode = modes.CBC(iv)\n",
+             "cipher = AES.new(key, AES.MODE_CBC, get_random_bytes(16))\n",
+             "cipher = AES.new(key, AES.MODE_GCM)\n")
+    INVALID = ("mode = modes.CBC(b'\\x00' * 16)\n", "IV = b'abcdefghijklmnop'\nc = AES.new(key, AES.MODE_CBC, IV)\n",
+               "c = AES.new(key, AES.MODE_CTR, nonce=bytes(8))\n")
+
+
+class ConstantSalt(_ConstantArgument):
+    """A fixed salt lets one precomputed table crack every password hashed with it."""
+
+    id = "CW115"
+    cwe = 760
+    severity = "medium"
+    confidence = "medium"
+    message = ("The password salt is fixed in the source: generate a random salt per password (os.urandom(16)) "
+               "and store it with the hash, or use bcrypt.gensalt()")
+    CALLS: ClassVar[dict[str, tuple[int | None, tuple[str, ...]]]] = {"hashlib.pbkdf2_hmac": (2, ("salt",)), "hashlib.scrypt": (None, ("salt",)),
+             "PBKDF2HMAC": (2, ("salt",)), "Scrypt": (0, ("salt",)), "KDF.PBKDF2": (1, ("salt",)),
+             "KDF.scrypt": (1, ("salt",)), "bcrypt.hashpw": (1, ("salt",)), "crypt.crypt": (1, ("salt",))}
+    VALID = ("salt = os.urandom(16)\nh = hashlib.pbkdf2_hmac('sha256', pw, salt, 600_000)\n",
+             "h = bcrypt.hashpw(pw, bcrypt.gensalt())\n", "ok = bcrypt.hashpw(pw, stored) == stored\n")
+    INVALID = ("h = hashlib.pbkdf2_hmac('sha256', pw, b'salt', 100000)\n",
+               ("SALT = 'pepper'.encode()\nkdf = PBKDF2HMAC(algorithm=hashes.SHA256(), length=32, salt=SALT, "
+                "iterations=480000)\n"),
+               "h = hashlib.scrypt(pw, salt=b'fixed', n=2**14, r=8, p=1)\n")
+
+
+class JwtWithoutVerification(Rule):
+    """A token decoded without checking its signature can be forged by anyone."""
+
+    id = "CW116"
+    cwe = 347
+    severity = "high"
+    confidence = "high"
+    message = ("The JWT is decoded without verifying its signature: anyone can forge it; pass the key and "
+               "algorithms=['HS256'] (or your algorithm), and never 'none'")
+    VALID = ("claims = jwt.decode(token, key, algorithms=['HS256'])\n",
+             "claims = jwt.decode(token, key, algorithms=['RS256'], options={'verify_exp': False})\n",
+             "header = jwt.get_unverified_header(token)\n", "text = data.decode('utf-8')\n")
+    INVALID = ("claims = jwt.decode(token, verify=False)\n",
+               "claims = jwt.decode(token, options={'verify_signature': False})\n",
+               "claims = jwt.decode(token, key, algorithms=['none'])\n",
+               "from jose import jwt\nclaims = jwt.decode(token, key, options={\"verify_signature\": False})\n")
+
+    def visit_Call(self, node: cst.Call) -> None:
+        name = _name(node.func)
+        if not (name == "jwt.decode" or name.endswith(".jwt.decode")):
+            return
+        options = keyword(node, "options")
+        off = isinstance(options, cst.Dict) and any(
+            isinstance(e, cst.DictElement) and isinstance(e.key, cst.SimpleString) and
+            e.key.evaluated_value == "verify_signature" and is_false(e.value) for e in options.elements)
+        algorithms = keyword(node, "algorithms")
+        none = isinstance(algorithms, (cst.List, cst.Tuple)) and any(
+            isinstance(e.value, cst.SimpleString) and str(e.value.evaluated_value).lower() == "none"
+            for e in algorithms.elements)
+        if off or none or is_false(keyword(node, "verify")):
+            self.report(node)
+
+
+_AIOHTTP_CALLS = frozenset({"get", "post", "put", "delete", "patch", "head", "options", "request", "ws_connect",
+                            "TCPConnector"})
+
+
+class TlsVerificationOff(Rule):
+    """Turning certificate or host-name checks off lets anyone on the path read and change the traffic; bandit's
+    B501 sees `verify=False` in requests and httpx calls, not these."""
+
+    id = "CW117"
+    cwe = 295
+    severity = "high"
+    confidence = "high"
+    message = ("TLS certificate or host-name verification is turned off: anyone on the network path can "
+               "impersonate the server; keep the defaults of ssl.create_default_context()")
+    VALID = ("ctx = ssl.create_default_context()\nctx.check_hostname = True\n",
+             "ctx.verify_mode = ssl.CERT_REQUIRED\n", "if ctx.verify_mode == ssl.CERT_NONE:\n    warn()\n",
+             "pool = urllib3.PoolManager(cert_reqs='CERT_REQUIRED')\n", "conn = asyncpg.connect(dsn, ssl=False)\n")
+    INVALID = ("ctx = ssl.create_default_context()\nctx.check_hostname = False\nctx.verify_mode = ssl.CERT_NONE\n",
+               "pool = urllib3.PoolManager(cert_reqs='CERT_NONE')\n",
+               "async with session.get(url, ssl=False) as resp:\n    pass\n",
+               "session = requests.Session()\nsession.verify = False\n",
+               "ssl._create_default_https_context = ssl._create_unverified_context\n")
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            attr = target.target.attr.value if isinstance(target.target, cst.Attribute) else ""
+            value = node.value
+            if (attr in ("check_hostname", "verify") and is_false(value)) or \
+                    (attr == "verify_mode" and _name(value).endswith("CERT_NONE")) or \
+                    _name(value).endswith("_create_unverified_context"):
+                self.report(node)
+                return
+
+    def visit_Call(self, node: cst.Call) -> None:
+        reqs = keyword(node, "cert_reqs")
+        if reqs is not None and ((isinstance(reqs, cst.SimpleString) and reqs.evaluated_value == "CERT_NONE") or
+                                 _name(reqs).endswith("CERT_NONE")):
+            self.report(node)
+            return
+        func = node.func
+        method = func.attr.value if isinstance(func, cst.Attribute) else _name(func)
+        if method in _AIOHTTP_CALLS and (is_false(keyword(node, "ssl")) or is_false(keyword(node, "verify_ssl"))):
+            self.report(node)
+
+
+_OLD_PROTOCOLS = frozenset({"PROTOCOL_SSLv2", "PROTOCOL_SSLv3", "PROTOCOL_TLSv1", "PROTOCOL_TLSv1_1",
+                            "TLSVersion.SSLv3", "TLSVersion.TLSv1", "TLSVersion.TLSv1_1", "SSLv2_METHOD",
+                            "SSLv3_METHOD", "TLSv1_METHOD", "TLSv1_1_METHOD"})
+
+
+def _old_protocol(node: cst.BaseExpression) -> bool:
+    name = _name(node) if isinstance(node, (cst.Attribute, cst.Name)) else ""
+    return any(name == p or name.endswith("." + p) for p in _OLD_PROTOCOLS)
+
+
+class OldTlsProtocol(Rule):
+    """SSL 2/3 and TLS 1.0/1.1 have known attacks and are disabled by current servers and browsers."""
+
+    id = "CW118"
+    cwe = 327
+    severity = "medium"
+    confidence = "high"
+    message = ("An obsolete SSL/TLS version (SSLv2/3, TLS 1.0/1.1) is selected: use ssl.create_default_context() "
+               "or set minimum_version = ssl.TLSVersion.TLSv1_2")
+    VALID = ("ctx.minimum_version = ssl.TLSVersion.TLSv1_2\n", "ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)\n",
+             "if proto == ssl.PROTOCOL_TLSv1:\n    raise ValueError(proto)\n", "ctx.options |= ssl.OP_NO_TLSv1\n",
+             "NAMES[ssl.PROTOCOL_TLSv1] = OpenSSL.SSL.TLSv1_METHOD\n")
+    INVALID = ("ctx.minimum_version = ssl.TLSVersion.TLSv1\n", "PROTOCOL = ssl.PROTOCOL_SSLv3\n", "ctx = ssl.SSLContext(ssl.PROTOCOL_TLSv1)\n",
+               "ctx = SSL.Context(SSL.TLSv1_1_METHOD)\n")
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        # an entry of a table (`versions[ssl.PROTOCOL_TLSv1] = ...`) maps names; it selects nothing
+        if _old_protocol(node.value) and not any(isinstance(t.target, cst.Subscript) for t in node.targets):
+            self.report(node)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if any(_old_protocol(a.value) for a in node.args):
+            self.report(node)
+
+
+_KEY_GENERATORS = {"rsa.newkeys": (0, ("nbits",)), "RSAKey.generate": (0, ("bits",)),
+                   "DSSKey.generate": (0, ("bits",)), "RSA.generate": (0, ("bits",)), "DSA.generate": (0, ("bits",)),
+                   "generate_private_key": (1, ("key_size",)), "generate_key": (1, ("bits",))}
+
+
+class ShortRsaKey(Rule):
+    """RSA and DSA keys under 2048 bits can be factored or broken with today's means."""
+
+    id = "CW119"
+    cwe = 326
+    severity = "medium"
+    confidence = "high"
+    message = "The RSA/DSA key is shorter than 2048 bits, which is breakable: use 2048 bits or more (3072 for new keys)"
+    VALID = ("pub, priv = rsa.newkeys(3072)\n", "key = paramiko.RSAKey.generate(bits=4096)\n",
+             "k = ec.generate_private_key(ec.SECP384R1())\n")
+    INVALID = ("pub, priv = rsa.newkeys(512)\n", "key = paramiko.RSAKey.generate(1024)\n",
+               "pkey = crypto.PKey()\npkey.generate_key(crypto.TYPE_RSA, 1024)\n",
+               "key = rsa.generate_private_key(public_exponent=65537, key_size=1024)\n")
+
+    def visit_Call(self, node: cst.Call) -> None:
+        where = _matches(_name(node.func), _KEY_GENERATORS)
+        value = argument(node, *where) if where is not None else None
+        if isinstance(value, cst.Integer) and value.evaluated_value < 2048:
+            self.report(node)
+
+
+_EXTERNAL_FEATURES = ("feature_external_ges", "feature_external_pes",
+                      "http://xml.org/sax/features/external-general-entities",
+                      "http://xml.org/sax/features/external-parameter-entities")
+
+
+class XmlExternalEntities(Rule):
+    """A parser told to resolve external entities reads local files or URLs an XML document names (XXE)."""
+
+    id = "CW120"
+    cwe = 611
+    severity = "high"
+    confidence = "high"
+    message = ("The XML parser is told to resolve external entities (XXE: the document can read local files and "
+               "make requests): keep resolve_entities=False / the feature off, or parse with defusedxml")
+    VALID = ("parser = etree.XMLParser(resolve_entities=False, no_network=True)\n",
+             "parser.setFeature(feature_external_ges, False)\n", "doc = xmltodict.parse(text)\n")
+    INVALID = ("parser = etree.XMLParser(resolve_entities=True)\n",
+               "parser = lxml.etree.XMLParser(no_network=False)\n",
+               "p = xml.sax.make_parser()\np.setFeature(feature_external_ges, True)\n",
+               "doc = xmltodict.parse(text, disable_entities=False)\n")
+
+    def visit_Call(self, node: cst.Call) -> None:
+        name = _name(node.func)
+        if name.endswith("XMLParser") and (is_true(keyword(node, "resolve_entities")) or
+                                           is_false(keyword(node, "no_network"))):
+            self.report(node)
+        elif name.endswith("setFeature") and len(node.args) >= 2 and is_true(node.args[1].value):
+            first = node.args[0].value
+            feature = first.evaluated_value if isinstance(first, cst.SimpleString) else _name(first)
+            if any(str(feature).endswith(f) for f in _EXTERNAL_FEATURES):
+                self.report(node)
+        elif name.endswith("xmltodict.parse") and is_false(keyword(node, "disable_entities")):
+            self.report(node)
