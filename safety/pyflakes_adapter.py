@@ -12,6 +12,19 @@ log = logging.getLogger(__name__)
 
 F821_MESSAGE = "Undefined name {!r}: it is defined nowhere in this file (a typo, or a missing import?)"
 F823_MESSAGE = "Local variable {!r} is read before it is assigned in this function"
+# names a module has at run time that pyflakes does not know (a package's __path__, ...)
+MODULE_NAMES = frozenset({"__path__", "__builtins__", "__loader__", "__spec__", "__cached__"})
+
+
+def writes_globals(tree: ast.Module) -> bool:
+    """Whether the module makes names at run time: `globals().update(...)`, `globals()[name] = ...`."""
+    for node in ast.walk(tree):
+        target = node.func.value if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+            node.func.attr in ("update", "setdefault") else \
+            node.value if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) else None
+        if isinstance(target, ast.Call) and isinstance(target.func, ast.Name) and target.func.id == "globals":
+            return True
+    return False
 
 
 def run_pyflakes(tree: ast.Module, offset: int = 0) -> list[Finding]:
@@ -24,8 +37,14 @@ def run_pyflakes(tree: ast.Module, offset: int = 0) -> list[Finding]:
         log.debug("pyflakes cannot walk the text (%s); undefined-name check skipped", exc)
         return []
     out: list[Finding] = []
+    dynamic = None
     for msg in result.messages:
         if isinstance(msg, messages.UndefinedName):
+            if str(msg.message_args[0]) in MODULE_NAMES:
+                continue
+            dynamic = writes_globals(tree) if dynamic is None else dynamic
+            if dynamic:  # a name "defined nowhere" may be one the module makes itself
+                continue
             rule, template = "F821", F821_MESSAGE
         elif isinstance(msg, messages.UndefinedLocal):
             rule, template = "F823", F823_MESSAGE

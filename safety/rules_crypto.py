@@ -54,9 +54,9 @@ def is_true(node: cst.BaseExpression | None) -> bool:
     return isinstance(node, cst.Name) and node.value == "True"
 
 
-def literal(node: cst.BaseExpression) -> bool:
+def literal(node: cst.BaseExpression | None) -> bool:
     """Bytes or text fixed in the source: a literal, `b"\\0" * 16`, `bytes(16)`, `bytes.fromhex("...")`,
-    `"key".encode()`."""
+    `"key".encode()` (after `resolve`, so names bound to one count too)."""
     if isinstance(node, _STRINGS):
         return True
     if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Multiply):
@@ -66,37 +66,80 @@ def literal(node: cst.BaseExpression) -> bool:
         args = [a.value for a in node.args]
         if name in ("bytes", "bytearray", "bytes.fromhex", "bytearray.fromhex", "binascii.unhexlify",
                     "base64.b64decode"):
-            return bool(args) and all(isinstance(a, (cst.Integer, *_STRINGS, cst.List)) for a in args)
-        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "encode":
-            return isinstance(node.func.value, _STRINGS)
+            return bool(args) and all(isinstance(a, (cst.Integer, cst.List)) or literal(a) for a in args)
     return False
 
 
-class _ConstantArgument(Rule):
+class _Resolving(Rule):
+    """A rule that sees through names: the last value assigned to a name or an attribute (`KEY = b"..."`,
+    `self.iv = bytes(16)`) or given as a parameter's default (`def kdf(pw, salt="pepper")`) stands for it.
+    Flow-insensitive within the file: good enough for constants, which are assigned once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: dict[str, cst.BaseExpression] = {}
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            name = _name(target.target) if isinstance(target.target, (cst.Name, cst.Attribute)) else ""
+            if name:
+                self.values[name] = node.value
+
+    def visit_Param(self, node: cst.Param) -> None:
+        if node.default is not None:
+            self.values[node.name.value] = node.default
+
+    def resolve(self, node: cst.BaseExpression | None) -> cst.BaseExpression | None:
+        """`node`, or the value its name stands for (a few names deep); `"k".encode()` resolves to `"k"`."""
+        for _ in range(4):
+            if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and \
+                    node.func.attr.value == "encode":
+                node = node.func.value
+            elif isinstance(node, (cst.Name, cst.Attribute)) and _name(node) in self.values:
+                node = self.values[_name(node)]
+            else:
+                break
+        return node
+
+    def keyword(self, node: cst.Call, name: str) -> cst.BaseExpression | None:
+        """A keyword argument's value, also through `**OPTIONS` bound to a dict literal or `dict(...)`."""
+        found = keyword(node, name)
+        if found is not None:
+            return self.resolve(found)
+        for arg in node.args:
+            if arg.star != "**":
+                continue
+            opts = self.resolve(arg.value)
+            if isinstance(opts, cst.Dict):
+                for e in opts.elements:
+                    if isinstance(e, cst.DictElement) and isinstance(e.key, cst.SimpleString) and \
+                            e.key.evaluated_value == name:
+                        return self.resolve(e.value)
+            elif isinstance(opts, cst.Call) and _name(opts.func) == "dict":
+                return self.resolve(keyword(opts, name))
+        return None
+
+
+class _ConstantArgument(_Resolving):
     """Base of the constant key / IV / salt rules: the argument that must be secret or random is fixed in the
-    source, directly or through a name assigned a literal."""
+    source, directly or through a name, an attribute or a parameter default bound to a literal."""
 
     CALLS: ClassVar[dict[str, tuple[int | None, tuple[str, ...]]]] = {}
 
     def __init__(self) -> None:
         super().__init__()
-        self.fixed: set[str] = set()
-
-    def visit_Assign(self, node: cst.Assign) -> None:
-        for target in node.targets:
-            if isinstance(target.target, cst.Name):
-                if literal(node.value):
-                    self.fixed.add(target.target.value)
-                else:
-                    self.fixed.discard(target.target.value)
+        self.calls: list[tuple[cst.Call, cst.BaseExpression]] = []
 
     def visit_Call(self, node: cst.Call) -> None:
         where = _matches(_name(node.func), self.CALLS)
-        if where is None:
-            return
-        value = argument(node, *where)
-        if value is not None and (literal(value) or (isinstance(value, cst.Name) and value.value in self.fixed)):
-            self.report(node)
+        value = argument(node, *where) if where is not None else None
+        if value is not None:
+            self.calls.append((node, value))
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        for node, value in self.calls:  # at the end: a constant may be bound below its use (a method, a default)
+            if literal(self.resolve(value)):
+                self.report(node)
 
 
 _CIPHERS = ("AES", "DES", "DES3", "ARC2", "ARC4", "Blowfish", "CAST", "ChaCha20", "Salsa20", "ChaCha20_Poly1305")
@@ -143,7 +186,9 @@ class ConstantIv(_ConstantArgument):
              "cipher = AES.new(key, AES.MODE_CBC, get_random_bytes(16))\n",
              "cipher = AES.new(key, AES.MODE_GCM)\n")
     INVALID = ("mode = modes.CBC(b'\\x00' * 16)\n", "IV = b'abcdefghijklmnop'\nc = AES.new(key, AES.MODE_CBC, IV)\n",
-               "c = AES.new(key, AES.MODE_CTR, nonce=bytes(8))\n")
+               "c = AES.new(key, AES.MODE_CTR, nonce=bytes(8))\n",
+               ("class E:\n    def __init__(self):\n        self.iv = bytes.fromhex('00' * 16)\n\n"
+                "    def mode(self):\n        return modes.CBC(self.iv)\n"))
 
 
 class ConstantSalt(_ConstantArgument):
@@ -163,10 +208,11 @@ class ConstantSalt(_ConstantArgument):
     INVALID = ("h = hashlib.pbkdf2_hmac('sha256', pw, b'salt', 100000)\n",
                ("SALT = 'pepper'.encode()\nkdf = PBKDF2HMAC(algorithm=hashes.SHA256(), length=32, salt=SALT, "
                 "iterations=480000)\n"),
-               "h = hashlib.scrypt(pw, salt=b'fixed', n=2**14, r=8, p=1)\n")
+               "h = hashlib.scrypt(pw, salt=b'fixed', n=2**14, r=8, p=1)\n",
+               "def kdf(pw, salt='pepper'):\n    return hashlib.pbkdf2_hmac('sha256', pw, salt.encode(), 100000)\n")
 
 
-class JwtWithoutVerification(Rule):
+class JwtWithoutVerification(_Resolving):
     """A token decoded without checking its signature can be forged by anyone."""
 
     id = "CW116"
@@ -181,22 +227,36 @@ class JwtWithoutVerification(Rule):
     INVALID = ("claims = jwt.decode(token, verify=False)\n",
                "claims = jwt.decode(token, options={'verify_signature': False})\n",
                "claims = jwt.decode(token, key, algorithms=['none'])\n",
-               "from jose import jwt\nclaims = jwt.decode(token, key, options={\"verify_signature\": False})\n")
+               "from jose import jwt\nclaims = jwt.decode(token, key, options={\"verify_signature\": False})\n",
+               "claims = jwt.get_unverified_claims(token)\nuser = claims['sub']\n",
+               "opts = {'verify_signature': False}\nclaims = jwt.decode(t, key, algorithms=['RS256'], options=opts)\n")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[cst.Call] = []
 
     def visit_Call(self, node: cst.Call) -> None:
         name = _name(node.func)
-        if not (name == "jwt.decode" or name.endswith(".jwt.decode")):
-            return
-        options = keyword(node, "options")
+        if name == "jwt.get_unverified_claims" or name.endswith(".jwt.get_unverified_claims"):
+            self.report(node)
+        elif name.endswith("jwt.decode"):
+            self.calls.append(node)
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        for node in self.calls:
+            if self.unverified(node):
+                self.report(node)
+
+    def unverified(self, node: cst.Call) -> bool:
+        options = self.keyword(node, "options")
         off = isinstance(options, cst.Dict) and any(
             isinstance(e, cst.DictElement) and isinstance(e.key, cst.SimpleString) and
             e.key.evaluated_value == "verify_signature" and is_false(e.value) for e in options.elements)
-        algorithms = keyword(node, "algorithms")
+        algorithms = self.keyword(node, "algorithms")
         none = isinstance(algorithms, (cst.List, cst.Tuple)) and any(
             isinstance(e.value, cst.SimpleString) and str(e.value.evaluated_value).lower() == "none"
             for e in algorithms.elements)
-        if off or none or is_false(keyword(node, "verify")):
-            self.report(node)
+        return off or none or is_false(self.keyword(node, "verify"))
 
 
 _AIOHTTP_CALLS = frozenset({"get", "post", "put", "delete", "patch", "head", "options", "request", "ws_connect",
@@ -284,7 +344,7 @@ _KEY_GENERATORS = {"rsa.newkeys": (0, ("nbits",)), "RSAKey.generate": (0, ("bits
                    "generate_private_key": (1, ("key_size",)), "generate_key": (1, ("bits",))}
 
 
-class ShortRsaKey(Rule):
+class ShortRsaKey(_Resolving):
     """RSA and DSA keys under 2048 bits can be factored or broken with today's means."""
 
     id = "CW119"
@@ -296,13 +356,24 @@ class ShortRsaKey(Rule):
              "k = ec.generate_private_key(ec.SECP384R1())\n")
     INVALID = ("pub, priv = rsa.newkeys(512)\n", "key = paramiko.RSAKey.generate(1024)\n",
                "pkey = crypto.PKey()\npkey.generate_key(crypto.TYPE_RSA, 1024)\n",
-               "key = rsa.generate_private_key(public_exponent=65537, key_size=1024)\n")
+               "key = rsa.generate_private_key(public_exponent=65537, key_size=1024)\n",
+               "BITS = 1024\nkey = paramiko.RSAKey.generate(bits=BITS)\n")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[cst.Call, cst.BaseExpression]] = []
 
     def visit_Call(self, node: cst.Call) -> None:
         where = _matches(_name(node.func), _KEY_GENERATORS)
         value = argument(node, *where) if where is not None else None
-        if isinstance(value, cst.Integer) and value.evaluated_value < 2048:
-            self.report(node)
+        if value is not None:
+            self.calls.append((node, value))
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        for node, value in self.calls:
+            size = self.resolve(value)
+            if isinstance(size, cst.Integer) and size.evaluated_value < 2048:
+                self.report(node)
 
 
 _EXTERNAL_FEATURES = ("feature_external_ges", "feature_external_pes",
@@ -310,7 +381,7 @@ _EXTERNAL_FEATURES = ("feature_external_ges", "feature_external_pes",
                       "http://xml.org/sax/features/external-parameter-entities")
 
 
-class XmlExternalEntities(Rule):
+class XmlExternalEntities(_Resolving):
     """A parser told to resolve external entities reads local files or URLs an XML document names (XXE)."""
 
     id = "CW120"
@@ -324,12 +395,13 @@ class XmlExternalEntities(Rule):
     INVALID = ("parser = etree.XMLParser(resolve_entities=True)\n",
                "parser = lxml.etree.XMLParser(no_network=False)\n",
                "p = xml.sax.make_parser()\np.setFeature(feature_external_ges, True)\n",
-               "doc = xmltodict.parse(text, disable_entities=False)\n")
+               "doc = xmltodict.parse(text, disable_entities=False)\n",
+               "OPTS = dict(resolve_entities=True)\nparser = etree.XMLParser(**OPTS)\n")
 
     def visit_Call(self, node: cst.Call) -> None:
         name = _name(node.func)
-        if name.endswith("XMLParser") and (is_true(keyword(node, "resolve_entities")) or
-                                           is_false(keyword(node, "no_network"))):
+        if name.endswith("XMLParser") and (is_true(self.keyword(node, "resolve_entities")) or
+                                           is_false(self.keyword(node, "no_network"))):
             self.report(node)
         elif name.endswith("setFeature") and len(node.args) >= 2 and is_true(node.args[1].value):
             first = node.args[0].value

@@ -26,6 +26,7 @@ CURATED_BANDIT_TESTS = (
 DEMOTED_BANDIT_TESTS = {
     "B301": "untrusted data into pickle, marshal or dill is CW208 (a flow); loading your own files is fine",
     "B302": "untrusted data into marshal is CW208 (a flow)",
+    "B704": "untrusted data into markupsafe.Markup is CW205 (a flow); Markup of the program's own text is safe",
     "B310": "an untrusted URL into urlopen is CW207 (a flow); a URL written in the code is not a risk",
     **{f"B31{n}": "the standard library's XML parsers do not resolve external entities (Python 3.7.1+, and "
        "expat 2.4.1+ limits entity expansion); an lxml or SAX parser told to resolve them is CW120"

@@ -28,19 +28,17 @@ from codeward.safety.taint_ast import (
     guarded,
     import_aliases,
     is_handler,
-    keyword_true,
     leaves,
     new_taint,
     params_of,
-    safe_loader,
     stores_header,
 )
+from codeward.safety.taint_sinks import CLIENTS, SinkMatching
 from codeward.safety.taint_specs import (
     CLI,
     ERROR,
     ERROR_CWE,
     SANITISERS,
-    SINKS,
     SOURCES,
     WEB,
     SinkSpec,
@@ -58,13 +56,6 @@ TEXT_CALLS = frozenset({"str", "format", "join", "strip", "lstrip", "rstrip", "l
                         "removeprefix", "removesuffix", "center", "ljust", "rjust", "zfill", "casefold"})
 
 _SANITISER = {name: spec.clears for spec in SANITISERS if spec.how == "call" for name in spec.names}
-_SINK_CALLS: dict[str, list[SinkSpec]] = {}
-_SINK_METHODS: dict[str, list[SinkSpec]] = {}
-for _s in SINKS:
-    for _n in _s.calls:
-        _SINK_CALLS.setdefault(_n, []).append(_s)
-    for _n in _s.methods:
-        _SINK_METHODS.setdefault(_n, []).append(_s)
 _SOURCE_BY_HOW: dict[str, list[SourceSpec]] = {}
 for _src in SOURCES:
     _SOURCE_BY_HOW.setdefault(_src.how, []).append(_src)
@@ -84,13 +75,16 @@ class Summary:
 Report = Callable[[SinkSpec, Taint], None]
 
 
-class _Scan:
+class _Scan(SinkMatching):
     """One function body (or the module's top level) scanned in statement order."""
 
     def __init__(self, aliases: dict[str, str], summaries: dict[str, Summary], report: Report,
-                 env: dict[str, Taint], handler: bool = False, summary: Summary | None = None) -> None:
+                 env: dict[str, Taint], handler: bool = False, summary: Summary | None = None,
+                 clients: set[str] | None = None) -> None:
         self.aliases, self.summaries, self.report = aliases, summaries, report
         self.env, self.handler, self.summary = env, handler, summary
+        self.clients = set(clients or ())  # names bound to HTTP client objects (sessions, pools)
+        self.parsed: dict[str, str] = {}  # name -> the name it is `urlparse(...)` of
 
     def qualname(self, node: ast.AST) -> str | None:
         name = dotted(node)
@@ -116,6 +110,7 @@ class _Scan:
             t = self.expr(value) if value is not None else None
             for target in (s.targets if isinstance(s, ast.Assign) else [s.target]):
                 self.bind(target, t, s)
+                self.note_value(target, value)
         elif isinstance(s, ast.AugAssign):
             t = first_of(self.expr(s.value), self.expr(s.target))
             self.bind(s.target, t, s)
@@ -128,6 +123,7 @@ class _Scan:
                 t = self.expr(item.context_expr)
                 if item.optional_vars is not None:
                     self.bind(item.optional_vars, t, s)
+                    self.note_value(item.optional_vars, item.context_expr)
             self.block(s.body)
         elif isinstance(s, ast.If):
             self.branch(s)
@@ -171,11 +167,27 @@ class _Scan:
             elif t is not None and isinstance(base, ast.Name):
                 self.env[base.id] = t.then(at, f"stored in {base.id}")
 
+    def note_value(self, target: ast.AST, value: ast.AST | None) -> None:
+        """Remember what a name was bound to where it matters later: an HTTP client, a parsed URL."""
+        name = dotted(target)
+        if name is None or not isinstance(value, ast.Call):
+            return
+        qual = self.qualname(value.func)
+        if qual in CLIENTS:
+            self.clients.add(name)
+        elif qual in URL_PARSERS and value.args and dotted(value.args[0]) is not None:
+            self.parsed[name] = dotted(value.args[0]) or ""
+
     def branch(self, s: ast.If) -> None:
         """Both arms from the same state, then their union (only the arm that goes on when the other leaves); an
         allow-list test clears the names it tests in the arm it guards."""
         self.expr(s.test)
         tested, negated, clears = allow_list(s.test)
+        tested |= {self.parsed[n] for n in tested if n in self.parsed}  # `urlparse(u).netloc in OK` checks u
+        for name in tested:  # a checked attribute (`hook.url`) gets its own entry: the rest of `hook` stays as it was
+            base = name.split(".")[0]
+            if "." in name and name not in self.env and base in self.env:
+                self.env[name] = self.env[base]
         before = dict(self.env)
         self.env = guarded(before, tested, clears) if not negated else dict(before)
         self.block(s.body)
@@ -228,9 +240,11 @@ class _Scan:
         if isinstance(e, ast.Constant):
             return None
         if isinstance(e, ast.Attribute):
-            return self.source_attr(e) or self.expr(e.value)
-        if isinstance(e, ast.Subscript):
-            return first_of(self.expr(e.value), self.expr(e.slice))
+            own = self.env.get(dotted(e) or "")  # an attribute checked on its own (see `branch`)
+            return own if own is not None else self.source_attr(e) or self.expr(e.value)
+        if isinstance(e, ast.Subscript):  # an item of untrusted data; a tainted key alone picks a trusted value
+            self.expr(e.slice)
+            return self.expr(e.value)
         if isinstance(e, ast.Call):
             return self.call(e)
         if isinstance(e, (ast.Lambda, ast.Compare)):
@@ -270,7 +284,7 @@ class _Scan:
         kwargs = {k.arg: self.expr(k.value) for k in e.keywords}
         qual = self.qualname(func)
         method = func.attr if isinstance(func, ast.Attribute) else None
-        self.sinks(e, qual, method, args, kwargs)
+        self.sinks(e, qual, method, args, kwargs, receiver)
         if isinstance(func, ast.Name) and func.id in self.summaries and func.id not in self.env:
             return self.through(e, self.summaries[func.id], args)
         for spec in _SOURCE_BY_HOW["call"]:
@@ -280,6 +294,8 @@ class _Scan:
             for spec in _SOURCE_BY_HOW["method"]:
                 if method in spec.names:
                     return new_taint(spec.kind, e, f".{method}() ({spec.kind} input)")
+        if method in ("get", "pop") and receiver is None:
+            return None  # a lookup in a mapping that holds no untrusted data: the key chose among its values
         everything = first_of(receiver, *args, *kwargs.values())
         if everything is None:
             return None
@@ -316,38 +332,9 @@ class _Scan:
             return  # error text matters only where it reaches the client; request data is no error text
         self.report(sink, replace(t, steps=t.steps + (step,)))
 
-    def sinks(self, e: ast.Call, qual: str | None, method: str | None, args: list[Taint | None],
-              kwargs: dict[str | None, Taint | None]) -> None:
-        specs = list(_SINK_CALLS.get(qual or "", ()))
-        if method is not None and qual not in _SINK_CALLS:
-            specs += _SINK_METHODS.get(method, [])
-        for sink in specs:
-            t = self.sink_value(sink, e, args, kwargs)
-            if t is not None:
-                self.report_at(sink, t, FlowStep(e.lineno, e.col_offset, f"reaches {sink.what}: "
-                                                 f"{qual or method}()"))
 
-    def sink_value(self, sink: SinkSpec, e: ast.Call, args: list[Taint | None],
-                   kwargs: dict[str | None, Taint | None]) -> Taint | None:
-        if sink.when == "shell" and not keyword_true(e, "shell"):
-            return None
-        if sink.when == "headers" and not (isinstance(e.func, ast.Attribute) and stores_header(e.func.value)):
-            return None
-        if sink.when == "unsafe_yaml" and self.qualname(e.func) in ("yaml.load", "yaml.load_all") and \
-                safe_loader(e):
-            return None
-        if sink.when == "argv0":
-            first = e.args[0] if e.args else next((k.value for k in e.keywords if k.arg == "args"), None)
-            if isinstance(first, (ast.List, ast.Tuple)) and first.elts:
-                return self.expr(first.elts[0])
-            return None if keyword_true(e, "shell") else (args[0] if args and args[0] is not None and
-                                                           not isinstance(first, ast.Constant) else None)
-        if sink.arg is None:
-            return first_of(*args)
-        value = args[sink.arg] if sink.arg < len(args) else None
-        return value or (kwargs.get(sink.keyword) if sink.keyword else None)
-
-
+URL_PARSERS = frozenset({"urllib.parse.urlparse", "urllib.parse.urlsplit", "urlparse", "urlsplit",
+                         "urlparse.urlparse", "httpx.URL", "yarl.URL"})
 _HTML_RETURN = rule_ids()["CW205"]  # a handler returning built text: the HTML-response rule
 _HEADER = rule_ids()["CW213"]  # an item stored into response headers
 _ERROR_RETURN = rule_ids()["CW215"]  # a handler returning error text
@@ -368,13 +355,16 @@ def analyse_taint(tree: ast.Module, offset: int = 0, lines: Sequence[str] = ()) 
     aliases = import_aliases(tree)
     top = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
     summaries: dict[str, Summary] = {}
+    module = _Scan(aliases, summaries, lambda *_: None, {})
+    module.block(tree.body)  # the module's HTTP clients (`http = requests.Session()`), used inside functions
+    clients = module.clients
     for _ in range(2):  # twice, so a helper that calls a later helper sees its summary
         for fn in top:
             params = params_of(fn)
             s = Summary(params)
             env = {p: Taint("param", (FlowStep(fn.lineno, fn.col_offset, f"parameter {p}"),), param=i)
                    for i, p in enumerate(params)}
-            _Scan(aliases, summaries, lambda *_: None, env, summary=s).block(fn.body)
+            _Scan(aliases, summaries, lambda *_: None, env, summary=s, clients=clients).block(fn.body)
             summaries[fn.name] = s
     found: dict[tuple[str, int, int], Finding] = {}
 
@@ -386,14 +376,16 @@ def analyse_taint(tree: ast.Module, offset: int = 0, lines: Sequence[str] = ()) 
             found[key] = Finding(sink.rule, sink.cwe, sink.severity, "low" if t.kind == CLI else "high",
                                  sink_step.line, sink_step.line, sink_step.col, sink.message, "taint", steps)
 
-    _Scan(aliases, summaries, report, {}).block(tree.body)
+    _Scan(aliases, summaries, report, {}, clients=clients).block(tree.body)
     for fn in _functions(tree):
         handler = is_handler(fn)
-        params = params_of(fn)
-        skip = {"self", "cls", "request"}
-        env = {p: new_taint(WEB, fn, f"parameter {p} of the handler {fn.name}() (request data)")
-               for p in params if handler and p not in skip}
-        _Scan(aliases, summaries, report, env, handler=handler).block(fn.body)
+        params = [p for p in params_of(fn) if handler and p not in ("self", "cls", "request")]
+        if handler == "error":
+            env = {p: new_taint(ERROR, fn, f"parameter {p} of the error handler {fn.name}() (error text)")
+                   for p in params}
+        else:
+            env = {p: new_taint(WEB, fn, f"parameter {p} of the handler {fn.name}() (request data)") for p in params}
+        _Scan(aliases, summaries, report, env, handler=bool(handler), clients=clients).block(fn.body)
     return sorted(found.values(), key=lambda f: (f.line, f.col, f.rule_id))
 
 

@@ -8,12 +8,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from codeward.safety.findings import FlowStep
-from codeward.safety.taint_specs import CLI, ERROR, SANITISERS, SOURCES
+from codeward.safety.taint_specs import CLI, ERROR, SANITISERS, SINKS, SOURCES
 
 MAX_STEPS = 12
+EVERY_SINK = frozenset(s.cwe for s in SINKS)
 _EXITS = (ast.Return, ast.Raise, ast.Continue, ast.Break)
 _ABORTS = frozenset({"abort", "flask.abort", "sys.exit", "exit", "werkzeug.exceptions.abort"})
 HANDLER_DECORATORS = frozenset(a for s in SOURCES if s.how == "handler" for a in s.names)
+ERROR_HANDLER_DECORATORS = frozenset(a for s in SOURCES if s.how == "error_handler" for a in s.names)
+GUARDS = {name: s.clears for s in SANITISERS if s.how == "guard" and s.id != "containment-check" for name in s.names}
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,7 @@ def builds_text(e: ast.AST) -> bool:
 
 NORMALISERS = frozenset({"os.path.realpath", "os.path.abspath", "os.path.normpath", "posixpath.realpath",
                          "posixpath.abspath", "posixpath.normpath", "resolve", "absolute"})
-_CONTAINED = frozenset(next(s.clears for s in SANITISERS if s.how == "guard"))  # what a containment check clears
+_CONTAINED = next(s.clears for s in SANITISERS if s.id == "containment-check")  # what a containment check clears
 
 
 def _names(node: ast.AST) -> set[str]:
@@ -115,6 +118,10 @@ def allow_list(test: ast.AST) -> tuple[set[str], bool, frozenset[int] | None]:
     negated = False
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
         test, negated = test.operand, True
+    if isinstance(test, ast.BoolOp):
+        return _bool_op(test, negated)
+    if isinstance(test, ast.Call) and (dotted(test.func) or "").split(".")[-1] in GUARDS and test.args:
+        return _names(test.args[0]), negated, GUARDS[(dotted(test.func) or "").split(".")[-1]]
     if isinstance(test, ast.Call) and isinstance(test.func, ast.Attribute) and \
             test.func.attr in ("startswith", "is_relative_to") and test.args:
         return _names(test.func.value), negated, _CONTAINED
@@ -127,6 +134,21 @@ def allow_list(test: ast.AST) -> tuple[set[str], bool, frozenset[int] | None]:
     if not isinstance(op, (ast.In, ast.NotIn)) or isinstance(right, ast.Constant):
         return set(), False, None  # `"x" in s` searches a string; it checks nothing
     return _names(test.left), negated != isinstance(op, ast.NotIn), None
+
+
+def _bool_op(test: ast.BoolOp, negated: bool) -> tuple[set[str], bool, frozenset[int] | None]:
+    """`A or B` is false only where every part is false, `A and B` true only where every part is true: the parts
+    that check something where the whole holds count (the whole is negated for `or`)."""
+    is_or = isinstance(test.op, ast.Or)
+    names: set[str] = set()
+    clears: list[frozenset[int] | None] = []
+    for part in test.values:
+        tested, part_negated, part_clears = allow_list(part)
+        if tested and part_negated == is_or:
+            names |= tested
+            clears.append(part_clears)
+    sets = [c for c in clears if c is not None]
+    return names, negated != is_or, (frozenset().union(*sets) if sets else None)
 
 
 def stores_header(node: ast.AST) -> bool:
@@ -146,14 +168,17 @@ def leaves(body: Sequence[ast.stmt], qualname: Callable[[ast.AST], str | None]) 
     return isinstance(last, ast.Expr) and isinstance(last.value, ast.Call) and qualname(last.value.func) in _ABORTS
 
 
-def is_handler(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-    """A route handler (`@app.route`, `@router.get`, ...) or a Django-style view (`def view(request, ...)`)."""
+def is_handler(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    """"route" for a route handler (`@app.route`, `@router.get`, ...) or a Django-style view (`def view(request,
+    ...)`), "error" for an error handler (`@app.errorhandler(...)`), "" for any other function."""
     for d in fn.decorator_list:
         call = d.func if isinstance(d, ast.Call) else None
         if isinstance(call, ast.Attribute) and call.attr in HANDLER_DECORATORS:
-            return True
+            return "route"
+        if isinstance(call, ast.Attribute) and call.attr in ERROR_HANDLER_DECORATORS:
+            return "error"
     args = fn.args.posonlyargs + fn.args.args
-    return bool(args) and args[0].arg == "request" and not fn.decorator_list
+    return "route" if args and args[0].arg == "request" and not fn.decorator_list else ""
 
 
 def params_of(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
@@ -168,12 +193,14 @@ def char_col(lines: Sequence[str], line: int, col: int) -> int:
 
 
 def guarded(env: dict[str, Taint], tested: set[str], clears: frozenset[int] | None) -> dict[str, Taint]:
-    """`env` where a passed `if` test holds: the tested names clean (an allow-list), or clean for `clears` when
-    their path was normalised (a containment check means something only on a normalised path)."""
+    """`env` where a passed `if` test holds: the tested names clean (an allow-list), or clean for `clears` (a
+    validator such as url_has_allowed_host_and_scheme; a containment check only on a normalised path)."""
     out = {}
     for k, v in env.items():
         if k not in tested:
             out[k] = v
+        elif clears is None and "." in k:  # kept, clean for every sink: the attribute must not fall back to its base
+            out[k] = replace(v, cleared=EVERY_SINK)
         elif clears is not None:
-            out[k] = replace(v, cleared=v.cleared | clears) if v.normal else v
+            out[k] = replace(v, cleared=v.cleared | clears) if v.normal or clears != _CONTAINED else v
     return out

@@ -116,3 +116,12 @@ def test_finding_shape() -> None:
                            "end_line": 3, "col": 0, "message": f.message, "source": "bandit"}
     with pytest.raises(AttributeError):
         f.line = 3  # type: ignore[misc]
+
+
+def test_undefined_names_are_not_reported_in_a_module_that_makes_names_at_run_time():
+    from codeward.safety.api import check_text as check
+
+    assert [f.rule_id for f in check("x = CONTINUE\n")] == ["F821"]
+    made = "import http\nglobals().update(http.HTTPStatus.__members__)\nx = CONTINUE\n"
+    assert not [f for f in check(made) if f.rule_id == "F821"]
+    assert not [f for f in check("print(__path__)\n") if f.rule_id == "F821"]

@@ -170,3 +170,17 @@ def test_bandits_generic_checks_on_safe_forms_are_demoted_where_a_flow_check_cov
             "    return urllib.request.urlopen(request.args['u']).read()\n")
     found = {(f.rule_id, f.severity) for f in check_text(flow, SETTINGS) if f.source != "pyflakes"}
     assert found == {("B310", "low"), ("CW207", "medium")}
+
+
+def test_a_host_checked_on_the_parsed_attribute_clears_that_attribute_only():
+    code = ("@app.post('/hook')\nasync def hook(h: Hook):\n    parts = urlsplit(h.url)\n"
+            "    if parts.scheme != 'https' or parts.hostname not in PARTNERS:\n        raise HTTPException(400)\n"
+            "    requests.post(h.url, timeout=3)\n    return requests.get(h.other, timeout=3).text\n")
+    assert [(f.rule_id, f.line) for f in _taint(code)] == [("CW207", 7)]
+
+
+def test_an_http_client_object_is_a_request_sink_and_a_dict_lookup_by_a_tainted_key_is_not_tainted():
+    code = ("http = requests.Session()\nSITES = {'a': 'https://a.example'}\n\n@app.route('/go')\ndef go():\n"
+            "    target = SITES.get(request.args['site'])\n    http.get(target)\n"
+            "    return http.get(request.args['url']).text\n")
+    assert [(f.rule_id, f.line) for f in _taint(code)] == [("CW207", 8)]
