@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.codeward-installed
 
-.PHONY: install install-1.5b demo test lint bench clean
+.PHONY: install install-1.5b demo test lint bench dist clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -50,5 +50,10 @@ lint: $(STAMP)
 bench: $(STAMP)
 	@echo "benchmarks are run one by one: see README (bench/*.py)"
 
+# Release artifacts in dist/: the wheel and the sdist (PEP 517 hooks of the venv's setuptools; nothing downloaded).
+dist: $(STAMP)
+	rm -rf dist build
+	$(PY) -m codeward.cli.dist dist
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import errno
+import json
 import socket
+import sys
+from typing import Any
 
 from codeward.cli.common import add_engine_flags, die, engine_overrides, settings_from_args
+from codeward.lsp_server.daemon import IDLE_TIMEOUT_S
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,6 +21,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio (e.g. 127.0.0.1:2087); "
                    "serves one editor session at a time until SIGINT/SIGTERM")
     p.add_argument("--stdio", action="store_true", help="use stdio (the default; accepted for editors that pass it)")
+    p.add_argument("--daemon", action="store_true", help="share one per-user server (one loaded model) among "
+                   "editor windows: relay stdio to it over a private Unix socket, starting it if none runs; engine "
+                   "flags apply when this call starts it")
+    p.add_argument("--idle-timeout", type=float, default=IDLE_TIMEOUT_S, metavar="SECONDS",
+                   help=f"with --daemon: the per-user server stops after this long without a session "
+                   f"(default {IDLE_TIMEOUT_S:.0f})")
+    p.add_argument("--daemon-server", action="store_true", help=argparse.SUPPRESS)  # the server --daemon starts
+    p.add_argument("--daemon-overrides", default="{}", help=argparse.SUPPRESS)  # its engine flags, as JSON
     add_engine_flags(p)
     p.set_defaults(func=run)
 
@@ -58,6 +70,10 @@ def run(args: argparse.Namespace) -> int:
             die(str(exc))
     settings_from_args(args)  # a bad flag or codeward.toml stops here with a clear message (exit 2)
     overrides = engine_overrides(args)
+    if args.daemon or args.daemon_server:
+        if address is not None:
+            die("--daemon and --tcp exclude each other: the per-user server listens on a Unix socket")
+        return run_daemon(args, overrides)
     if address is None:
         build_server(cli_overrides=overrides).start_io()
         return 0
@@ -65,4 +81,30 @@ def run(args: argparse.Namespace) -> int:
         serve_tcp(lambda: build_server(cli_overrides=overrides), *address)
     except ListenError as exc:
         die(listen_problem(exc.host, exc.port, exc.cause))
+    return 0
+
+
+def run_daemon(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
+    """`--daemon`: relay this editor's stdio to the per-user server (started if absent); `--daemon-server`: be it."""
+    from codeward.lsp_server import daemon
+
+    if args.idle_timeout <= 0:
+        die(f"--idle-timeout {args.idle_timeout}: give a number of seconds above 0")
+    try:
+        path = daemon.socket_path()
+        if args.daemon_server:
+            from codeward.lsp_server.server import build_server
+            from codeward.lsp_server.shared_engine import EnginePool
+            from codeward.model.factory import make_engine
+
+            overrides = {**json.loads(args.daemon_overrides), **overrides}
+            pool = EnginePool(make_engine)
+            daemon.serve_daemon(lambda: build_server(engine_factory=pool, cli_overrides=overrides), path,
+                                args.idle_timeout, lambda: {"engines_loaded": pool.loads, "engines": pool.loaded()})
+            return 0
+        command = [sys.executable, "-m", "codeward", "serve", "--daemon-server", "--idle-timeout",
+                   str(args.idle_timeout), "--daemon-overrides", json.dumps(overrides, default=str)]
+        daemon.relay(daemon.connect_or_start(path, command))
+    except daemon.DaemonError as exc:
+        die(str(exc))
     return 0

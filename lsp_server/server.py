@@ -7,7 +7,8 @@ Work lives elsewhere: `completions` (pipeline calls, debounce, cache, faults), `
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator, Mapping
+import os
+from collections.abc import Callable, Generator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,7 @@ class CodewardServer(LanguageServer):
         super().__init__("codeward", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
                          protocol_cls=CodewardProtocol)
         self.session_only = False  # True for a TCP session: `exit` then closes the connection, not the process
+        self.process_info: Callable[[], dict[str, Any]] | None = None  # the per-user server's counts, for stats
         self.cli_overrides = dict(cli_overrides or {})
         self.stats = Stats()
         self.client_log = ClientLog(self._send_log)
@@ -211,7 +213,9 @@ def build_server(engine_factory: EngineFactory = make_engine,
 
     @server.feature(STATS_METHOD)
     def stats(ls: CodewardServer, params: Any) -> dict[str, Any]:
-        return {**ls.stats.as_dict(ls.service.engine_counters()), "settings": ls.service.settings_dict()}
+        process = ls.process_info() if ls.process_info is not None else {"pid": os.getpid(), "mode": "single"}
+        return {**ls.stats.as_dict(ls.service.engine_counters()), "settings": ls.service.settings_dict(),
+                "process": process}
 
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: CodewardServer, params: None) -> None:

@@ -1,14 +1,20 @@
 -- codeward in Neovim 0.12+: inline completions (ghost text) from `codeward serve`, checked before they are shown.
 --
 -- Use: copy this file to ~/.config/nvim/plugin/codeward.lua (or `:luafile` it). Options, set before it runs:
---   vim.g.codeward_cmd          command that starts the server (default { 'codeward', 'serve' })
+--   vim.g.codeward_cmd          command that starts the server (default { 'codeward', 'serve', '--daemon' }: every
+--                               Neovim of yours shares one per-user server and one loaded model; { 'codeward',
+--                               'serve' } gives this Neovim a server of its own)
 --   vim.g.codeward_init_options codeward settings, nested snake_case as in codeward.toml,
---                               e.g. { engine = { max_new_tokens = 48 }, context = { policy = 'instruct' } }
+--                               e.g. { engine = { max_new_tokens = 48 }, context = { policy = 'instruct' } };
+--                               a remote model server (vLLM, llama.cpp's server):
+--                               { engine = { engine = 'openai', base_url = 'http://gpu-box:8000/v1',
+--                                            model = 'Qwen/Qwen2.5-Coder-1.5B' } } with its API key, if any, in
+--                               the environment variable CODEWARD_API_KEY (engine.api_key_env names another)
 -- Keys in insert mode: <Tab> accepts the suggestion, <M-]> / <M-[> cycle through suggestions, <C-Space> asks for
 -- the completion-menu fallback.
 
 vim.lsp.config('codeward', {
-  cmd = vim.g.codeward_cmd or { 'codeward', 'serve' },
+  cmd = vim.g.codeward_cmd or { 'codeward', 'serve', '--daemon' },
   filetypes = { 'python' },
   root_markers = { 'codeward.toml', 'pyproject.toml', '.git' },
   init_options = vim.g.codeward_init_options or vim.empty_dict(),

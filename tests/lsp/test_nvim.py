@@ -24,8 +24,13 @@ def nvim_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     source = work / "greet.py"
     source.write_text("def greet(name):\n" + LINE + "\n", encoding="utf-8")
     out = work / "out.json"
+    runtime = work / "run"
+    runtime.mkdir(mode=0o700)
     env = {**os.environ,
-           "CODEWARD_NVIM_CMD": json.dumps([sys.executable, "-m", "codeward", "serve"]),
+           # the snippet's default command (`codeward serve --daemon`), with this interpreter and a short idle time
+           "CODEWARD_NVIM_CMD": json.dumps([sys.executable, "-m", "codeward", "serve", "--daemon",
+                                            "--idle-timeout", "5"]),
+           "CODEWARD_RUNTIME_DIR": str(runtime),
            "CODEWARD_NVIM_OPTIONS": json.dumps({"completion": {"debounce_ms": 0, "timeout_s": 120},
                                                 "engine": {"max_new_tokens": 4, "n_ctx": 1024}}),
            "CODEWARD_NVIM_SETUP": str(ROOT / "editors" / "nvim" / "codeward.lua"),
