@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.codeward-installed
 
-.PHONY: install install-1.5b demo test lint bench dist clean
+.PHONY: install install-1.5b demo test vscode-test lint bench dist clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,13 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -ra
+	$(MAKE) vscode-test
+
+# The VS Code extension (Node 20 + npm from the registry, pinned by package-lock.json): lint, type-check, unit tests,
+# the integration test against this venv's `codeward serve`, then the .vsix and its manifest.
+vscode-test: $(STAMP)
+	cd vscode-client && npm ci --no-audit --no-fund && npm run lint && npm run typecheck && \
+		CODEWARD_TEST_SERVER=$(abspath $(VENV))/bin/codeward npm test && npm run package && npm run test:vsix
 
 lint: $(STAMP)
 	$(PY) -m ruff check codeward model safety eval lsp_server tests bench
@@ -50,10 +57,13 @@ lint: $(STAMP)
 bench: $(STAMP)
 	@echo "benchmarks are run one by one: see README (bench/*.py)"
 
-# Release artifacts in dist/: the wheel and the sdist (PEP 517 hooks of the venv's setuptools; nothing downloaded).
+# Release artifacts in dist/: the wheel and the sdist (PEP 517 hooks of the venv's setuptools; nothing downloaded)
+# and the VS Code extension's .vsix.
 dist: $(STAMP)
 	rm -rf dist build
 	$(PY) -m codeward.cli.dist dist
+	cd vscode-client && npm ci --no-audit --no-fund && npm run package
+	cp vscode-client/codeward.vsix dist/
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

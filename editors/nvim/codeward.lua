@@ -8,7 +8,7 @@
 --                               e.g. { engine = { max_new_tokens = 48 }, context = { policy = 'instruct' } };
 --                               a remote model server (vLLM, llama.cpp's server):
 --                               { engine = { engine = 'openai', base_url = 'http://gpu-box:8000/v1',
---                                            model = 'Qwen/Qwen2.5-Coder-1.5B' } } with its API key, if any, in
+--                                            model = 'qwen2.5-coder-7b' } } (the --served-model-name) with its API key, if any, in
 --                               the environment variable CODEWARD_API_KEY (engine.api_key_env names another)
 -- Keys in insert mode: <Tab> accepts the suggestion, <M-]> / <M-[> cycle through suggestions, <C-Space> asks for
 -- the completion-menu fallback.

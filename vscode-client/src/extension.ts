@@ -1,0 +1,195 @@
+// codeward for VS Code: starts `codeward serve` (the per-user server by default), sends the settings the user set,
+// shows a status bar item, and offers toggle / stats / review / restart commands.
+
+import { execFile } from "node:child_process";
+import * as path from "node:path";
+import * as vscode from "vscode";
+import { LanguageClient, type LanguageClientOptions, type ServerOptions } from "vscode-languageclient/node";
+import { NotFound, type ServerCommand, commandLine, findServer, nodeProbe, serveArgs } from "./discovery";
+import { contributedKeys, explicitSettings, toServerOptions } from "./settings";
+import { Status } from "./status";
+
+let client: LanguageClient | undefined;
+let server: ServerCommand | undefined;
+const status = new Status();
+
+async function interpreter(): Promise<string | undefined> {
+  try {  // the Python extension's selected interpreter, when it is installed
+    const python = vscode.extensions.getExtension("ms-python.python");
+    const api = python?.isActive ? python.exports : await python?.activate();
+    const env = api?.environments?.getActiveEnvironmentPath?.();
+    if (env?.path) {
+      return env.path as string;
+    }
+  } catch {
+    // fall through to the setting
+  }
+  return vscode.workspace.getConfiguration("python").get<string>("defaultInterpreterPath") || undefined;
+}
+
+function serverOptionsNow(packageJson: object): Record<string, Record<string, unknown>> {
+  const config = vscode.workspace.getConfiguration("codeward");
+  return toServerOptions(explicitSettings(contributedKeys(packageJson), (k) => config.inspect(k)));
+}
+
+function run(args: string[]): Promise<string> {
+  if (!server) {
+    return Promise.reject(new Error("the codeward server was not found"));
+  }
+  const line = commandLine(server, args);
+  return new Promise((resolve, reject) => {
+    execFile(line.command, line.args, { maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      // `review` exits 1 when it has findings: only a missing output is a failure
+      if (error && !stdout) {
+        reject(new Error(stderr || error.message));
+      } else {
+        resolve(stdout);
+      }
+    });
+  });
+}
+
+async function offerModelInstall(): Promise<void> {
+  let listing: { models?: { name: string; default?: boolean; assembled?: boolean; installed?: boolean }[] };
+  try {
+    listing = JSON.parse(await run(["models", "list", "--json"]));
+  } catch {
+    return;  // an older codeward or a remote setup: the first completion says what is wrong
+  }
+  const model = listing.models?.find((m) => m.default);
+  if (!model || model.assembled || !model.installed) {
+    return;
+  }
+  const choice = await vscode.window.showInformationMessage(
+    `codeward: the default model ${model.name} is not assembled yet; the first suggestion would wait for it ` +
+    "(about a minute).", "Assemble now", "Later");
+  if (choice === "Assemble now") {
+    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification,
+      title: `codeward: assembling ${model.name}` }, () => run(["models", "install", model.name]));
+  }
+}
+
+async function start(context: vscode.ExtensionContext, bar: vscode.StatusBarItem): Promise<void> {
+  const config = vscode.workspace.getConfiguration("codeward");
+  try {
+    server = findServer(config.get<string>("client.serverPath", ""), await interpreter(), nodeProbe);
+  } catch (error) {
+    if (!(error instanceof NotFound)) {
+      throw error;
+    }
+    status.fail(error.message);
+    refresh(bar);
+    const choice = await vscode.window.showErrorMessage(error.message, "Install instructions");
+    if (choice) {
+      await vscode.commands.executeCommand("markdown.showPreview",
+        vscode.Uri.joinPath(context.extensionUri, "README.md"));
+    }
+    return;
+  }
+  await offerModelInstall();
+  const line = commandLine(server, serveArgs(config.get<boolean>("client.useDaemon", true)));
+  const serverOptions: ServerOptions = { command: line.command, args: line.args };
+  const packageJson = context.extension.packageJSON as object;
+  const clientOptions: LanguageClientOptions = {
+    documentSelector: [{ language: "python" }],
+    initializationOptions: serverOptionsNow(packageJson),
+    middleware: {
+      workspace: {  // the server pulls section "codeward": answer with what the user set, in the server's keys
+        configuration: (params, token, next) =>
+          params.items.some((i) => i.section === "codeward")
+            ? params.items.map((i) => (i.section === "codeward" ? serverOptionsNow(packageJson) : null))
+            : next(params, token),
+      },
+      provideInlineCompletionItems: async (document, position, ctx, token, next) => {
+        status.begin();
+        refresh(bar);
+        const t0 = Date.now();
+        try {
+          return await next(document, position, ctx, token);
+        } finally {
+          status.end(Date.now() - t0);
+          refresh(bar);
+        }
+      },
+    },
+  };
+  client = new LanguageClient("codeward", "codeward", serverOptions, clientOptions);
+  try {
+    await client.start();
+    const info = client.initializeResult?.serverInfo;
+    status.started(String(config.get("engine.model", "")) || info?.name || "codeward");
+    status.setEnabled(config.get<boolean>("completion.enabled", true));
+  } catch (error) {
+    status.fail(`the codeward server did not start: ${String(error)}`);
+  }
+  refresh(bar);
+}
+
+function refresh(bar: vscode.StatusBarItem): void {
+  bar.text = status.text();
+  bar.tooltip = status.tooltip();
+  bar.show();
+}
+
+async function review(diagnostics: vscode.DiagnosticCollection): Promise<void> {
+  const editor = vscode.window.activeTextEditor;
+  if (!editor) {
+    return;
+  }
+  const doc = editor.document;
+  const out = JSON.parse(await run(["review", "--format", "json", doc.uri.fsPath]));
+  const levels: Record<string, vscode.DiagnosticSeverity> = { high: vscode.DiagnosticSeverity.Error,
+    medium: vscode.DiagnosticSeverity.Warning, low: vscode.DiagnosticSeverity.Information };
+  const found = (out.files?.[0]?.findings ?? []) as { line: number; end_line: number; col: number; rule_id: string;
+    severity: string; message: string }[];
+  diagnostics.set(doc.uri, found.map((f) => {
+    const d = new vscode.Diagnostic(new vscode.Range(f.line - 1, f.col, f.end_line - 1, 1e6), f.message,
+      levels[f.severity] ?? vscode.DiagnosticSeverity.Information);
+    d.source = "codeward review";
+    d.code = f.rule_id;
+    return d;
+  }));
+  vscode.window.showInformationMessage(`codeward review: ${found.length} finding(s) in ${path.basename(doc.fileName)}`);
+}
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  const bar = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Right, 100);
+  bar.command = "codeward.showStats";
+  const reviewed = vscode.languages.createDiagnosticCollection("codeward-review");
+  context.subscriptions.push(bar, reviewed,
+    vscode.commands.registerCommand("codeward.toggleCompletions", async () => {
+      const config = vscode.workspace.getConfiguration("codeward");
+      const enabled = !config.get<boolean>("completion.enabled", true);
+      await config.update("completion.enabled", enabled, vscode.ConfigurationTarget.Global);
+      status.setEnabled(enabled);
+      refresh(bar);
+    }),
+    vscode.commands.registerCommand("codeward.showStats", async () => {
+      if (!client) {
+        return;
+      }
+      const stats = await client.sendRequest("codeward/stats", {});
+      const doc = await vscode.workspace.openTextDocument({ language: "json",
+        content: JSON.stringify(stats, null, 2) });
+      await vscode.window.showTextDocument(doc, { preview: true });
+    }),
+    vscode.commands.registerCommand("codeward.reviewFile", () => review(reviewed).catch((e) =>
+      vscode.window.showErrorMessage(`codeward review failed: ${String(e)}`))),
+    vscode.commands.registerCommand("codeward.restartServer", async () => {
+      await client?.stop();
+      client = undefined;
+      await start(context, bar);
+    }),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration("codeward.completion.enabled")) {
+        status.setEnabled(vscode.workspace.getConfiguration("codeward").get<boolean>("completion.enabled", true));
+        refresh(bar);
+      }
+    }),
+  );
+  await start(context, bar);
+}
+
+export async function deactivate(): Promise<void> {
+  await client?.stop();
+}
