@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.codeward-installed
 
-.PHONY: install install-1.5b demo test vscode-test lint bench dist clean
+.PHONY: install install-1.5b demo test vscode-test ui-test lint bench dist clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,14 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	@echo "benchmarks are run one by one: see README (bench/*.py)"
+
+# By hand, not in `make test` (apt packages as root, ~300 MB of code-server): real VS Code (code-server 4.99.4) with
+# the .vsix in headless Chromium shows codeward's ghost text; screenshot in $(UI_DIR)/ghost.png.
+UI_DIR ?= /tmp/codeward-ui
+ui-test: $(STAMP)
+	cd vscode-client && npm ci --no-audit --no-fund && npm run package
+	UI_DIR=$(UI_DIR) sh vscode-client/ui-test/install.sh
+	UI_DIR=$(UI_DIR) sh vscode-client/ui-test/run.sh
 
 # Release artifacts in dist/: the wheel and the sdist (PEP 517 hooks of the venv's setuptools; nothing downloaded)
 # and the VS Code extension's .vsix.

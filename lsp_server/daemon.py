@@ -26,10 +26,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pygls.io_ import run_async
-
 from codeward.lsp_server.server import CodewardServer
-from codeward.lsp_server.tcp import end_session
+from codeward.lsp_server.tcp import run_session
 from codeward.lsp_server.telemetry import state_dir
 
 log = logging.getLogger("codeward.lsp")
@@ -87,23 +85,15 @@ class DaemonSessions:
         self.total += 1
         n = self.total
         server = self._make()
-        server.session_only = True
         server.process_info = lambda: {"pid": os.getpid(), "mode": "daemon", "sessions": self.active,
                                        "sessions_total": self.total, **(self._info() if self._info else {})}
-        server.protocol.set_writer(writer)  # type: ignore[arg-type]
-        log.info("session %d started (%d active)", n, self.active)
         try:
-            await run_async(stop_event=threading.Event(), reader=reader, protocol=server.protocol, logger=log,
-                            error_handler=server.report_server_error)
-        except (ConnectionError, asyncio.IncompleteReadError) as exc:
-            log.info("session %d lost: %s", n, exc)
+            await run_session(server, reader, writer, f"{n} ({self.active} active)")
         finally:
-            await end_session(server)
             self.active -= 1
             self._idle_since = time.monotonic()
             self._writers.discard(writer)
             writer.close()
-            log.info("session %d ended (%d active)", n, self.active)
             if task is not None:
                 self._tasks.discard(task)
 

@@ -69,18 +69,7 @@ class TcpSessions:
                 self._tasks.discard(task)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: Any) -> None:
-        server = self._make()
-        server.session_only = True
-        server.protocol.set_writer(writer)  # type: ignore[arg-type]
-        log.info("session from %s started", peer)
-        try:
-            await run_async(stop_event=threading.Event(), reader=reader, protocol=server.protocol, logger=log,
-                            error_handler=server.report_server_error)
-        except (ConnectionError, asyncio.IncompleteReadError) as exc:
-            log.info("session from %s lost: %s", peer, exc)
-        finally:
-            await end_session(server)
-            log.info("session from %s ended", peer)
+        await run_session(self._make(), reader, writer, f"from {peer}")
 
     def stop(self) -> None:
         """Refuse waiting connections and end the active session (its read loop sees the end of the stream)."""
@@ -91,6 +80,22 @@ class TcpSessions:
     async def wait(self) -> None:
         """Until every session has ended and released its engine."""
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+async def run_session(server: CodewardServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                      name: str) -> None:
+    """One LSP session of `server` on a connection (its `exit` ends the session, not the process), then its end."""
+    server.session_only = True
+    server.protocol.set_writer(writer)  # type: ignore[arg-type]
+    log.info("session %s started", name)
+    try:
+        await run_async(stop_event=threading.Event(), reader=reader, protocol=server.protocol, logger=log,
+                        error_handler=server.report_server_error)
+    except (ConnectionError, asyncio.IncompleteReadError) as exc:
+        log.info("session %s lost: %s", name, exc)
+    finally:
+        await end_session(server)
+        log.info("session %s ended", name)
 
 
 async def end_session(server: CodewardServer) -> None:

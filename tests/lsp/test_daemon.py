@@ -3,7 +3,6 @@ loaded model; one editor leaving does not stop the other; the socket is private;
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import subprocess
@@ -14,60 +13,29 @@ from typing import Any
 
 import pytest
 
+from .raw_client import RawClient
+
 DOC = "import os\n\n\ndef list_dir(path):\n    "
 
 
-class Editor:
+class Editor(RawClient):
     """A minimal LSP client over the stdio of `codeward serve --daemon`, as an editor starts it."""
 
     def __init__(self, env: dict[str, str], *extra: str) -> None:
         self.proc = subprocess.Popen([sys.executable, "-m", "codeward", "serve", "--daemon", *extra],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-        self.next_id = 0
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        stdin = self.proc.stdin
 
-    def send(self, method: str, params: Any = None, request: bool = True) -> int | None:
-        message: dict[str, Any] = {"jsonrpc": "2.0", "method": method, "params": params}
-        if request:
-            self.next_id += 1
-            message["id"] = self.next_id
-        body = json.dumps(message).encode()
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-        self.proc.stdin.flush()
-        return message.get("id")
+        def write(data: bytes) -> None:
+            stdin.write(data)
+            stdin.flush()
 
-    def receive(self) -> dict[str, Any] | None:
-        assert self.proc.stdout is not None
-        length = 0
-        while True:
-            line = self.proc.stdout.readline()
-            if not line:
-                return None
-            if line == b"\r\n":
-                break
-            name, _, value = line.decode().partition(":")
-            if name.lower() == "content-length":
-                length = int(value)
-        return json.loads(self.proc.stdout.read(length))
+        super().__init__(self.proc.stdout, write)
 
-    def request(self, method: str, params: Any = None) -> Any:
-        msg_id = self.send(method, params)
-        while True:
-            message = self.receive()
-            if message is None:
-                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                raise AssertionError(f"the relay closed before answering {method}: {err}")
-            if message.get("id") == msg_id and "method" not in message:
-                assert "error" not in message, message
-                return message["result"]
-            if "method" in message and "id" in message:  # a request from the server (configuration): answer it
-                self.reply(message["id"], [{}] if message["method"] == "workspace/configuration" else None)
-
-    def reply(self, msg_id: Any, result: Any) -> None:
-        body = json.dumps({"jsonrpc": "2.0", "id": msg_id, "result": result}).encode()
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-        self.proc.stdin.flush()
+    def closed_early(self, method: str) -> str:
+        err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+        return f"the relay closed before answering {method}: {err}"
 
     def start(self, uri: str) -> None:
         result = self.request("initialize", {"processId": os.getpid(), "rootUri": None, "capabilities": {},

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from .raw_client import RawClient
+
 FAKE_SERVER = Path(__file__).with_name("fake_server.py")
 DOC_URI = "file:///tmp/codeward-tcp/run.py"
 DOC = "import subprocess\n\n\ndef run(cmd):\n    "
@@ -27,45 +29,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class Session:
-    """A minimal LSP client over one TCP connection (requests answered in order; notifications skipped)."""
+class Session(RawClient):
+    """A minimal LSP client over one TCP connection."""
 
     def __init__(self, port: int) -> None:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=20)
-        self.stream = self.sock.makefile("rb")
-        self.next_id = 0
-
-    def send(self, method: str, params: Any = None, request: bool = True) -> int | None:
-        message: dict[str, Any] = {"jsonrpc": "2.0", "method": method, "params": params}
-        if request:
-            self.next_id += 1
-            message["id"] = self.next_id
-        body = json.dumps(message).encode()
-        self.sock.sendall(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-        return message.get("id")
-
-    def receive(self) -> dict[str, Any] | None:
-        """The next message from the server, or None when it closed the connection."""
-        length = 0
-        while True:
-            line = self.stream.readline()
-            if not line:
-                return None
-            if line == b"\r\n":
-                break
-            name, _, value = line.decode().partition(":")
-            if name.lower() == "content-length":
-                length = int(value)
-        return json.loads(self.stream.read(length))
-
-    def request(self, method: str, params: Any = None) -> Any:
-        msg_id = self.send(method, params)
-        while True:
-            message = self.receive()
-            assert message is not None, f"the server closed the connection before answering {method}"
-            if message.get("id") == msg_id and "method" not in message:
-                assert "error" not in message, message
-                return message["result"]
+        super().__init__(self.sock.makefile("rb"), self.sock.sendall)
 
     def initialize(self, options: dict[str, Any] | None = None) -> dict[str, Any]:
         result = self.request("initialize", {"processId": None, "rootUri": None, "capabilities": {},

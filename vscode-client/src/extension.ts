@@ -49,6 +49,16 @@ function run(args: string[]): Promise<string> {
   });
 }
 
+/** The model the server will load, as far as the extension can tell: the VS Code setting, else the environment's
+ * CODEWARD_ENGINE_MODEL, else codeward's default (codeward.toml is the server's to read). */
+function modelInForce(): string | undefined {
+  const seen = vscode.workspace.getConfiguration("codeward").inspect<string>("engine.model");
+  return seen?.workspaceFolderValue ?? seen?.workspaceValue ?? seen?.globalValue ?? process.env.CODEWARD_ENGINE_MODEL;
+}
+
+/** When the model in force is a registry model whose parts are installed but not assembled yet, offer to assemble
+ * it now with a progress notification (the first suggestion would otherwise wait for it). Not awaited by start: a
+ * user who ignores the offer still gets a server. */
 async function offerModelInstall(): Promise<void> {
   let listing: { models?: { name: string; default?: boolean; assembled?: boolean; installed?: boolean }[] };
   try {
@@ -56,7 +66,9 @@ async function offerModelInstall(): Promise<void> {
   } catch {
     return;  // an older codeward or a remote setup: the first completion says what is wrong
   }
-  const model = listing.models?.find((m) => m.default);
+  const wanted = modelInForce();
+  const model = listing.models?.find((m) => (wanted && wanted !== "embedded" && wanted !== "default"
+    ? m.name === wanted : m.default));
   if (!model || model.assembled || !model.installed) {
     return;
   }
@@ -86,7 +98,7 @@ async function start(context: vscode.ExtensionContext, bar: vscode.StatusBarItem
     }
     return;
   }
-  await offerModelInstall();
+  void offerModelInstall();
   const line = commandLine(server, serveArgs(config.get<boolean>("client.useDaemon", true)));
   const serverOptions: ServerOptions = { command: line.command, args: line.args };
   const packageJson = context.extension.packageJSON as object;

@@ -1,0 +1,55 @@
+"""A minimal LSP client over any byte stream (a TCP connection, a relay's stdio): requests answered in order,
+notifications skipped, the server's own requests answered (configuration: empty)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, BinaryIO
+
+
+class RawClient:
+    def __init__(self, stream: BinaryIO, write: Callable[[bytes], None]) -> None:
+        self.stream, self._write = stream, write
+        self.next_id = 0
+
+    def _frame(self, message: dict[str, Any]) -> None:
+        body = json.dumps(message).encode()
+        self._write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    def send(self, method: str, params: Any = None, request: bool = True) -> int | None:
+        message: dict[str, Any] = {"jsonrpc": "2.0", "method": method, "params": params}
+        if request:
+            self.next_id += 1
+            message["id"] = self.next_id
+        self._frame(message)
+        return message.get("id")
+
+    def receive(self) -> dict[str, Any] | None:
+        """The next message from the server, or None when it closed the connection."""
+        length = 0
+        while True:
+            line = self.stream.readline()
+            if not line:
+                return None
+            if line == b"\r\n":
+                break
+            name, _, value = line.decode().partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        return json.loads(self.stream.read(length))
+
+    def closed_early(self, method: str) -> str:
+        return f"the server closed the connection before answering {method}"
+
+    def request(self, method: str, params: Any = None) -> Any:
+        msg_id = self.send(method, params)
+        while True:
+            message = self.receive()
+            assert message is not None, self.closed_early(method)
+            if message.get("id") == msg_id and "method" not in message:
+                assert "error" not in message, message
+                return message["result"]
+            if "method" in message and "id" in message:  # a request from the server: answer it
+                result = [{}] if message["method"] == "workspace/configuration" else None
+                self._frame({"jsonrpc": "2.0", "id": message["id"], "result": result})
