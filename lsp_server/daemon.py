@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from codeward.lsp_server.server import CodewardServer
-from codeward.lsp_server.tcp import run_session
+from codeward.lsp_server.tcp import Connections, run_session
 from codeward.lsp_server.telemetry import state_dir
 
 log = logging.getLogger("codeward.lsp")
@@ -61,11 +61,12 @@ def socket_path() -> Path:
     return runtime_dir() / "serve.sock"
 
 
-class DaemonSessions:
+class DaemonSessions(Connections):
     """Concurrent LSP sessions, each on a fresh server made by `make_server`; counts them for the idle timer."""
 
     def __init__(self, make_server: Callable[[], CodewardServer], idle_timeout: float,
                  info: Callable[[], dict[str, Any]] | None = None) -> None:
+        super().__init__()
         self._make = make_server
         self._info = info
         self.idle_timeout = idle_timeout
@@ -73,14 +74,8 @@ class DaemonSessions:
         self.total = 0
         self.stop = asyncio.Event()
         self._idle_since = time.monotonic()
-        self._writers: set[asyncio.StreamWriter] = set()
-        self._tasks: set[asyncio.Task[Any]] = set()
 
     async def connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
-        self._writers.add(writer)
         self.active += 1
         self.total += 1
         n = self.total
@@ -88,14 +83,11 @@ class DaemonSessions:
         server.process_info = lambda: {"pid": os.getpid(), "mode": "daemon", "sessions": self.active,
                                        "sessions_total": self.total, **(self._info() if self._info else {})}
         try:
-            await run_session(server, reader, writer, f"{n} ({self.active} active)")
+            with self.tracked(writer):
+                await run_session(server, reader, writer, f"{n} ({self.active} active)")
         finally:
             self.active -= 1
             self._idle_since = time.monotonic()
-            self._writers.discard(writer)
-            writer.close()
-            if task is not None:
-                self._tasks.discard(task)
 
     async def watch_idle(self) -> None:
         """Set `stop` once no session has been active for `idle_timeout` seconds."""
@@ -106,9 +98,8 @@ class DaemonSessions:
                 self.stop.set()
 
     async def close(self) -> None:
-        for writer in list(self._writers):
-            writer.close()
-        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        self.close_all()
+        await self.wait()
 
 
 def serve_daemon(make_server: Callable[[], CodewardServer], path: Path, idle_timeout: float = IDLE_TIMEOUT_S,

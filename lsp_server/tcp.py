@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from pygls.io_ import run_async
@@ -35,38 +36,59 @@ class _Discard:
         return None
 
 
-class TcpSessions:
+class Connections:
+    """The open connections of a listener and the tasks serving them, so that stopping can close them and wait."""
+
+    def __init__(self) -> None:
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    @contextlib.contextmanager
+    def tracked(self, writer: asyncio.StreamWriter) -> Iterator[None]:
+        """Count this connection (and the task serving it) while the block runs; close it after."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        self._writers.add(writer)
+        try:
+            yield
+        finally:
+            self._writers.discard(writer)
+            writer.close()
+            if task is not None:
+                self._tasks.discard(task)
+
+    def close_all(self) -> None:
+        for writer in list(self._writers):
+            writer.close()
+
+    async def wait(self) -> None:
+        """Until every connection's session has ended and released its engine."""
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+class TcpSessions(Connections):
     """One LSP session at a time, each on a fresh server (its own documents, settings and engine), so that two
     editors never share pygls's single protocol and writer and only one model is loaded. A connection that
     arrives during a session waits for its turn; a connection that closes at once (a port probe) is a session
     that ends at once."""
 
     def __init__(self, make_server: Callable[[], CodewardServer]) -> None:
+        super().__init__()
         self._make = make_server
         self._turn = asyncio.Lock()
         self._stopping = False
-        self._writers: set[asyncio.StreamWriter] = set()
-        self._tasks: set[asyncio.Task[Any]] = set()
 
     async def connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """asyncio's callback for each accepted connection."""
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
-        self._writers.add(writer)
         peer = writer.get_extra_info("peername")
-        try:
+        with self.tracked(writer):
             if self._turn.locked():
                 log.warning("connection from %s waits: another editor's session is active (codeward serves one "
                             "session at a time over TCP)", peer)
             async with self._turn:
                 if not self._stopping:
                     await self._serve(reader, writer, peer)
-        finally:
-            self._writers.discard(writer)
-            writer.close()
-            if task is not None:
-                self._tasks.discard(task)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: Any) -> None:
         await run_session(self._make(), reader, writer, f"from {peer}")
@@ -74,12 +96,7 @@ class TcpSessions:
     def stop(self) -> None:
         """Refuse waiting connections and end the active session (its read loop sees the end of the stream)."""
         self._stopping = True
-        for writer in list(self._writers):
-            writer.close()
-
-    async def wait(self) -> None:
-        """Until every session has ended and released its engine."""
-        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        self.close_all()
 
 
 async def run_session(server: CodewardServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
