@@ -83,7 +83,16 @@ class _Dispatch(cst.CSTVisitor):
 
 def _load_rule_modules() -> None:
     """Import the modules that define rules (they register on import)."""
-    from codeward.safety import rules_bugs, rules_crypto, rules_security  # noqa: F401
+    from codeward.safety import rules_bugs, rules_crypto, rules_security, rules_subtle  # noqa: F401
+
+
+def context_rule_ids() -> frozenset[str]:
+    """The rules that judge whether code a model reads looks buggy (its bug rules and subtle-bug rules, not the
+    security ones): what the editor's context diagnostics report."""
+    from codeward.safety import rules_bugs, rules_subtle
+
+    return frozenset(rid for rid, cls in all_rules().items() if cls.__module__ in (rules_bugs.__name__,
+                                                                                  rules_subtle.__name__))
 
 
 def all_rules() -> dict[str, type[Rule]]:

@@ -51,3 +51,12 @@ def test_rules_table_lists_every_rule() -> None:
         assert cls.message in row and cls.severity in row
         if cls.cwe:
             assert f"CWE-{cls.cwe}" in row
+
+
+def test_the_context_rules_are_the_bug_and_subtle_bug_rules_not_the_security_ones() -> None:
+    from codeward.safety.rules import context_rule_ids
+
+    ids = context_rule_ids()
+    assert {"CW101", "CW109", "CW121", "CW125"} <= ids
+    assert not ids & {"CW110", "CW113", "CW120"}
+    assert all(RULES[r].cwe is None for r in ids)
