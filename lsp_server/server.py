@@ -22,6 +22,7 @@ from codeward.completion.types import CompletionRequest
 from codeward.config import Settings
 from codeward.lsp_server import options
 from codeward.lsp_server.completions import CompletionService, EngineFactory
+from codeward.lsp_server.context_diagnostics import ContextDiagnostics
 from codeward.lsp_server.diagnostics import AcceptedFindings
 from codeward.lsp_server.documents import DocumentError, Snapshot, file_path, request_for, snapshot
 from codeward.lsp_server.items import ACCEPT_COMMAND, completion_items, inline_items
@@ -66,6 +67,7 @@ class CodewardServer(LanguageServer):
         settings, _ = options.resolve({}, self.cli_overrides, None)
         self.service = CompletionService(settings, engine_factory, self.client_log, self.stats)
         self.accepted = AcceptedFindings()
+        self.context_diagnostics = ContextDiagnostics(self.publish_diagnostics, self._context_checked)
         self.pending_problems: list[str] = []
         self.root: Path | None = None
         self.init_options: Mapping[str, Any] = {}
@@ -96,6 +98,27 @@ class CodewardServer(LanguageServer):
         self.pending_problems = []
         self.window_show_message(types.ShowMessageParams(
             type=types.MessageType.Warning, message=f"codeward: invalid settings ignored, defaults used: {text}"))
+
+    def _context_checked(self, n_findings: int) -> None:
+        self.stats.context_checks += 1
+        self.stats.context_findings = n_findings
+
+    def publish_diagnostics(self, uri: str) -> None:
+        """Publish everything codeward says about `uri`: findings of accepted suggestions and context diagnostics."""
+        snap = self.snapshot_or_log(uri) if uri in self.workspace.text_documents else None
+        if snap is None:
+            self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+            return
+        diags = self.accepted.diagnostics(snap)
+        seen = {(d.code, d.range.start.line) for d in diags}
+        diags += [d for d in self.context_diagnostics.diagnostics(snap) if (d.code, d.range.start.line) not in seen]
+        self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=diags))
+
+    def check_context(self, uri: str, line: int) -> None:
+        """After a pause in typing, check the code around `line` for likely bugs (context diagnostics)."""
+        snap = self.snapshot_or_log(uri) if uri in self.workspace.text_documents else None
+        if snap is not None:
+            self.context_diagnostics.schedule(uri, snap.text, line, self.settings)
 
     def write_stats_log(self) -> None:
         """Append this session's counts and timings (no code) to the stats log in the user's state directory."""
@@ -170,17 +193,21 @@ def build_server(engine_factory: EngineFactory = make_engine,
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: CodewardServer, params: types.DidOpenTextDocumentParams) -> None:
         doc = params.text_document
-        ls.service.schedule_prefill(doc.uri, ls.request_at(doc.uri, opening_position(
-            doc.text, ls.settings.context.prefix_tokens)))
+        opening = opening_position(doc.text, ls.settings.context.prefix_tokens)
+        ls.service.schedule_prefill(doc.uri, ls.request_at(doc.uri, opening))
+        ls.check_context(doc.uri, opening.line)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: CodewardServer, params: types.DidChangeTextDocumentParams) -> None:
         uri = params.text_document.uri
-        ls.service.changed(uri, ls.request_at(uri, edited_position(params.content_changes)))
+        edited = edited_position(params.content_changes)
+        ls.service.changed(uri, ls.request_at(uri, edited))
+        ls.check_context(uri, edited.line)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: CodewardServer, params: types.DidCloseTextDocumentParams) -> None:
         ls.accepted.forget(params.text_document.uri)
+        ls.context_diagnostics.forget(params.text_document.uri)
         ls.service.forget(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
@@ -287,8 +314,5 @@ def accept(ls: CodewardServer, arguments: list[Any] | None) -> bool:
     ls.stats.accepted += 1
     ls.stats.accepted_chars += len(suggestion.text)
     ls.accepted.add(uri, suggestion.id, suggestion.findings)
-    snap = ls.snapshot_or_log(uri)
-    if snap is not None:
-        ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
-            uri=uri, diagnostics=ls.accepted.diagnostics(snap)))
+    ls.publish_diagnostics(uri)
     return True

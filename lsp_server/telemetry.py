@@ -63,6 +63,8 @@ class Stats:
     prefills: int = 0  # background prefills that ran to the end
     prefills_cancelled: int = 0  # background prefills a request interrupted (what they evaluated is kept)
     cold_short: int = 0  # first requests in a cold document served with the short budget
+    context_checks: int = 0  # context diagnostics runs (the code around the cursor checked for likely bugs)
+    context_findings: int = 0  # likely bugs the last context check found
     safety_warmed: bool = False  # the safety checkers ran once while the model loaded
     settings_version: int = 0  # bumped each time the settings are re-resolved
     engine_ms: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))

@@ -12,8 +12,8 @@ from codeward.safety.settings import ACTIONS, SafetySettings
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CheckError", "Finding", "check_suggestion", "check_text", "decide", "error_shown", "splice",
-           "suggestion_lines", "warm_up"]
+__all__ = ["CheckError", "Finding", "check_suggestion", "check_text", "context_findings", "decide", "error_shown",
+           "splice", "suggestion_lines", "warm_up"]
 
 
 def _analyse(text: str, settings: SafetySettings, lines: tuple[int, int] | None,
@@ -37,6 +37,25 @@ def check_text(text: str, settings: SafetySettings | None = None, *,
 
     Bad or partial code never raises; a crashed checker raises CheckError (with the others' findings)."""
     return _analyse(text, settings or SafetySettings(), lines)
+
+
+def context_findings(text: str, settings: SafetySettings | None = None) -> list[Finding]:
+    """The likely bugs in code a model reads (the bug and subtle-bug CW rules only, no security or bandit checks:
+    cheap enough for every pause in typing), on the repaired tree, `# nosec` and disabled rules honoured."""
+    from codeward.safety.findings import is_suppressed, nosec_lines
+    from codeward.safety.repair import repair
+    from codeward.safety.rules import all_rules, context_rule_ids, run_rules
+
+    settings = settings or SafetySettings()
+    wanted = context_rule_ids() - {r.upper() for r in settings.disabled_rules}
+    rep = repair(text)
+    if rep.text is None or not wanted:
+        return []
+    found = run_rules(rep.text, disabled=set(all_rules()) - wanted, offset=rep.offset,
+                      module=None)
+    nosec = nosec_lines(text)
+    n_lines = len(split_lines(text))
+    return [f for f in found if 1 <= f.line <= n_lines and f.line not in rep.masked and not is_suppressed(f, nosec)]
 
 
 def warm_up(settings: SafetySettings | None = None) -> None:

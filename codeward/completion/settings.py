@@ -73,6 +73,10 @@ class ContextSettings:
                               "min": 0})
     snippet_lines: int = field(default=10, metadata={"help": "Lines per snippet window from other documents",
                                "min": 1})
+    diagnostics: bool = field(default=True, metadata={"help": "Editor: publish likely bugs in the code around the "
+                              "cursor (what the model reads) as diagnostics: suggestions may imitate them"})
+    diagnostics_delay_ms: int = field(default=400, metadata={"help": "Editor: the pause in typing after which the "
+                                      "code around the cursor is checked for likely bugs", "min": 0})
 
 
 @dataclass

@@ -1,0 +1,86 @@
+"""Context diagnostics: likely bugs in the code around the cursor — the lines the model reads — published as
+diagnostics after a pause in typing, because a model conditioned on buggy code writes worse code than it can.
+
+The check is the safety layer's bug and subtle-bug rules (`context_findings`: no security or bandit checks) on a
+window of lines around the last edit (the prompt's prefix budget and a little after), off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from lsprotocol import types
+
+from codeward.config import Settings
+from codeward.lsp_server.diagnostics import to_diagnostic
+from codeward.lsp_server.documents import Snapshot
+from codeward.safety.api import context_findings
+from codeward.safety.findings import Finding
+
+log = logging.getLogger("codeward.lsp")
+BEFORE_LINES, AFTER_LINES = 200, 30  # ~ the 768-token prefix budget at ~3-4 tokens a line, with room to spare
+NOTE = " (codeward reads this code as the model's context: suggestions may imitate it)"
+
+
+def window_findings(text: str, cursor_line: int, settings: Settings) -> list[Finding]:
+    """Context findings on the lines around 0-based `cursor_line`, numbered in the whole text."""
+    lines = text.split("\n")
+    start = max(0, cursor_line - BEFORE_LINES)
+    end = min(len(lines), cursor_line + AFTER_LINES + 1)
+    found = context_findings("\n".join(lines[start:end]), settings.safety)
+    return [f.shifted(start) for f in found]
+
+
+class ContextDiagnostics:
+    """Per document: the last check's findings, and the check waiting for the pause in typing."""
+
+    def __init__(self, publish: Callable[[str], None], on_check: Callable[[int], None] | None = None) -> None:
+        self._publish = publish
+        self._on_check = on_check
+        self._found: dict[str, list[Finding]] = {}
+        self._waiting: dict[str, asyncio.Task[None]] = {}
+
+    def schedule(self, uri: str, text: str, cursor_line: int, settings: Settings) -> None:
+        """Check `text` around `cursor_line` once typing pauses (a newer edit replaces a waiting check)."""
+        if not settings.context.diagnostics:
+            if self._found.pop(uri, None):
+                self._publish(uri)
+            return
+        old = self._waiting.pop(uri, None)
+        if old is not None:
+            old.cancel()
+        self._waiting[uri] = asyncio.ensure_future(self._check(uri, text, cursor_line, settings))
+
+    async def _check(self, uri: str, text: str, cursor_line: int, settings: Settings) -> None:
+        try:
+            await asyncio.sleep(settings.context.diagnostics_delay_ms / 1000)
+            found = await asyncio.to_thread(window_findings, text, cursor_line, settings)
+        except asyncio.CancelledError:
+            return
+        except Exception as exc:
+            log.warning("context diagnostics failed on %s: %s", uri, exc, exc_info=True)
+            return
+        if self._waiting.get(uri) is asyncio.current_task():
+            del self._waiting[uri]
+        if self._on_check is not None:
+            self._on_check(len(found))
+        if found or self._found.get(uri):
+            self._found[uri] = found
+            self._publish(uri)
+
+    def diagnostics(self, snap: Snapshot) -> list[types.Diagnostic]:
+        out = []
+        for f in self._found.get(snap.uri, []):
+            d = to_diagnostic(snap, f)
+            if "imitate" not in d.message:
+                d.message += NOTE
+            out.append(d)
+        return out
+
+    def forget(self, uri: str) -> None:
+        self._found.pop(uri, None)
+        task = self._waiting.pop(uri, None)
+        if task is not None:
+            task.cancel()
