@@ -213,6 +213,7 @@ class CompletionService:
         s.blocked += len(result.blocked)
         s.check_errors += sum(1 for o in result.outcomes if o.suggestion and o.suggestion.verdict == "error")
         s.unchecked += sum(1 for x in result.suggestions if x.verdict == "unchecked")
+        s.bug_copies += sum(1 for x in [*result.suggestions, *result.blocked] if x.copies_bug)
         s.last_prompt = result.prompt
         s.last_suggestions = [o.as_dict() for o in result.outcomes]
 

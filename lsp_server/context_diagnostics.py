@@ -16,7 +16,7 @@ from lsprotocol import types
 from codeward.config import Settings
 from codeward.lsp_server.diagnostics import to_diagnostic
 from codeward.lsp_server.documents import Snapshot
-from codeward.safety.api import context_findings
+from codeward.safety.api import context_findings_around
 from codeward.safety.findings import Finding
 
 log = logging.getLogger("codeward.lsp")
@@ -26,11 +26,7 @@ NOTE = " (codeward reads this code as the model's context: suggestions may imita
 
 def window_findings(text: str, cursor_line: int, settings: Settings) -> list[Finding]:
     """Context findings on the lines around 0-based `cursor_line`, numbered in the whole text."""
-    lines = text.split("\n")
-    start = max(0, cursor_line - BEFORE_LINES)
-    end = min(len(lines), cursor_line + AFTER_LINES + 1)
-    found = context_findings("\n".join(lines[start:end]), settings.safety)
-    return [f.shifted(start) for f in found]
+    return context_findings_around(text, cursor_line, settings.safety, BEFORE_LINES, AFTER_LINES)
 
 
 class ContextDiagnostics:

@@ -65,6 +65,7 @@ class Stats:
     cold_short: int = 0  # first requests in a cold document served with the short budget
     context_checks: int = 0  # context diagnostics runs (the code around the cursor checked for likely bugs)
     context_findings: int = 0  # likely bugs the last context check found
+    bug_copies: int = 0  # suggestions that repeat a likely bug of their context (safety.on_bug_copy)
     safety_warmed: bool = False  # the safety checkers ran once while the model loaded
     settings_version: int = 0  # bumped each time the settings are re-resolved
     engine_ms: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))

@@ -12,7 +12,7 @@ from codeward.safety.settings import ACTIONS, SafetySettings
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CheckError", "Finding", "check_suggestion", "check_text", "context_findings", "decide", "error_shown",
+__all__ = ["CheckError", "Finding", "check_suggestion", "check_text", "context_findings", "context_findings_around", "decide", "error_shown",
            "splice", "suggestion_lines", "warm_up"]
 
 
@@ -56,6 +56,16 @@ def context_findings(text: str, settings: SafetySettings | None = None) -> list[
     nosec = nosec_lines(text)
     n_lines = len(split_lines(text))
     return [f for f in found if 1 <= f.line <= n_lines and f.line not in rep.masked and not is_suppressed(f, nosec)]
+
+
+def context_findings_around(text: str, line: int, settings: SafetySettings | None = None, before: int = 200,
+                            after: int = 30) -> list[Finding]:
+    """`context_findings` on the lines around 0-based `line` (what a prompt's prefix budget holds, and a little
+    after), numbered in the whole text."""
+    lines = text.split("\n")
+    start = max(0, line - before)
+    end = min(len(lines), line + after + 1)
+    return [f.shifted(start) for f in context_findings("\n".join(lines[start:end]), settings)]
 
 
 def warm_up(settings: SafetySettings | None = None) -> None:

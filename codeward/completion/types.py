@@ -61,13 +61,14 @@ class Suggestion:
     findings: tuple[Finding, ...] = ()
     verdict: str = "allow"  # "allow" | "warn" | "block" | "unchecked" (safety off, not Python) | "error" (a checker failed)
     sample_index: int = 0
+    copies_bug: bool = False  # repeats a likely bug of the code around the cursor (safety.on_bug_copy)
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form (for `codeward complete --json`, stats and eval rows)."""
         return {"id": self.id, "text": self.text, "insert_text": self.insert_text,
                 "range": {"line": self.range.line, "start": self.range.start, "end": self.range.end},
                 "verdict": self.verdict, "findings": [f.as_dict() for f in self.findings],
-                "sample_index": self.sample_index}
+                "sample_index": self.sample_index, "copies_bug": self.copies_bug}
 
 
 @dataclass(frozen=True)
