@@ -20,7 +20,7 @@ from pygls.protocol.language_server import lsp_method
 from codeward import __version__
 from codeward.completion.types import CompletionRequest
 from codeward.config import Settings
-from codeward.lsp_server import options
+from codeward.lsp_server import code_actions, options
 from codeward.lsp_server.completions import CompletionService, EngineFactory
 from codeward.lsp_server.context_diagnostics import ContextDiagnostics
 from codeward.lsp_server.diagnostics import AcceptedFindings
@@ -237,6 +237,20 @@ def build_server(engine_factory: EngineFactory = make_engine,
     def did_partially_accept_completion(ls: CodewardServer, params: Any) -> None:
         ls.stats.partially_accepted += 1
         ls.stats.accepted_chars += accepted_length(params)
+
+    @server.feature(types.TEXT_DOCUMENT_CODE_ACTION,
+                    types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]))
+    def code_action(ls: CodewardServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+        snap = ls.snapshot_or_log(params.text_document.uri)
+        if snap is None:
+            return []
+        return code_actions.actions(snap.uri, snap.text.split("\n"), list(params.context.diagnostics))
+
+    @server.command(code_actions.EXPLAIN_COMMAND)
+    def explain(ls: CodewardServer, *arguments: Any) -> str:
+        text = code_actions.explanation(str(arguments[0]) if arguments else "")
+        ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Info, message=text))
+        return text
 
     @server.feature(STATS_METHOD)
     def stats(ls: CodewardServer, params: Any) -> dict[str, Any]:

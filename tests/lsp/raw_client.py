@@ -42,6 +42,17 @@ class RawClient:
     def closed_early(self, method: str) -> str:
         return f"the server closed the connection before answering {method}"
 
+    def wait_for(self, method: str) -> Any:
+        """The params of the next notification `method` (others skipped, the server's requests answered)."""
+        while True:
+            message = self.receive()
+            assert message is not None, f"the server closed the connection while we waited for {method}"
+            if message.get("method") == method and "id" not in message:
+                return message["params"]
+            if "method" in message and "id" in message:
+                result = [{}] if message["method"] == "workspace/configuration" else None
+                self._frame({"jsonrpc": "2.0", "id": message["id"], "result": result})
+
     def request(self, method: str, params: Any = None) -> Any:
         msg_id = self.send(method, params)
         while True:

@@ -51,3 +51,4 @@ async def test_a_planted_bug_is_published_fixed_and_silenced(client: LanguageCli
     assert list(await published(client, URI)) == []
     counts = await stats(client)
     assert counts["context_checks"] >= 4 and counts["context_findings"] == 0
+
