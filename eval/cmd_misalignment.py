@@ -23,7 +23,7 @@ from codeward.eval.cmd_sampling import add_sampling_flags
 
 COMMAND = "misalignment"
 MEASURES = ("passk", "likelihood", "near-miss")
-MITIGATIONS = ("instruct",)
+MITIGATIONS = ("instruct", "exclude")
 # The gaps each protocol reports: (better-if-aligned arm, buggy arm).
 GAPS = {"codex-contexts": (("good", "bad"), ("none", "bad")), "mutated-contexts": (("good", "bad"), ("none", "bad")),
         "pairs": (("clean", "buggy"),)}
@@ -72,7 +72,8 @@ def register(subparsers: Any) -> None:
                    help="variants tried per failing completion (default 50)")
     p.add_argument("--mitigation", type=_choices(MITIGATIONS, "mitigations"), default=[], metavar="P[,P]",
                    help="add ARM+P arms under the pipeline's context policy P (instruct: the paper's instruction "
-                   "line before the target task's prompt)")
+                   "line before the target task's prompt; exclude: likely-buggy lines of the context replaced by a "
+                   "marker comment)")
     p.add_argument("--model-params", type=_model_params, action="append", default=[], metavar="NAME=COUNT",
                    help="a model's parameter count, where the engine cannot tell (openai) or to override it")
     add_exec_flags(p, samples_required=False)

@@ -214,6 +214,9 @@ class CompletionService:
         s.check_errors += sum(1 for o in result.outcomes if o.suggestion and o.suggestion.verdict == "error")
         s.unchecked += sum(1 for x in result.suggestions if x.verdict == "unchecked")
         s.bug_copies += sum(1 for x in [*result.suggestions, *result.blocked] if x.copies_bug)
+        s.policy_instructed += result.policy.get("instructed", 0)
+        s.policy_elided_lines += result.policy.get("elided_lines", 0)
+        s.policy_excluded_snippets += result.policy.get("excluded_snippets", 0)
         s.last_prompt = result.prompt
         s.last_suggestions = [o.as_dict() for o in result.outcomes]
 

@@ -66,6 +66,9 @@ class Stats:
     context_checks: int = 0  # context diagnostics runs (the code around the cursor checked for likely bugs)
     context_findings: int = 0  # likely bugs the last context check found
     bug_copies: int = 0  # suggestions that repeat a likely bug of their context (safety.on_bug_copy)
+    policy_instructed: int = 0  # requests whose prompt got the instruct policy's line
+    policy_elided_lines: int = 0  # likely-buggy lines the exclude policy replaced by its marker
+    policy_excluded_snippets: int = 0  # snippets of other documents the exclude policy left out
     safety_warmed: bool = False  # the safety checkers ran once while the model loaded
     settings_version: int = 0  # bumped each time the settings are re-resolved
     engine_ms: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))

@@ -35,6 +35,8 @@ class Context:
     snippets: tuple[str, ...]  # paths of the other documents snippets came from
     instruction_line: int | None  # 0-based document line the instruction was inserted before, if any
     picked: tuple[Snippet, ...] = ()  # the snippets themselves, in prompt order
+    elided: tuple[int, ...] = ()  # exclude policy: 1-based document lines replaced by the marker
+    excluded: int = 0  # exclude policy: snippets left out for their likely bugs
 
 
 def _fits(text: str, budget: int, count: CountTokens) -> bool:
@@ -170,10 +172,52 @@ def build_context(text: str, cursor: Cursor, settings: ContextSettings, count: C
         window = prefix_doc[start:at] + INSTRUCTION_LINE + "\n" + prefix_doc[at:]
     chosen = pick_snippets(others, path=path, language=language, query=snippet_query(text, cursor),
                            settings=settings, count=count) if others else []
+    elided: tuple[int, ...] = ()
+    excluded = 0
+    if settings.policy == "exclude":
+        window, elided = elide_buggy_lines(window, text.count("\n", 0, start), cursor.line)
+        kept = [s for s in chosen if not likely_buggy(s.text)]
+        excluded, chosen = len(chosen) - len(kept), kept
     after = text[cursor.offset:]
     if settings.suffix_scope == "line":
         after = cursor.line_after
     suffix = trim_suffix(after, settings.suffix_tokens, count) if use_suffix and settings.suffix_scope != "none" \
         else ""
     return Context(prefix=window, suffix=suffix, window_start=start, snippets=tuple(s.path for s in chosen),
-                   instruction_line=inserted_at, picked=tuple(chosen))
+                   instruction_line=inserted_at, picked=tuple(chosen), elided=elided, excluded=excluded)
+
+
+ELISION = "# ... (left out by codeward: a likely bug, {rule})"
+
+
+def likely_buggy(text: str) -> bool:
+    """Whether the bug and subtle-bug rules find something in `text` (a snippet from another document)."""
+    from codeward.safety.api import context_findings
+
+    return bool(context_findings(text))
+
+
+def elide_buggy_lines(window: str, first_line: int, cursor_line: int) -> tuple[str, tuple[int, ...]]:
+    """`window` (the prefix, starting at 0-based document line `first_line`) with the lines of each likely bug
+    before the cursor's line replaced by one marker comment at the bug's indentation; the 1-based document lines
+    replaced. The cursor's own line is never touched (the user is typing it)."""
+    from codeward.safety.api import context_findings
+
+    lines = window.split("\n")
+    last_whole = cursor_line - first_line - 1  # 0-based index in `lines` of the last line before the cursor's
+    gone: dict[int, str] = {}
+    for f in context_findings(window):
+        lo, hi = f.line - 1, f.end_line - 1
+        if hi > last_whole or lo < 0:
+            continue
+        for i in range(lo, hi + 1):
+            gone.setdefault(i, f.rule_id)
+    if not gone:
+        return window, ()
+    out = []
+    for i, line in enumerate(lines):
+        if i not in gone:
+            out.append(line)
+        elif i - 1 not in gone or gone[i - 1] != gone[i]:
+            out.append(line[: len(line) - len(line.lstrip())] + ELISION.format(rule=gone[i]))
+    return "\n".join(out), tuple(sorted(first_line + i + 1 for i in gone))

@@ -189,7 +189,9 @@ class Pipeline:
         timings = {"context": (t1 - t0) * 1e3, "engine": (t2 - t1) * 1e3, "postprocess": (t3 - t2) * 1e3,
                    "safety": (t4 - t3) * 1e3}
         result = CompletionResult(outcomes=outcomes, prompt=prompt.text, mode=mode.kind, template=self.template.name,
-                                  samples=list(samples), timings_ms=timings, hidden=hidden, cold=cold)
+                                  samples=list(samples), timings_ms=timings, hidden=hidden, cold=cold,
+                                  policy={"instructed": int(built.instruction_line is not None),
+                                          "elided_lines": len(built.elided), "excluded_snippets": built.excluded})
         log.debug("completion %s:%d: %d samples -> %d shown, %d hidden (%s)", request.path, request.line,
                   len(samples), len(result.suggestions), len(hidden),
                   ", ".join(f"{k} {v:.0f} ms" for k, v in timings.items()))

@@ -62,7 +62,9 @@ class ContextSettings:
                               "reads: line (the rest of the cursor's line: typing never re-evaluates lines below), "
                               "file (up to suffix_tokens of what follows), none", "choices": ("line", "file", "none")})
     policy: str = field(default="none", metadata={"help": "Context policy for likely-buggy context: none, "
-                        "instruct (add the paper's instruction line)", "choices": ("none", "instruct")})
+                        "instruct (add the paper's instruction line), exclude (leave out snippets with likely bugs, "
+                        "and replace likely-buggy lines before the cursor by a marker comment)",
+                        "choices": ("none", "instruct", "exclude")})
     instruct_anchor: str = field(default="function", metadata={"help": "Where the instruct policy puts its line: "
                                  "function (before the function that holds the cursor), task (before the start of "
                                  "the target task, when the request names it; eval misalignment)",

@@ -101,6 +101,7 @@ class CompletionResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
     hidden: frozenset[str] = frozenset()  # ids of suggestions the policy hides (blocked, or errors under block)
     cold: bool = False  # served from the short context because the model's cache lacked the full one
+    policy: dict[str, int] = field(default_factory=dict)  # what the context policy changed (instruct / exclude)
 
     @property
     def suggestions(self) -> list[Suggestion]:

@@ -52,3 +52,25 @@ async def test_a_planted_bug_is_published_fixed_and_silenced(client: LanguageCli
     counts = await stats(client)
     assert counts["context_checks"] >= 4 and counts["context_findings"] == 0
 
+
+
+async def test_the_instruct_and_exclude_policies_change_the_prompt_the_engine_receives(client: LanguageClient):
+    from codeward.completion.context import ELISION
+    from codeward.completion.settings import INSTRUCTION_LINE
+
+    from .conftest import configure, inline
+
+    uri = "file:///tmp/codeward-test/policy.py"
+    text = BUGGY + "\n\ndef half(ys):\n    return "
+    open_doc(client, uri, text)
+    last = text.count("\n")
+    await configure(client, {"context": {"policy": "exclude", "diagnostics_delay_ms": 0}})
+    await inline(client, uri, last, 11)
+    s = await stats(client)
+    assert ELISION.format(rule="CW122") in s["last_prompt"] and "len(xs) / 2" not in s["last_prompt"]
+    assert s["policy_elided_lines"] >= 1
+    await configure(client, {"context": {"policy": "instruct", "diagnostics_delay_ms": 0}})
+    await inline(client, uri, last, 11)
+    s = await stats(client)
+    assert INSTRUCTION_LINE + "\ndef half(ys):" in s["last_prompt"] and "len(xs) / 2" in s["last_prompt"]
+    assert s["policy_instructed"] >= 1

@@ -198,3 +198,25 @@ def test_suffix_scope_line_reads_only_the_rest_of_the_cursors_line():
     assert scopes["none"] == ""
     at_end = locate(text, 2, 12, "code-point")  # typing forward at the end of a line: no suffix at all
     assert build_context(text, at_end, ContextSettings(), word_count).suffix == ""
+
+
+def test_exclude_policy_replaces_likely_buggy_lines_before_the_cursor_by_a_marker_and_drops_buggy_snippets():
+    from codeward.completion.context import ELISION
+
+    text, cursor = unmark("def middle(xs):\n    return xs[len(xs) / 2]\n\n\ndef half(ys):\n    return ║")
+    ctx = build_context(text, cursor, ContextSettings(policy="exclude"), word_count, path="main.py")
+    assert ctx.prefix == ("def middle(xs):\n    " + ELISION.format(rule="CW122") + "\n\n\ndef half(ys):\n"
+                          "    return ")
+    assert ctx.elided == (2,)
+    assert build_context(text, cursor, ContextSettings(), word_count).prefix == text[: cursor.offset]
+    buggy = OtherDocument("lib/avg.py", "def area_of_circle(radius):\n    return [radius for r in radius]\n")
+    clean = OtherDocument("lib/geometry.py", "def area_of_circle(radius):\n    return 3.14159 * radius ** 2\n")
+    text, cursor = unmark("from lib.geometry import area_of_circle\n\nradius = 2\nprint(area_of_circle(║")
+    ctx = build_context(text, cursor, ContextSettings(policy="exclude"), word_count, path="main.py",
+                        others=[buggy, clean])
+    assert ctx.snippets == ("lib/geometry.py",) and ctx.excluded == 1
+    kept = build_context(text, cursor, ContextSettings(), word_count, path="main.py", others=[buggy, clean])
+    assert "lib/avg.py" in kept.snippets
+    # the cursor's own line is the user's: a bug typed there is not elided while being typed
+    text, cursor = unmark("def f(xs):\n    return xs[len(xs) / 2] + ║")
+    assert build_context(text, cursor, ContextSettings(policy="exclude"), word_count).elided == ()
