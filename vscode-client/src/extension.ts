@@ -105,6 +105,8 @@ async function start(context: vscode.ExtensionContext, bar: vscode.StatusBarItem
   const clientOptions: LanguageClientOptions = {
     documentSelector: [{ language: "python" }],
     initializationOptions: serverOptionsNow(packageJson),
+    // a change of any codeward.* setting is notified; the server then pulls the section (answered below)
+    synchronize: { configurationSection: "codeward" },
     middleware: {
       workspace: {  // the server pulls section "codeward": answer with what the user set, in the server's keys
         configuration: (params, token, next) =>
