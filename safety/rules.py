@@ -83,7 +83,7 @@ class _Dispatch(cst.CSTVisitor):
 
 def _load_rule_modules() -> None:
     """Import the modules that define rules (they register on import)."""
-    from codeward.safety import rules_bugs, rules_crypto, rules_security, rules_subtle  # noqa: F401
+    from codeward.safety import rules_bugs, rules_crypto, rules_security, rules_subtle, rules_tls_xml  # noqa: F401
 
 
 def context_rule_ids() -> frozenset[str]:

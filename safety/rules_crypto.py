@@ -1,6 +1,5 @@
-"""CW rules for crypto, TLS and XML mistakes models make and bandit misses: constant keys, IVs and salts, JWTs
-decoded without verification, certificate checks turned off, old protocol versions, short RSA/DSA keys, XML parsers
-told to resolve external entities.
+"""CW rules for crypto mistakes models make and bandit misses: constant keys, IVs and salts, JWTs decoded without
+verification, short RSA/DSA keys; and the argument helpers the TLS and XML rules (`rules_tls_xml`) share.
 
 Calls are matched by their dotted name as written (`AES.new`, `Crypto.Cipher.AES.new`: a name matches a pattern
 when it is the pattern or ends with `.pattern`), so a buffer without its imports is judged too.
@@ -18,7 +17,8 @@ from codeward.safety.rules import Rule
 _STRINGS = (cst.SimpleString, cst.ConcatenatedString)
 
 
-def _name(node: cst.BaseExpression) -> str:
+def call_name(node: cst.BaseExpression) -> str:
+    """The dotted name of a call's function or an attribute chain (`Crypto.Cipher.AES.new`), "" for others."""
     return get_full_name_for_node(node) or ""
 
 
@@ -62,7 +62,7 @@ def literal(node: cst.BaseExpression | None) -> bool:
     if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Multiply):
         return isinstance(node.left, _STRINGS) or isinstance(node.right, _STRINGS)
     if isinstance(node, cst.Call):
-        name = _name(node.func)
+        name = call_name(node.func)
         args = [a.value for a in node.args]
         if name in ("bytes", "bytearray", "bytes.fromhex", "bytearray.fromhex", "binascii.unhexlify",
                     "base64.b64decode"):
@@ -70,7 +70,7 @@ def literal(node: cst.BaseExpression | None) -> bool:
     return False
 
 
-class _Resolving(Rule):
+class Resolving(Rule):
     """A rule that sees through names: the last value assigned to a name or an attribute (`KEY = b"..."`,
     `self.iv = bytes(16)`) or given as a parameter's default (`def kdf(pw, salt="pepper")`) stands for it.
     Flow-insensitive within the file: good enough for constants, which are assigned once."""
@@ -81,7 +81,7 @@ class _Resolving(Rule):
 
     def visit_Assign(self, node: cst.Assign) -> None:
         for target in node.targets:
-            name = _name(target.target) if isinstance(target.target, (cst.Name, cst.Attribute)) else ""
+            name = call_name(target.target) if isinstance(target.target, (cst.Name, cst.Attribute)) else ""
             if name:
                 self.values[name] = node.value
 
@@ -95,8 +95,8 @@ class _Resolving(Rule):
             if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and \
                     node.func.attr.value == "encode":
                 node = node.func.value
-            elif isinstance(node, (cst.Name, cst.Attribute)) and _name(node) in self.values:
-                node = self.values[_name(node)]
+            elif isinstance(node, (cst.Name, cst.Attribute)) and call_name(node) in self.values:
+                node = self.values[call_name(node)]
             else:
                 break
         return node
@@ -115,12 +115,12 @@ class _Resolving(Rule):
                     if isinstance(e, cst.DictElement) and isinstance(e.key, cst.SimpleString) and \
                             e.key.evaluated_value == name:
                         return self.resolve(e.value)
-            elif isinstance(opts, cst.Call) and _name(opts.func) == "dict":
+            elif isinstance(opts, cst.Call) and call_name(opts.func) == "dict":
                 return self.resolve(keyword(opts, name))
         return None
 
 
-class _ConstantArgument(_Resolving):
+class _ConstantArgument(Resolving):
     """Base of the constant key / IV / salt rules: the argument that must be secret or random is fixed in the
     source, directly or through a name, an attribute or a parameter default bound to a literal."""
 
@@ -131,7 +131,7 @@ class _ConstantArgument(_Resolving):
         self.calls: list[tuple[cst.Call, cst.BaseExpression]] = []
 
     def visit_Call(self, node: cst.Call) -> None:
-        where = _matches(_name(node.func), self.CALLS)
+        where = _matches(call_name(node.func), self.CALLS)
         value = argument(node, *where) if where is not None else None
         if value is not None:
             self.calls.append((node, value))
@@ -212,7 +212,7 @@ class ConstantSalt(_ConstantArgument):
                "def kdf(pw, salt='pepper'):\n    return hashlib.pbkdf2_hmac('sha256', pw, salt.encode(), 100000)\n")
 
 
-class JwtWithoutVerification(_Resolving):
+class JwtWithoutVerification(Resolving):
     """A token decoded without checking its signature can be forged by anyone."""
 
     id = "CW116"
@@ -236,7 +236,7 @@ class JwtWithoutVerification(_Resolving):
         self.calls: list[cst.Call] = []
 
     def visit_Call(self, node: cst.Call) -> None:
-        name = _name(node.func)
+        name = call_name(node.func)
         if name == "jwt.get_unverified_claims" or name.endswith(".jwt.get_unverified_claims"):
             self.report(node)
         elif name.endswith("jwt.decode"):
@@ -259,92 +259,12 @@ class JwtWithoutVerification(_Resolving):
         return off or none or is_false(self.keyword(node, "verify"))
 
 
-_AIOHTTP_CALLS = frozenset({"get", "post", "put", "delete", "patch", "head", "options", "request", "ws_connect",
-                            "TCPConnector"})
-
-
-class TlsVerificationOff(Rule):
-    """Turning certificate or host-name checks off lets anyone on the path read and change the traffic; bandit's
-    B501 sees `verify=False` in requests and httpx calls, not these."""
-
-    id = "CW117"
-    cwe = 295
-    severity = "high"
-    confidence = "high"
-    message = ("TLS certificate or host-name verification is turned off: anyone on the network path can "
-               "impersonate the server; keep the defaults of ssl.create_default_context()")
-    VALID = ("ctx = ssl.create_default_context()\nctx.check_hostname = True\n",
-             "ctx.verify_mode = ssl.CERT_REQUIRED\n", "if ctx.verify_mode == ssl.CERT_NONE:\n    warn()\n",
-             "pool = urllib3.PoolManager(cert_reqs='CERT_REQUIRED')\n", "conn = asyncpg.connect(dsn, ssl=False)\n")
-    INVALID = ("ctx = ssl.create_default_context()\nctx.check_hostname = False\nctx.verify_mode = ssl.CERT_NONE\n",
-               "pool = urllib3.PoolManager(cert_reqs='CERT_NONE')\n",
-               "async with session.get(url, ssl=False) as resp:\n    pass\n",
-               "session = requests.Session()\nsession.verify = False\n",
-               "ssl._create_default_https_context = ssl._create_unverified_context\n")
-
-    def visit_Assign(self, node: cst.Assign) -> None:
-        for target in node.targets:
-            attr = target.target.attr.value if isinstance(target.target, cst.Attribute) else ""
-            value = node.value
-            if (attr in ("check_hostname", "verify") and is_false(value)) or \
-                    (attr == "verify_mode" and _name(value).endswith("CERT_NONE")) or \
-                    _name(value).endswith("_create_unverified_context"):
-                self.report(node)
-                return
-
-    def visit_Call(self, node: cst.Call) -> None:
-        reqs = keyword(node, "cert_reqs")
-        if reqs is not None and ((isinstance(reqs, cst.SimpleString) and reqs.evaluated_value == "CERT_NONE") or
-                                 _name(reqs).endswith("CERT_NONE")):
-            self.report(node)
-            return
-        func = node.func
-        method = func.attr.value if isinstance(func, cst.Attribute) else _name(func)
-        if method in _AIOHTTP_CALLS and (is_false(keyword(node, "ssl")) or is_false(keyword(node, "verify_ssl"))):
-            self.report(node)
-
-
-_OLD_PROTOCOLS = frozenset({"PROTOCOL_SSLv2", "PROTOCOL_SSLv3", "PROTOCOL_TLSv1", "PROTOCOL_TLSv1_1",
-                            "TLSVersion.SSLv3", "TLSVersion.TLSv1", "TLSVersion.TLSv1_1", "SSLv2_METHOD",
-                            "SSLv3_METHOD", "TLSv1_METHOD", "TLSv1_1_METHOD"})
-
-
-def _old_protocol(node: cst.BaseExpression) -> bool:
-    name = _name(node) if isinstance(node, (cst.Attribute, cst.Name)) else ""
-    return any(name == p or name.endswith("." + p) for p in _OLD_PROTOCOLS)
-
-
-class OldTlsProtocol(Rule):
-    """SSL 2/3 and TLS 1.0/1.1 have known attacks and are disabled by current servers and browsers."""
-
-    id = "CW118"
-    cwe = 327
-    severity = "medium"
-    confidence = "high"
-    message = ("An obsolete SSL/TLS version (SSLv2/3, TLS 1.0/1.1) is selected: use ssl.create_default_context() "
-               "or set minimum_version = ssl.TLSVersion.TLSv1_2")
-    VALID = ("ctx.minimum_version = ssl.TLSVersion.TLSv1_2\n", "ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)\n",
-             "if proto == ssl.PROTOCOL_TLSv1:\n    raise ValueError(proto)\n", "ctx.options |= ssl.OP_NO_TLSv1\n",
-             "NAMES[ssl.PROTOCOL_TLSv1] = OpenSSL.SSL.TLSv1_METHOD\n")
-    INVALID = ("ctx.minimum_version = ssl.TLSVersion.TLSv1\n", "PROTOCOL = ssl.PROTOCOL_SSLv3\n", "ctx = ssl.SSLContext(ssl.PROTOCOL_TLSv1)\n",
-               "ctx = SSL.Context(SSL.TLSv1_1_METHOD)\n")
-
-    def visit_Assign(self, node: cst.Assign) -> None:
-        # an entry of a table (`versions[ssl.PROTOCOL_TLSv1] = ...`) maps names; it selects nothing
-        if _old_protocol(node.value) and not any(isinstance(t.target, cst.Subscript) for t in node.targets):
-            self.report(node)
-
-    def visit_Call(self, node: cst.Call) -> None:
-        if any(_old_protocol(a.value) for a in node.args):
-            self.report(node)
-
-
 _KEY_GENERATORS = {"rsa.newkeys": (0, ("nbits",)), "RSAKey.generate": (0, ("bits",)),
                    "DSSKey.generate": (0, ("bits",)), "RSA.generate": (0, ("bits",)), "DSA.generate": (0, ("bits",)),
                    "generate_private_key": (1, ("key_size",)), "generate_key": (1, ("bits",))}
 
 
-class ShortRsaKey(_Resolving):
+class ShortRsaKey(Resolving):
     """RSA and DSA keys under 2048 bits can be factored or broken with today's means."""
 
     id = "CW119"
@@ -364,7 +284,7 @@ class ShortRsaKey(_Resolving):
         self.calls: list[tuple[cst.Call, cst.BaseExpression]] = []
 
     def visit_Call(self, node: cst.Call) -> None:
-        where = _matches(_name(node.func), _KEY_GENERATORS)
+        where = _matches(call_name(node.func), _KEY_GENERATORS)
         value = argument(node, *where) if where is not None else None
         if value is not None:
             self.calls.append((node, value))
@@ -374,39 +294,3 @@ class ShortRsaKey(_Resolving):
             size = self.resolve(value)
             if isinstance(size, cst.Integer) and size.evaluated_value < 2048:
                 self.report(node)
-
-
-_EXTERNAL_FEATURES = ("feature_external_ges", "feature_external_pes",
-                      "http://xml.org/sax/features/external-general-entities",
-                      "http://xml.org/sax/features/external-parameter-entities")
-
-
-class XmlExternalEntities(_Resolving):
-    """A parser told to resolve external entities reads local files or URLs an XML document names (XXE)."""
-
-    id = "CW120"
-    cwe = 611
-    severity = "high"
-    confidence = "high"
-    message = ("The XML parser is told to resolve external entities (XXE: the document can read local files and "
-               "make requests): keep resolve_entities=False / the feature off, or parse with defusedxml")
-    VALID = ("parser = etree.XMLParser(resolve_entities=False, no_network=True)\n",
-             "parser.setFeature(feature_external_ges, False)\n", "doc = xmltodict.parse(text)\n")
-    INVALID = ("parser = etree.XMLParser(resolve_entities=True)\n",
-               "parser = lxml.etree.XMLParser(no_network=False)\n",
-               "p = xml.sax.make_parser()\np.setFeature(feature_external_ges, True)\n",
-               "doc = xmltodict.parse(text, disable_entities=False)\n",
-               "OPTS = dict(resolve_entities=True)\nparser = etree.XMLParser(**OPTS)\n")
-
-    def visit_Call(self, node: cst.Call) -> None:
-        name = _name(node.func)
-        if name.endswith("XMLParser") and (is_true(self.keyword(node, "resolve_entities")) or
-                                           is_false(self.keyword(node, "no_network"))):
-            self.report(node)
-        elif name.endswith("setFeature") and len(node.args) >= 2 and is_true(node.args[1].value):
-            first = node.args[0].value
-            feature = first.evaluated_value if isinstance(first, cst.SimpleString) else _name(first)
-            if any(str(feature).endswith(f) for f in _EXTERNAL_FEATURES):
-                self.report(node)
-        elif name.endswith("xmltodict.parse") and is_false(keyword(node, "disable_entities")):
-            self.report(node)
