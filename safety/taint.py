@@ -182,17 +182,18 @@ class _Scan(SinkMatching):
         """Both arms from the same state, then their union (only the arm that goes on when the other leaves); an
         allow-list test clears the names it tests in the arm it guards."""
         self.expr(s.test)
-        tested, negated, clears = allow_list(s.test)
-        tested |= {self.parsed[n] for n in tested if n in self.parsed}  # `urlparse(u).netloc in OK` checks u
+        check = allow_list(s.test)
+        tested = check.names | {self.parsed[n] for n in check.names if n in self.parsed}  # `urlparse(u)` checks u
+        check = check._replace(names=tested)
         for name in tested:  # a checked attribute (`hook.url`) gets its own entry: the rest of `hook` stays as it was
             base = name.split(".")[0]
             if "." in name and name not in self.env and base in self.env:
                 self.env[name] = self.env[base]
         before = dict(self.env)
-        self.env = guarded(before, tested, clears) if not negated else dict(before)
+        self.env = guarded(before, check) if not check.negated else dict(before)
         self.block(s.body)
         body_env = self.env
-        self.env = guarded(before, tested, clears) if negated else dict(before)
+        self.env = guarded(before, check) if check.negated else dict(before)
         self.block(s.orelse)
         if leaves(s.body, self.qualname):  # only the other arm goes on
             return

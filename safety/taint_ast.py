@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from codeward.safety.findings import FlowStep
 from codeward.safety.taint_specs import CLI, ERROR, SANITISERS, SINKS, SOURCES
@@ -110,45 +111,55 @@ def _names(node: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
 
 
-def allow_list(test: ast.AST) -> tuple[set[str], bool, frozenset[int] | None]:
-    """What an `if` test checks: the names it tests, whether it holds when it is false (`not in`, `!=`), and the
-    CWEs it clears (None: every sink). An `x in ALLOWED` test clears x for every sink; a containment check
-    (`p.startswith(BASE)`, `os.path.commonpath([BASE, p]) == BASE`, `p.is_relative_to(BASE)`) clears the path
-    for file sinks."""
+class Check(NamedTuple):
+    """What an `if` test checks: the names it tests, whether it holds where the test is false (`not in`, `!=`),
+    the CWEs it clears (None: every sink), and whether it clears only a path made absolute with `..` resolved (a
+    containment check on anything else checks nothing)."""
+
+    names: set[str]
+    negated: bool = False
+    clears: frozenset[int] | None = None
+    normalised_only: bool = False
+
+
+NO_CHECK = Check(set())
+
+
+def allow_list(test: ast.AST) -> Check:
+    """An `x in ALLOWED` test clears x for every sink; a validator (`url_has_allowed_host_and_scheme(x, ...)`)
+    for the sinks it covers; a containment check (`p.startswith(BASE)`, `os.path.commonpath([BASE, p]) == BASE`,
+    `p.is_relative_to(BASE)`) clears a normalised path for file sinks."""
     negated = False
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
         test, negated = test.operand, True
     if isinstance(test, ast.BoolOp):
         return _bool_op(test, negated)
-    if isinstance(test, ast.Call) and (dotted(test.func) or "").split(".")[-1] in GUARDS and test.args:
-        return _names(test.args[0]), negated, GUARDS[(dotted(test.func) or "").split(".")[-1]]
+    func = (dotted(test.func) or "").split(".")[-1] if isinstance(test, ast.Call) else ""
+    if isinstance(test, ast.Call) and func in GUARDS and test.args:
+        return Check(_names(test.args[0]), negated, GUARDS[func])
     if isinstance(test, ast.Call) and isinstance(test.func, ast.Attribute) and \
             test.func.attr in ("startswith", "is_relative_to") and test.args:
-        return _names(test.func.value), negated, _CONTAINED
+        return Check(_names(test.func.value), negated, _CONTAINED, True)
     if not (isinstance(test, ast.Compare) and len(test.ops) == 1):
-        return set(), False, None
+        return NO_CHECK
     op, right = test.ops[0], test.comparators[0]
     if isinstance(op, (ast.Eq, ast.NotEq)) and isinstance(test.left, ast.Call) and \
             (dotted(test.left.func) or "").endswith("commonpath"):
-        return _names(test.left), negated != isinstance(op, ast.NotEq), _CONTAINED
+        return Check(_names(test.left), negated != isinstance(op, ast.NotEq), _CONTAINED, True)
     if not isinstance(op, (ast.In, ast.NotIn)) or isinstance(right, ast.Constant):
-        return set(), False, None  # `"x" in s` searches a string; it checks nothing
-    return _names(test.left), negated != isinstance(op, ast.NotIn), None
+        return NO_CHECK  # `"x" in s` searches a string; it checks nothing
+    return Check(_names(test.left), negated != isinstance(op, ast.NotIn))
 
 
-def _bool_op(test: ast.BoolOp, negated: bool) -> tuple[set[str], bool, frozenset[int] | None]:
+def _bool_op(test: ast.BoolOp, negated: bool) -> Check:
     """`A or B` is false only where every part is false, `A and B` true only where every part is true: the parts
     that check something where the whole holds count (the whole is negated for `or`)."""
     is_or = isinstance(test.op, ast.Or)
-    names: set[str] = set()
-    clears: list[frozenset[int] | None] = []
-    for part in test.values:
-        tested, part_negated, part_clears = allow_list(part)
-        if tested and part_negated == is_or:
-            names |= tested
-            clears.append(part_clears)
-    sets = [c for c in clears if c is not None]
-    return names, negated != is_or, (frozenset().union(*sets) if sets else None)
+    parts = [c for c in map(allow_list, test.values) if c.names and c.negated == is_or]
+    names = set().union(*(c.names for c in parts))
+    sets = [c.clears for c in parts if c.clears is not None]
+    return Check(names, negated != is_or, frozenset().union(*sets) if sets else None,
+                 any(c.normalised_only for c in parts))
 
 
 def stores_header(node: ast.AST) -> bool:
@@ -192,15 +203,15 @@ def char_col(lines: Sequence[str], line: int, col: int) -> int:
     return len(lines[line - 1].encode("utf-8", "surrogatepass")[:col].decode("utf-8", "ignore"))
 
 
-def guarded(env: dict[str, Taint], tested: set[str], clears: frozenset[int] | None) -> dict[str, Taint]:
-    """`env` where a passed `if` test holds: the tested names clean (an allow-list), or clean for `clears` (a
+def guarded(env: dict[str, Taint], check: Check) -> dict[str, Taint]:
+    """`env` where a passed `check` holds: the tested names clean (an allow-list), or clean for its CWEs (a
     validator such as url_has_allowed_host_and_scheme; a containment check only on a normalised path)."""
     out = {}
     for k, v in env.items():
-        if k not in tested:
+        if k not in check.names:
             out[k] = v
-        elif clears is None and "." in k:  # kept, clean for every sink: the attribute must not fall back to its base
+        elif check.clears is None and "." in k:  # kept, clean for every sink: the attribute must not fall back
             out[k] = replace(v, cleared=EVERY_SINK)
-        elif clears is not None:
-            out[k] = replace(v, cleared=v.cleared | clears) if v.normal or clears != _CONTAINED else v
+        elif check.clears is not None:
+            out[k] = replace(v, cleared=v.cleared | check.clears) if v.normal or not check.normalised_only else v
     return out
