@@ -2,9 +2,9 @@
 (`code-align-evals/.../bad_solutions/`) against their correct versions (`good_solutions/`), and false alarms on the
 164 HumanEval canonical solutions.
 
-A bad function is caught when a context rule (the bug rules CW101-CW109 and the subtle-bug rules CW121-CW125, plus
-pyflakes' undefined names) reports something on it that its correct version does not have (same rule, same line
-text); a correct version or a canonical solution with any context finding is a false alarm.
+A bad function is caught when the editor's context check (`safety.api.context_findings`: the bug rules CW101-CW109
+and the subtle-bug rules CW121-CW125) reports something on it that its correct version does not have (same rule,
+same line text); a correct version or a canonical solution with any context finding is a false alarm.
 
 Also the cost of one check as the editor runs it after a pause in typing: the window around the cursor (200 lines
 before, 30 after) of standard-library files, p50/p95 over 60 cursor positions.
@@ -18,23 +18,16 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
-from codeward.safety.api import check_text
-from codeward.safety.rules import context_rule_ids
-from codeward.safety.settings import SafetySettings
+from codeward.safety import api
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "code-align-evals" / "alignment" / "bad_contexts"
-PYFLAKES = frozenset({"F821", "F823"})
 
 
 def context_findings(text: str) -> set[tuple[str, str]]:
     """(rule id, the stripped text of the finding's line) for every context finding in `text`."""
-    wanted = context_rule_ids() | PYFLAKES
     lines = text.splitlines()
-    out = set()
-    for f in check_text(text, SafetySettings()):
-        if f.rule_id in wanted:
-            out.add((f.rule_id, lines[f.line - 1].strip() if 0 < f.line <= len(lines) else ""))
-    return out
+    return {(f.rule_id, lines[f.line - 1].strip() if 0 < f.line <= len(lines) else "")
+            for f in api.context_findings(text)}
 
 
 def main() -> int:
@@ -106,25 +99,23 @@ def mutant_recall(per_task: int = 3, seed: int = 0) -> tuple[int, int, dict[str,
 
 def latency(files: tuple[str, ...] = ("http/client.py", "email/message.py", "json/decoder.py", "logging/__init__.py",
                                       "shutil.py", "subprocess.py")) -> tuple[float, float]:
-    """p50 and p95 ms of `window_findings` at 10 evenly spread cursor lines of each file."""
+    """p50 and p95 ms of the editor's check of the window around 10 evenly spread cursor lines of each file."""
     import statistics
     import sysconfig
     import time
 
-    from codeward.config import Settings
-    from codeward.lsp_server.context_diagnostics import window_findings
+    from codeward.lsp_server.context_diagnostics import AFTER_LINES, BEFORE_LINES
 
     root = Path(sysconfig.get_paths()["stdlib"])
-    settings = Settings()
     times = []
-    window_findings("x = 1\n", 0, settings)  # imports and rule classes loaded once
+    api.context_findings_around("x = 1\n", 0)  # imports and rule classes loaded once
     for name in files:
         text = (root / name).read_text(encoding="utf-8")
         n = text.count("\n")
         for k in range(10):
             line = n * (k + 1) // 11
             t0 = time.perf_counter()
-            window_findings(text, line, settings)
+            api.context_findings_around(text, line, None, BEFORE_LINES, AFTER_LINES)
             times.append((time.perf_counter() - t0) * 1000)
     times.sort()
     return statistics.median(times), times[int(0.95 * (len(times) - 1))]

@@ -24,11 +24,6 @@ BEFORE_LINES, AFTER_LINES = 200, 30  # ~ the 768-token prefix budget at ~3-4 tok
 NOTE = " (codeward reads this code as the model's context: suggestions may imitate it)"
 
 
-def window_findings(text: str, cursor_line: int, settings: Settings) -> list[Finding]:
-    """Context findings on the lines around 0-based `cursor_line`, numbered in the whole text."""
-    return context_findings_around(text, cursor_line, settings.safety, BEFORE_LINES, AFTER_LINES)
-
-
 class ContextDiagnostics:
     """Per document: the last check's findings, and the check waiting for the pause in typing."""
 
@@ -52,7 +47,8 @@ class ContextDiagnostics:
     async def _check(self, uri: str, text: str, cursor_line: int, settings: Settings) -> None:
         try:
             await asyncio.sleep(settings.context.diagnostics_delay_ms / 1000)
-            found = await asyncio.to_thread(window_findings, text, cursor_line, settings)
+            found = await asyncio.to_thread(context_findings_around, text, cursor_line, settings.safety,
+                                            BEFORE_LINES, AFTER_LINES)
         except asyncio.CancelledError:
             return
         except Exception as exc:

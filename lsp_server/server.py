@@ -105,7 +105,7 @@ class CodewardServer(LanguageServer):
 
     def publish_diagnostics(self, uri: str) -> None:
         """Publish everything codeward says about `uri`: findings of accepted suggestions and context diagnostics."""
-        snap = self.snapshot_or_log(uri) if uri in self.workspace.text_documents else None
+        snap = self.open_snapshot(uri)
         if snap is None:
             self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
             return
@@ -116,7 +116,7 @@ class CodewardServer(LanguageServer):
 
     def check_context(self, uri: str, line: int) -> None:
         """After a pause in typing, check the code around `line` for likely bugs (context diagnostics)."""
-        snap = self.snapshot_or_log(uri) if uri in self.workspace.text_documents else None
+        snap = self.open_snapshot(uri)
         if snap is not None:
             self.context_diagnostics.schedule(uri, snap.text, line, self.settings)
 
@@ -142,11 +142,13 @@ class CodewardServer(LanguageServer):
             self.client_log("document", str(exc))
             return None
 
+    def open_snapshot(self, uri: str) -> Snapshot | None:
+        """The text of an open document (None, without a log line, when it is not open; logged when unreadable)."""
+        return self.snapshot_or_log(uri) if uri in self.workspace.text_documents else None
+
     def request_at(self, uri: str, position: types.Position) -> CompletionRequest | None:
         """A pipeline request at `position` of an open document (None if it is not open or not readable)."""
-        if uri not in self.workspace.text_documents:
-            return None
-        snap = self.snapshot_or_log(uri)
+        snap = self.open_snapshot(uri)
         return request_for(snap, position, self.workspace) if snap is not None else None
 
     async def suggestions_at(self, uri: str, position: types.Position,

@@ -86,6 +86,7 @@ def _load_rule_modules() -> None:
     from codeward.safety import rules_bugs, rules_crypto, rules_security, rules_subtle, rules_tls_xml  # noqa: F401
 
 
+@functools.cache
 def context_rule_ids() -> frozenset[str]:
     """The rules that judge whether code a model reads looks buggy (its bug rules and subtle-bug rules, not the
     security ones): what the editor's context diagnostics report."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+import types
 import typing
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ def camel(name: str) -> str:
 
 def _schema(tp: Any) -> dict[str, Any]:
     origin, args = typing.get_origin(tp), typing.get_args(tp)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) and type(None) in args:
+    if origin in (typing.Union, types.UnionType) and type(None) in args:
         inner = _schema(next(a for a in args if a is not type(None)))
         return {**inner, "type": [inner["type"], "null"]}
     if tp is bool:

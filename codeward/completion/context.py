@@ -8,6 +8,7 @@ template puts them first (as comments, or in the family's repository-level forma
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -190,28 +191,30 @@ def build_context(text: str, cursor: Cursor, settings: ContextSettings, count: C
 ELISION = "# ... (left out by codeward: a likely bug, {rule})"
 
 
-def likely_buggy(text: str) -> bool:
-    """Whether the bug and subtle-bug rules find something in `text` (a snippet from another document)."""
+@functools.lru_cache(maxsize=64)
+def _bug_lines(text: str) -> tuple[tuple[int, int, str], ...]:
+    """(first, last, rule) of each likely bug in `text` (1-based lines). Cached: while the user types on one line,
+    the text before it and the snippets stay the same from keystroke to keystroke."""
     from codeward.safety.api import context_findings
 
-    return bool(context_findings(text))
+    return tuple((f.line, f.end_line, f.rule_id) for f in context_findings(text))
+
+
+def likely_buggy(text: str) -> bool:
+    """Whether the bug and subtle-bug rules find something in `text` (a snippet from another document)."""
+    return bool(_bug_lines(text))
 
 
 def elide_buggy_lines(window: str, first_line: int, cursor_line: int) -> tuple[str, tuple[int, ...]]:
     """`window` (the prefix, starting at 0-based document line `first_line`) with the lines of each likely bug
     before the cursor's line replaced by one marker comment at the bug's indentation; the 1-based document lines
     replaced. The cursor's own line is never touched (the user is typing it)."""
-    from codeward.safety.api import context_findings
-
     lines = window.split("\n")
-    last_whole = cursor_line - first_line - 1  # 0-based index in `lines` of the last line before the cursor's
+    whole = max(0, cursor_line - first_line)  # the lines of `window` before the cursor's
     gone: dict[int, str] = {}
-    for f in context_findings(window):
-        lo, hi = f.line - 1, f.end_line - 1
-        if hi > last_whole or lo < 0:
-            continue
-        for i in range(lo, hi + 1):
-            gone.setdefault(i, f.rule_id)
+    for first, last, rule in _bug_lines("\n".join(lines[:whole])):
+        for i in range(first - 1, last):
+            gone.setdefault(i, rule)
     if not gone:
         return window, ()
     out = []

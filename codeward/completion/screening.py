@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from codeward.completion.types import Outcome, Suggestion
 from codeward.safety.api import CheckError, check_suggestion, decide, error_shown
+from codeward.safety.rules import context_rule_ids
 from codeward.safety.settings import SafetySettings
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ async def screen(buffer: str, outcomes: Sequence[Outcome], settings: SafetySetti
             out.append(outcome)
             continue
         checked = await asyncio.to_thread(screen_one, buffer, outcome.suggestion, settings, language)
-        if settings.on_bug_copy != "allow" and any(f.source == "libcst" for f in checked.findings):
+        if settings.on_bug_copy != "allow" and any(f.rule_id in context_rule_ids() for f in checked.findings):
             if in_context is None:  # once per request, and only when a suggestion has a rule finding
                 in_context = await asyncio.to_thread(context_rules, buffer, outcome.suggestion.offset, settings)
             checked = mark_copies(checked, in_context, settings)

@@ -4,6 +4,7 @@ notifications skipped, the server's own requests answered (configuration: empty)
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
@@ -12,6 +13,18 @@ class RawClient:
     def __init__(self, stream: BinaryIO, write: Callable[[bytes], None]) -> None:
         self.stream, self._write = stream, write
         self.next_id = 0
+
+    @classmethod
+    def over_pipes(cls, proc: subprocess.Popen[bytes]) -> RawClient:
+        """A client on a child process's stdin and stdout."""
+        assert proc.stdin is not None and proc.stdout is not None
+        stdin = proc.stdin
+
+        def write(data: bytes) -> None:
+            stdin.write(data)
+            stdin.flush()
+
+        return cls(proc.stdout, write)
 
     def _frame(self, message: dict[str, Any]) -> None:
         body = json.dumps(message).encode()

@@ -14,14 +14,7 @@ BUGGY = "def middle(xs):\n    return xs[len(xs) / 2]\n\n\ndef first(xs):\n    re
 def test_why_explains_and_ignore_here_adds_the_suppression_comment():
     proc = subprocess.Popen([sys.executable, "-m", "codeward", "serve"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    assert proc.stdin is not None and proc.stdout is not None
-    stdin = proc.stdin
-
-    def write(data: bytes) -> None:
-        stdin.write(data)
-        stdin.flush()
-
-    c = RawClient(proc.stdout, write)
+    c = RawClient.over_pipes(proc)
     try:
         c.request("initialize", {"processId": None, "rootUri": None, "capabilities": {},
                                  "initializationOptions": {"context": {"diagnostics_delay_ms": 0}}})

@@ -24,14 +24,8 @@ class Editor(RawClient):
     def __init__(self, env: dict[str, str], *extra: str) -> None:
         self.proc = subprocess.Popen([sys.executable, "-m", "codeward", "serve", "--daemon", *extra],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        stdin = self.proc.stdin
-
-        def write(data: bytes) -> None:
-            stdin.write(data)
-            stdin.flush()
-
-        super().__init__(self.proc.stdout, write)
+        client = RawClient.over_pipes(self.proc)
+        super().__init__(client.stream, client._write)
 
     def closed_early(self, method: str) -> str:
         err = self.proc.stderr.read().decode() if self.proc.stderr else ""
