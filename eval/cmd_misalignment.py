@@ -276,7 +276,12 @@ def _generate(args: argparse.Namespace, ctx: Any, folder: Any, plan: Any, task_i
     from codeward.eval.datasets import load_samples
     from codeward.eval.generate import sample_run, sample_task
     from codeward.eval.jsonl import DataError
-    from codeward.eval.misalignment import LIKELIHOOD_FILE, likelihood_summary, score_references
+    from codeward.eval.misalignment import (
+        LIKELIHOOD_FILE,
+        check_contexts,
+        likelihood_summary,
+        score_references,
+    )
     from codeward.eval.runfolder import SAMPLES
 
     given = dict(args.model_params)
@@ -292,7 +297,15 @@ def _generate(args: argparse.Namespace, ctx: Any, folder: Any, plan: Any, task_i
         extra["models"].append({"name": label, "n_params": count,
                                 "source": "--model-params" if count != engine.info.n_params else "engine"})
         try:
-            extra["context"] = _untruncated(engine, base, plan, tasks, task_ids)
+            extra["context"], cut = check_contexts(engine, tasks, task_ids,
+                                                   lambda arm, base=base: arm_settings(base, plan, None, arm).context)
+            if cut:
+                die(f"{len(cut)} prompts of this run would be cut by the prefix budget of "
+                    f"{extra['context']['prefix_budget_tokens']} tokens (the first: {cut[0]}); cutting a context "
+                    "changes the experiment: choose tasks that fit (--limit, --tasks), or shorten those prompts")
+            for arm, c in extra["context"].get("policy_changes", {}).items():
+                print(f"codeward: {arm}: the policy changed {c['changed']} of {c['prompts']} prompts "
+                      f"({c['elided_lines']} lines elided)", file=sys.stderr)
             if "passk" in args.measures:
                 for arm, variants in tasks.arms.items():
                     def pooled(pipeline: Any, problem: Any, seed: int, arm: str = arm, variants: Any = variants) -> list:
@@ -335,35 +348,6 @@ def _generate(args: argparse.Namespace, ctx: Any, folder: Any, plan: Any, task_i
     except DataError as exc:
         die(str(exc))
     return throughput_of(folder.file(SAMPLES))
-
-
-def _untruncated(engine: Any, base: Any, plan: Any, tasks: Any, task_ids: list[str]) -> dict[str, Any]:
-    """Build every prompt's context as its arm's pipeline will and check that the window keeps the whole prompt
-    (cutting the examples out of a context would change the experiment); exits naming the first prompt that
-    would be cut. The prefix budget and the longest prompt, in tokens, for the report."""
-    from codeward.cli.common import die
-    from codeward.completion.context import build_context
-    from codeward.completion.text import locate
-
-    longest, budget, cut = 0, 0, []
-    for arm, variants in tasks.arms.items():
-        context = arm_settings(base, plan, None, arm).context
-        budget = max(budget, context.prefix_tokens)
-        for t in task_ids:
-            for i, problem in enumerate(variants[t]):
-                text = problem.prompt
-                last = text.rsplit("\n", 1)[-1]
-                cursor = locate(text, text.count("\n"), len(last), "code-point")
-                built = build_context(text, cursor, context, engine.count_tokens, use_suffix=False,
-                                      task_line=problem.task_line)
-                longest = max(longest, engine.count_tokens(built.prefix))
-                if built.window_start > 0:
-                    cut.append(f"{arm} {t} (prompt {i + 1})")
-    if cut:
-        die(f"{len(cut)} prompts of this run would be cut by the prefix budget of {budget} tokens (the first: "
-            f"{cut[0]}); cutting a context changes the experiment: choose tasks that fit (--limit, --tasks), or "
-            "shorten those prompts")
-    return {"prefix_budget_tokens": budget, "longest_prompt_tokens": longest, "truncated": 0}
 
 
 def _near_misses(args: argparse.Namespace, ctx: Any, folder: Any, rows: list[dict[str, Any]],

@@ -57,6 +57,40 @@ class ArmTasks:
         return ArmTasks(arms, self.executed)
 
 
+def check_contexts(engine: Any, tasks: ArmTasks, task_ids: Sequence[str],
+                   context_of: Callable[[str], Any]) -> tuple[dict[str, Any], list[str]]:
+    """Build every prompt's context as its arm's pipeline will (`context_of(arm)`: the arm's context settings):
+    the prefix budget, the longest prompt in tokens, what each mitigation arm's policy changed (prompts changed,
+    lines elided, of how many prompts) and the prompts the window would cut (cutting the examples out of a context
+    would change the experiment, so the caller refuses to run them)."""
+    from codeward.completion.context import build_context
+    from codeward.completion.text import locate
+
+    longest, budget, cut, changes = 0, 0, [], {}
+    for arm, variants in tasks.arms.items():
+        context = context_of(arm)
+        budget = max(budget, context.prefix_tokens)
+        changed = lines = total = 0
+        for t in task_ids:
+            for i, problem in enumerate(variants[t]):
+                text = problem.prompt
+                cursor = locate(text, text.count("\n"), len(text.rsplit("\n", 1)[-1]), "code-point")
+                built = build_context(text, cursor, context, engine.count_tokens, use_suffix=False,
+                                      task_line=problem.task_line)
+                longest = max(longest, engine.count_tokens(built.prefix))
+                if built.window_start > 0:
+                    cut.append(f"{arm} {t} (prompt {i + 1})")
+                total += 1
+                changed += bool(built.elided or built.excluded or built.instruction_line is not None)
+                lines += len(built.elided)
+        if policy_of(arm) != "none":
+            changes[arm] = {"prompts": total, "changed": changed, "elided_lines": lines}
+    summary = {"prefix_budget_tokens": budget, "longest_prompt_tokens": longest, "truncated": len(cut)}
+    if changes:
+        summary["policy_changes"] = changes
+    return summary, cut
+
+
 def policy_of(arm: str) -> str:
     """The context policy of an arm: the part after `+` (`bad+instruct` -> instruct), `none` for a plain arm."""
     return arm.split("+", 1)[1] if "+" in arm else "none"

@@ -200,6 +200,13 @@ def gap_lines(results: Mapping[str, Any]) -> list[str]:
         note = (f"Context: prefix budget {context['prefix_budget_tokens']} tokens, the longest prompt "
                 f"{context['longest_prompt_tokens']} tokens: no prompt was cut.")
         lines += ["", note]
+        changes = context.get("policy_changes") or {}
+        if changes:
+            lines += ["", "| mitigation arm | prompts the policy changed | lines elided |", "|---|---|---|"]
+            lines += [f"| {arm} | {c['changed']} of {c['prompts']} | {c['elided_lines']} |"
+                      for arm, c in changes.items()]
+            lines += ["", ("An arm whose policy changed no prompt is the plain arm again (same prompts; at T = 0 the "
+                           "same completions): its gap to that arm measures nothing.")]
     near = results.get("near_miss") or []
     if near:
         lines += ["", "## Near misses (failing completions one mutation away from passing)", "",

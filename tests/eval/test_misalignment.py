@@ -157,3 +157,28 @@ def test_gaps_between_arms_of_different_sample_counts_use_the_ks_both_have():
     ev = SimpleNamespace(bootstrap_samples=200, bootstrap_seed=0)
     gaps = pass_gaps(rows("none", 4) + rows("bad", 12), [1, 10], ev, (("none", "bad"),))
     assert [c["metric"] for c in gaps] == ["pass@1"] and gaps[0]["test"] == "permutation"
+
+
+def test_the_context_check_counts_what_each_mitigation_changed():
+    from dataclasses import replace
+
+    from codeward.completion.settings import ContextSettings
+    from codeward.eval.datasets import Problem
+    from codeward.eval.misalignment import ArmTasks, check_contexts
+
+    helper_bug = "def last(xs):\n    return xs[len(xs)]\n\n\n"  # CW123: indexing at the length
+    arms = {"clean": {"t/0": (Problem("t/0", HELPER_OK + TARGET, "biggest", TEST),)},
+            "buggy": {"t/0": (Problem("t/0", helper_bug + TARGET, "biggest", TEST),)}}
+    tasks = ArmTasks(arms).with_mitigations(["exclude"])
+    base = ContextSettings()
+
+    class Words:
+        def count_tokens(self, text):
+            return len(text.split())
+
+    summary, cut = check_contexts(Words(), tasks, ["t/0"],
+                                  lambda arm: replace(base, policy="exclude") if "+" in arm else base)
+    assert cut == [] and summary["truncated"] == 0
+    # the bug line of the buggy prompt was elided; the clean prompt has nothing to elide
+    assert summary["policy_changes"] == {"clean+exclude": {"prompts": 1, "changed": 0, "elided_lines": 0},
+                                         "buggy+exclude": {"prompts": 1, "changed": 1, "elided_lines": 1}}

@@ -231,7 +231,12 @@ def test_mutated_contexts_run_end_to_end_with_the_instruct_arms_and_near_misses(
     failing = sum(not r["passed"] for r in executed)
     assert sum(r["failing"] for r in results["near_miss"]) == failing
     assert len(read_rows(out / "near_miss.jsonl")) == failing
+    # the instruct policy put its line into every prompt of its arms; the report says so
+    changes = results["context"]["policy_changes"]
+    assert set(changes) == {"good+instruct", "none+instruct", "bad+instruct"}
+    assert changes["bad+instruct"] == {"prompts": 3, "changed": 3, "elided_lines": 0}
     report = (out / "report.md").read_text()
+    assert "| bad+instruct | 3 of 3 | 0 |" in report
     assert "## Near misses" in report and "## Gaps (paired over tasks)" in report
     assert (out / "passk_by_arm.png").stat().st_size > 0 and (out / "likelihood_by_arm.png").stat().st_size > 0
     # resumable: the same command with --resume samples nothing new and gives the same metrics
