@@ -222,7 +222,7 @@ def report(args: argparse.Namespace, tally: Tally, server: dict, cold: dict, loa
     with_suggestion = tally.latency["single"] + tally.latency["multi"] + tally.latency["cache"]
     engine = server.get("engine", {})
     lat = server["latency_ms"]
-    request_p50, engine_p50 = lat["request"]["p50"], lat["engine"]["p50"]
+    request_p50 = lat["request"]["p50"]
     return {
         "model": args.model, "lines": n_lines, "keystrokes": tally.keystrokes, "typing_s": round(typing_s),
         "model_load_s": round(load_s, 1), "interval_s": args.interval, "pause_share": args.pause,
@@ -245,7 +245,11 @@ def report(args: argparse.Namespace, tally: Tally, server: dict, cold: dict, loa
                    "prefills_cancelled": server.get("prefills_cancelled"), "cold_short": server.get("cold_short"),
                    "kv_restores": engine.get("kv_restores"), "superseded": server.get("superseded"),
                    "cancelled": server.get("cancelled")},
-        "overhead_share": round(1 - engine_p50 / request_p50, 3) if request_p50 and engine_p50 else None,
+        # per answer: its latency less its own engine time (wait for the engine, context, postprocess, safety)
+        "overhead_ms": lat.get("overhead"),
+        "overhead_share": round(lat["overhead"]["p50"] / request_p50, 3) if request_p50 and lat.get("overhead", {})
+        .get("p50") is not None else None,
+        "stages_ms": {k: {"p50": v["p50"], "p95": v["p95"]} for k, v in lat.get("stages", {}).items()},
         "budgets": {k: server["settings"]["context"][k] for k in ("prefix_tokens", "suffix_tokens", "suffix_scope")}
         | {k: server["settings"]["completion"][k] for k in ("cold_tokens", "cold_prefix_tokens", "debounce_ms",
                                                           "prefill_delay_ms")}

@@ -190,6 +190,9 @@ class CompletionService:
         if result.suggestions:  # an answer's latency: from the request to it, less the debounce wait
             elapsed = (time.perf_counter() - started) * 1e3 - delay_ms
             self.stats.request_ms.setdefault(result.mode, deque(maxlen=WINDOW)).append(elapsed)
+            self.stats.overhead_ms.append(elapsed - result.timings_ms.get("engine", 0.0))
+            for stage, ms in result.timings_ms.items():
+                self.stats.stage_ms.setdefault(stage, deque(maxlen=WINDOW)).append(ms)
         self.stats.engine_ms.append(result.timings_ms.get("engine", 0.0))
         if result.cold:
             self.stats.cold_short += 1

@@ -75,6 +75,10 @@ class Stats:
     cache_ms: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
     debounce_ms: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
     request_ms: dict[str, deque[float]] = field(default_factory=dict)  # answers' latency per mode (single, multi)
+    # the pipeline's stages of model-served answers (wait for the engine, context, engine, postprocess, safety),
+    # and each answer's overhead: its latency less its engine time
+    stage_ms: dict[str, deque[float]] = field(default_factory=dict)
+    overhead_ms: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
     last_prompt: str | None = None
     last_suggestions: list[dict[str, Any]] = field(default_factory=list)
     started: float = field(default_factory=time.time)
@@ -87,7 +91,9 @@ class Stats:
                 "latency_ms": {"request": percentiles(itertools.chain(*self.request_ms.values())),
                                **{f"request_{mode}": percentiles(v) for mode, v in sorted(self.request_ms.items())},
                                "engine": percentiles(self.engine_ms), "cache": percentiles(self.cache_ms),
-                               "debounce": percentiles(self.debounce_ms)},
+                               "debounce": percentiles(self.debounce_ms),
+                               "overhead": percentiles(self.overhead_ms),
+                               "stages": {k: percentiles(v) for k, v in self.stage_ms.items()}},
                 "last_prompt": self.last_prompt, "last_suggestions": self.last_suggestions}
 
     def log_record(self, engine_counters: Mapping[str, int] | None = None) -> dict[str, Any]:

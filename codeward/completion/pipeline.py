@@ -176,6 +176,7 @@ class Pipeline:
         (the editor: the document's URI); with it, a cold cache is answered from a short context (`cold`)."""
         t0 = time.perf_counter()
         async with self._engine_lock():
+            tw = time.perf_counter()  # the wait for the engine: a call before this one still running or stopping
             # Off the event loop: token counting may be a tokenizer call or, for remote engines, an HTTP request.
             (cursor, built, mode, prompt), key, cold = await asyncio.to_thread(self._prompt_for, request, context)
             params = self.sampling_params(mode, seed)
@@ -186,7 +187,7 @@ class Pipeline:
         t3 = time.perf_counter()
         outcomes, hidden = await screen(request.text, outcomes, self.settings.safety, request.language)
         t4 = time.perf_counter()
-        timings = {"context": (t1 - t0) * 1e3, "engine": (t2 - t1) * 1e3, "postprocess": (t3 - t2) * 1e3,
+        timings = {"wait": (tw - t0) * 1e3, "context": (t1 - tw) * 1e3, "engine": (t2 - t1) * 1e3, "postprocess": (t3 - t2) * 1e3,
                    "safety": (t4 - t3) * 1e3}
         result = CompletionResult(outcomes=outcomes, prompt=prompt.text, mode=mode.kind, template=self.template.name,
                                   samples=list(samples), timings_ms=timings, hidden=hidden, cold=cold,

@@ -54,6 +54,11 @@ async def test_a_scripted_session_is_counted_and_logged_without_code(client: Lan
     assert s["accepted_chars"] == 3 + len(ANSWER)
     assert s["latency_ms"]["request"]["count"] == 1  # the model-served answer; the cache hit is timed apart
     assert s["latency_ms"]["cache"]["count"] == 1
+    # the model-served answer's stages and its overhead (latency less engine time), one each
+    stages = s["latency_ms"]["stages"]
+    assert set(stages) == {"wait", "context", "engine", "postprocess", "safety"}
+    assert all(v["count"] == 1 for v in stages.values()) and s["latency_ms"]["overhead"]["count"] == 1
+    assert s["latency_ms"]["overhead"]["p50"] <= s["latency_ms"]["request"]["p50"]
     assert s["requests"] == sum(s[k] for k in ("completed", "rejected", "errors", "timeouts", "superseded",
                                                "cancelled"))
     await client.shutdown_session()
