@@ -115,8 +115,9 @@ class SharedEngine(Engine):
     def prefill(self, prompt: PromptLike, cancel: threading.Event | None = None) -> int:
         return self._run(lambda: self._inner.prefill(prompt, cancel))
 
-    def cached_tokens(self, prompt: PromptLike) -> tuple[int, int] | None:
-        return self._run(lambda: self._inner.cached_tokens(prompt))
+    def cached_tokens(self, prompt: PromptLike, context: str | None = None) -> tuple[int, int] | None:
+        with self._entry.lock:
+            return self._inner.cached_tokens(prompt, self._context if context is None else context)
 
     def forget_context(self, key: str) -> None:
         with self._entry.lock:

@@ -156,9 +156,9 @@ class Engine(abc.ABC):
         the tokens evaluated (0 where the engine keeps no cache). Stops early, keeping what it did, on `cancel`."""
         return 0
 
-    def cached_tokens(self, prompt: PromptLike) -> tuple[int, int] | None:
-        """(tokens of `prompt` the current context's KV cache already holds, tokens of `prompt`); None where the
-        engine keeps no cache (remote servers: their caching is theirs)."""
+    def cached_tokens(self, prompt: PromptLike, context: str | None = None) -> tuple[int, int] | None:
+        """(tokens of `prompt` the KV cache of `context` (default: the current one) already holds, tokens of
+        `prompt`), without switching contexts; None where the engine keeps no cache (remote servers: theirs)."""
         return None
 
     def forget_context(self, key: str) -> None:

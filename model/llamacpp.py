@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from codeward.model.base import (
+    Cancelled,
     Engine,
     EngineError,
     EngineInfo,
@@ -44,6 +45,7 @@ from codeward.model.speculative import Drafter, SpecCounters, combined_drafter, 
 
 log = logging.getLogger(__name__)
 PREFILL_CHUNK = 16  # tokens per decode in a background prefill: a request waits ~0.2 s at most (0.5B, 2 cores)
+PROMPT_CHUNK = 64  # tokens per decode of a request's prompt: the most a superseded request makes the next one wait
 
 
 class LlamaCppEngine(Engine):
@@ -166,9 +168,24 @@ class LlamaCppEngine(Engine):
         """Append `tokens` to the context; return logits of the last token (or of every token, 2-D)."""
         return decode_tokens(self._llm, tokens, self._n_vocab, self.n_ctx, all_logits)
 
-    def _prefill(self, tokens: list[int]) -> np.ndarray:
-        """Make the context hold exactly `tokens`, reusing the longest common prefix; return the last logits."""
-        return fill_sequence0(self._llm, tokens, self._decode)
+    def _prefill(self, tokens: list[int], cancel: threading.Event | None = None) -> np.ndarray:
+        """Make the context hold exactly `tokens`, reusing the longest common prefix; return the last logits.
+        With `cancel`, the prompt is evaluated PROMPT_CHUNK tokens at a time and Cancelled is raised between
+        chunks once it is set (what was evaluated stays cached), so that a request that was superseded while its
+        prompt is evaluated frees the engine within one chunk, not after the whole prompt."""
+        if cancel is None:
+            return fill_sequence0(self._llm, tokens, self._decode)
+
+        def decode(rest: Sequence[int]) -> np.ndarray:
+            logits = None
+            for start in range(0, len(rest), PROMPT_CHUNK):
+                if cancel.is_set():
+                    raise Cancelled("generation cancelled while its prompt was evaluated")
+                logits = self._decode(rest[start:start + PROMPT_CHUNK])
+            assert logits is not None  # fill_sequence0 decodes at least one token
+            return logits
+
+        return fill_sequence0(self._llm, tokens, decode)
 
     # --- the Engine interface -------------------------------------------------------------------------------
 
@@ -178,7 +195,8 @@ class LlamaCppEngine(Engine):
             self._check_open()
             tokens = [self._prompt_tokens(p, params) for p in prompts]
             rules = StreamRules(params, pick_token, self._end_tokens, self.detokenize)
-            return Scheduler(self._kv, self._llm, self._prefill, tokens, rules, self.n_ctx, drafter=self._drafter,
+            return Scheduler(self._kv, self._llm, lambda t: self._prefill(t, cancel), tokens, rules, self.n_ctx,
+                             drafter=self._drafter,
                              counters=self._spec).run(cancel)
 
     def use_context(self, key: str | None) -> None:
@@ -188,11 +206,12 @@ class LlamaCppEngine(Engine):
             self._check_open()
             self._contexts.switch(key)
 
-    def cached_tokens(self, prompt: PromptLike) -> tuple[int, int]:
+    def cached_tokens(self, prompt: PromptLike, context: str | None = None) -> tuple[int, int]:
         with self._lock:
             self._check_open()
             tokens = self.tokenize(prompt, bos=True)
-            return common_prefix(self._llm.input_ids[:self._llm.n_tokens], tokens), len(tokens)
+            held = self._llm.input_ids[:self._llm.n_tokens] if context is None else self._contexts.tokens_of(context)
+            return (0 if held is None else common_prefix(held, tokens)), len(tokens)
 
     def forget_context(self, key: str) -> None:
         """Drop the saved KV state of `key` (its document was closed)."""

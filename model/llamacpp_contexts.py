@@ -54,6 +54,13 @@ class ContextCache:
             self.counts["kv_restores"] += 1
         self.resident = key
 
+    def tokens_of(self, key: str) -> np.ndarray | None:
+        """The tokens `key`'s context holds (resident or saved) without switching to it; None when it has none."""
+        if key == self.resident:
+            return np.asarray(self._llm.input_ids[:self._llm.n_tokens])
+        state = self._saved.get(key)
+        return None if state is None else state.tokens
+
     def forget(self, key: str) -> None:
         """Drop a document's saved state (closed in the editor)."""
         self._saved.pop(key, None)
@@ -71,7 +78,9 @@ class ContextCache:
         if written <= 0:
             log.debug("llama.cpp saved no state for %s", key)
             return
-        self._saved[key] = SavedState(np.array(llm.input_ids[:n], dtype=np.intc), bytes(buffer[:written]))
+        # string_at copies the bytes at C speed; slicing a c_uint8 array would build a list of ints (~35 ns a byte:
+        # 80 ms for the 2.3 MB of a 190-token context, on every switch)
+        self._saved[key] = SavedState(np.array(llm.input_ids[:n], dtype=np.intc), ctypes.string_at(buffer, written))
         while self._saved and self.saved_bytes > self.max_bytes:
             self._saved.popitem(last=False)
             self.counts["kv_evictions"] += 1

@@ -156,8 +156,7 @@ class Pipeline:
         limit = self.settings.completion.cold_tokens
         if context is None or limit <= 0:
             return prepared, context, False
-        self.engine.use_context(context)
-        cached = self.engine.cached_tokens(prepared[3])
+        cached = self.engine.cached_tokens(prepared[3], context)  # no switch: the answer may run in the other
         if cached is None or cached[1] - cached[0] <= limit:
             return prepared, context, False
         return self._short().prepare(request), cold_context(context), True

@@ -37,7 +37,7 @@ class GatedEngine(Engine):
     def use_context(self, key: str | None) -> None:
         self.context = key
 
-    def cached_tokens(self, prompt: PromptLike) -> tuple[int, int]:
+    def cached_tokens(self, prompt: PromptLike, context: str | None = None) -> tuple[int, int]:
         total = self.count_tokens(as_prompt(prompt).text)
         return max(0, total - self.missing), total
 

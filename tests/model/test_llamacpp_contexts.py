@@ -30,6 +30,11 @@ def test_switching_documents_restores_each_ones_cached_prefix(engine):
     engine.generate([DOC_B], PARAMS)
     cached_a, total_a = engine.cached_tokens(DOC_A)
     assert cached_a < total_a // 2  # B's prompt is in the cache now, not A's
+    # what A's saved context holds, asked without switching to it
+    switches = engine.counters()["kv_switches"]
+    assert engine.cached_tokens(DOC_A, "a") == (total_a, total_a)
+    assert engine.cached_tokens(DOC_A, "never-used") == (0, total_a)
+    assert engine.counters()["kv_switches"] == switches
     restores = engine.counters()["kv_restores"]
     engine.use_context("a")
     cached_a, total_a = engine.cached_tokens(DOC_A)
@@ -76,3 +81,31 @@ def test_prefill_fills_the_cache_and_a_cancelled_one_keeps_what_it_did(engine):
     longer = text + "    return sorted(values)[len(values) // 2]\n"
     cached, total = engine.cached_tokens(longer)
     assert total - cached < 20  # a request that extends the prefilled text pays only for its end
+
+
+def test_a_generation_cancelled_while_its_prompt_is_evaluated_stops_within_a_chunk(engine):
+    from codeward.model.base import Cancelled
+    from codeward.model.llamacpp import PROMPT_CHUNK
+
+    engine.use_context("cancel-in-prompt")
+    text = DOC_B * 12  # several chunks of prompt
+    total = engine.cached_tokens(text)[1]
+    assert total > 3 * PROMPT_CHUNK
+    stop, calls = threading.Event(), []
+    decode = engine._decode
+
+    def first_chunk_then_cancel(tokens, all_logits=False):  # the editor's newer keystroke, after one chunk
+        calls.append(len(tokens))
+        stop.set()
+        return decode(tokens, all_logits)
+
+    engine._decode = first_chunk_then_cancel
+    try:
+        with pytest.raises(Cancelled):
+            engine.generate([text], PARAMS, stop)
+    finally:
+        del engine._decode
+    assert calls == [PROMPT_CHUNK]  # one chunk evaluated, not the whole prompt
+    assert engine.cached_tokens(text) == (PROMPT_CHUNK, total)  # and kept: the next request extends it
+    sample = engine.generate([text], PARAMS)[0][0]  # the engine serves the next call normally
+    assert sample.n_tokens > 0
