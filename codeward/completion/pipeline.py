@@ -163,10 +163,22 @@ class Pipeline:
 
     async def prefill(self, request: CompletionRequest, context: str | None = None) -> int:
         """Evaluate `request`'s stable prompt head (`prefill_prompt`) into `context`'s KV cache; the tokens
-        evaluated (0: already cached, or an engine without a cache). Cancelling stops it between chunks."""
+        evaluated (0: already cached, or an engine without a cache). Cancelling stops it between chunks.
+
+        When the full head still lacks more than `cold_tokens` (a new place in the file: the next request would be
+        answered from the short context), the short head is evaluated into the short context first: a few hundred
+        tokens that the next answer needs, before the full head that may take seconds."""
         async with self._engine_lock():
             prompt = await asyncio.to_thread(self.prefill_prompt, request)
-            return await self.engine.aprefill(prompt, context)
+            done = 0
+            if context is not None and self.settings.completion.cold_tokens > 0:
+                cached = await asyncio.to_thread(self.engine.cached_tokens, prompt, context)
+                if cached is not None and cached[1] - cached[0] > self.settings.completion.cold_tokens:
+                    short = await asyncio.to_thread(self._short().prefill_prompt, request)
+                    held = await asyncio.to_thread(self.engine.cached_tokens, short, cold_context(context))
+                    if held is not None and held[0] < held[1]:
+                        done = await self.engine.aprefill(short, cold_context(context))
+            return done + await self.engine.aprefill(prompt, context)
 
     async def complete(self, request: CompletionRequest, seed: int | None = None,
                        context: str | None = None) -> CompletionResult:

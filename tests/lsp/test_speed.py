@@ -31,7 +31,8 @@ class GatedEngine(Engine):
         self.generating, self.prefilling = threading.Event(), threading.Event()
         self.calls: list[tuple[str, str | None, str]] = []
         self.context: str | None = None
-        self.missing = 0  # tokens cached_tokens reports missing
+        self.missing = 0  # tokens cached_tokens reports missing in a context no call has run in yet
+        self.filled: set[str | None] = set()  # contexts a generate or prefill ran in
         self.stopped = 0
 
     def use_context(self, key: str | None) -> None:
@@ -39,11 +40,13 @@ class GatedEngine(Engine):
 
     def cached_tokens(self, prompt: PromptLike, context: str | None = None) -> tuple[int, int]:
         total = self.count_tokens(as_prompt(prompt).text)
-        return max(0, total - self.missing), total
+        filled = (self.context if context is None else context) in self.filled
+        return max(0, total - (0 if filled else self.missing)), total
 
     def generate(self, prompts: Sequence[PromptLike], params: SamplingParams,
                  cancel: threading.Event | None = None) -> list[list[Sample]]:
         self.calls.append(("generate", self.context, as_prompt(prompts[0]).text))
+        self.filled.add(self.context)
         self.generating.set()
         while not self.release.wait(0.005):
             if cancel is not None and cancel.is_set():
@@ -53,6 +56,7 @@ class GatedEngine(Engine):
 
     def prefill(self, prompt: PromptLike, cancel: threading.Event | None = None) -> int:
         self.calls.append(("prefill", self.context, as_prompt(prompt).text))
+        self.filled.add(self.context)
         self.prefilling.set()
         while not self.prefill_release.wait(0.005):
             if cancel is not None and cancel.is_set():
@@ -215,3 +219,21 @@ def test_an_edit_during_a_running_prefill_of_its_document_lets_it_finish_and_fol
     asyncio.run(scenario())
     assert [c[0] for c in engine.calls] == ["prefill", "prefill"]
     assert service.stats.prefills == 2 and service.stats.prefills_cancelled == 0
+
+
+def test_a_pause_at_a_new_place_prefills_the_short_context_first_then_the_full_one():
+    engine = GatedEngine()
+    engine.prefill_release.set()
+    engine.missing = 10_000  # a new place in the file: nothing of either prompt is cached
+    service = service_for(engine, cold_tokens=256, cold_prefix_tokens=64)
+
+    async def scenario() -> None:
+        service.changed(URI, request())
+        await service.prefill.wait()
+
+    asyncio.run(scenario())
+    (short, full) = engine.calls
+    assert short[:2] == ("prefill", f"{URI}#cold") and full[:2] == ("prefill", URI)
+    assert engine.count_tokens(short[2]) <= 64 + 8 and len(full[2]) > 4 * len(short[2])
+    assert full[2] == DOC[: DOC.rindex("\n") + 1] and full[2].endswith(short[2])  # both end at the cursor's line
+    assert service.stats.prefills == 1
