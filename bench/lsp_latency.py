@@ -244,7 +244,7 @@ def report(args: argparse.Namespace, tally: Tally, server: dict, cold: dict, loa
                    "debounce_ms": lat["debounce"], "prefills": server.get("prefills"),
                    "prefills_cancelled": server.get("prefills_cancelled"), "cold_short": server.get("cold_short"),
                    "kv_restores": engine.get("kv_restores"), "superseded": server.get("superseded"),
-                   "cancelled": server.get("cancelled")},
+                   "cancelled": server.get("cancelled"), "engine_counters": engine},
         # per answer: its latency less its own engine time (wait for the engine, context, postprocess, safety)
         "overhead_ms": lat.get("overhead"),
         "overhead_share": round(lat["overhead"]["p50"] / request_p50, 3) if request_p50 and lat.get("overhead", {})

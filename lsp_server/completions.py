@@ -41,6 +41,7 @@ class CompletionService:
         self._pipeline: Pipeline | None = None
         self._engine_lock = asyncio.Lock()
         self._inflight: dict[str, asyncio.Task[CompletionResult]] = {}
+        self._in_engine = 0  # requests past their debounce: in the pipeline, waiting for or using the model
         self._closing: set[asyncio.Future[None]] = set()
         self.rhythm = TypingRhythm()
         self.prefill = BackgroundPrefill(stats, self._get_pipeline)
@@ -204,8 +205,16 @@ class CompletionService:
             await asyncio.sleep(delay)  # a newer keystroke cancels this task while it sleeps
         self.stats.debounce_ms.append(delay * 1000)
         self.prefill.cancel()  # the engine is this request's now (a request still in its debounce leaves it be)
-        pipeline = await self._get_pipeline()
-        return await pipeline.complete(request, context=uri)
+        self._in_engine += 1
+        try:
+            pipeline = await self._get_pipeline()
+            return await pipeline.complete(request, context=uri)
+        finally:
+            self._in_engine -= 1
+
+    def busy(self) -> bool:
+        """Whether a completion request is past its debounce (the model is, or is about to be, working for it)."""
+        return self._in_engine > 0
 
     def _record(self, result: CompletionResult, started: float) -> None:
         s = self.stats

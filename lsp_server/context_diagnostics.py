@@ -21,15 +21,21 @@ from codeward.safety.findings import Finding
 
 log = logging.getLogger("codeward.lsp")
 BEFORE_LINES, AFTER_LINES = 200, 30  # ~ the 768-token prefix budget at ~3-4 tokens a line, with room to spare
+YIELD_STEP_S, YIELD_MAX_S = 0.05, 5.0  # how the check waits for a running completion request to end
 NOTE = " (codeward reads this code as the model's context: suggestions may imitate it)"
 
 
 class ContextDiagnostics:
     """Per document: the last check's findings, and the check waiting for the pause in typing."""
 
-    def __init__(self, publish: Callable[[str], None], on_check: Callable[[int], None] | None = None) -> None:
+    def __init__(self, publish: Callable[[str], None], on_check: Callable[[int], None] | None = None,
+                 busy: Callable[[], bool] | None = None) -> None:
+        """`busy`: whether a completion request is running in the model now; the check waits for it to end
+        (at most YIELD_MAX_S), because on 2 cores a parse beside the model's threads slows the answer the user
+        is waiting for more than it costs the diagnostics to come a moment later."""
         self._publish = publish
         self._on_check = on_check
+        self._busy = busy
         self._found: dict[str, list[Finding]] = {}
         self._waiting: dict[str, asyncio.Task[None]] = {}
 
@@ -47,6 +53,10 @@ class ContextDiagnostics:
     async def _check(self, uri: str, text: str, cursor_line: int, settings: Settings) -> None:
         try:
             await asyncio.sleep(settings.context.diagnostics_delay_ms / 1000)
+            waited = 0.0
+            while self._busy is not None and self._busy() and waited < YIELD_MAX_S:
+                await asyncio.sleep(YIELD_STEP_S)
+                waited += YIELD_STEP_S
             found = await asyncio.to_thread(context_findings_around, text, cursor_line, settings.safety,
                                             BEFORE_LINES, AFTER_LINES)
         except asyncio.CancelledError:

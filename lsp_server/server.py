@@ -67,7 +67,8 @@ class CodewardServer(LanguageServer):
         settings, _ = options.resolve({}, self.cli_overrides, None)
         self.service = CompletionService(settings, engine_factory, self.client_log, self.stats)
         self.accepted = AcceptedFindings()
-        self.context_diagnostics = ContextDiagnostics(self.publish_diagnostics, self._context_checked)
+        self.context_diagnostics = ContextDiagnostics(self.publish_diagnostics, self._context_checked,
+                                                      self.service.busy)
         self.pending_problems: list[str] = []
         self.root: Path | None = None
         self.init_options: Mapping[str, Any] = {}

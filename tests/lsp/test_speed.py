@@ -237,3 +237,32 @@ def test_a_pause_at_a_new_place_prefills_the_short_context_first_then_the_full_o
     assert engine.count_tokens(short[2]) <= 64 + 8 and len(full[2]) > 4 * len(short[2])
     assert full[2] == DOC[: DOC.rindex("\n") + 1] and full[2].endswith(short[2])  # both end at the cursor's line
     assert service.stats.prefills == 1
+
+
+def test_the_context_check_waits_for_a_running_completion_request_to_end():
+    from codeward.lsp_server.context_diagnostics import ContextDiagnostics
+
+    engine = GatedEngine()
+    service = service_for(engine)
+    settings = Settings()
+    settings.context.diagnostics_delay_ms = 0
+    checked: list[int] = []
+    diagnostics = ContextDiagnostics(lambda uri: None, checked.append, service.busy)
+
+    async def scenario() -> None:
+        task = asyncio.ensure_future(service.complete(URI, request()))
+        await until(engine.generating)  # a request is in the model
+        assert service.busy()
+        diagnostics.schedule(URI, "xs = [1]\nlast = xs[len(xs)]\n", 1, settings)
+        for _ in range(10):  # the check's delay has passed many times over: it is waiting, not running
+            await asyncio.sleep(0.01)
+        assert checked == []
+        engine.release.set()
+        await task
+        assert not service.busy()
+        waiting = diagnostics._waiting[URI]
+        await waiting
+        await service.aclose()
+
+    asyncio.run(scenario())
+    assert checked == [1]  # it ran once the request had ended, and found the planted bug
