@@ -5,6 +5,7 @@
 -- Environment: CODEWARD_NVIM_CMD (JSON list), CODEWARD_NVIM_OPTIONS (JSON), CODEWARD_NVIM_SETUP (the setup file),
 -- CODEWARD_NVIM_FILE (the Python file to open), CODEWARD_NVIM_OUT (where to write the JSON),
 -- CODEWARD_NVIM_TIMEOUT_MS (how long each wait may take; default 120000).
+local COMMON = dofile(vim.fs.joinpath(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)), 'nvim_common.lua'))
 local out = { menus = {}, show_message = {}, notified = {} }
 local function finish()
   vim.fn.writefile({ vim.json.encode(out) }, os.getenv('CODEWARD_NVIM_OUT'))
@@ -54,21 +55,11 @@ local function screen()
 end
 
 local ok, err = pcall(function()
-  vim.cmd('filetype on')
-  vim.g.codeward_cmd = vim.json.decode(os.getenv('CODEWARD_NVIM_CMD'))
-  vim.g.codeward_init_options = vim.json.decode(os.getenv('CODEWARD_NVIM_OPTIONS'))
-  dofile(os.getenv('CODEWARD_NVIM_SETUP'))
-  vim.diagnostic.config({ virtual_text = true, signs = true, underline = true }) -- virtual text is off by default
-  vim.cmd.edit(os.getenv('CODEWARD_NVIM_FILE'))
-  local buf = vim.api.nvim_get_current_buf()
+  local buf, client = COMMON.open_attached(TIMEOUT, function()
+    vim.diagnostic.config({ virtual_text = true, signs = true, underline = true }) -- virtual text is off by default
+  end)
   out.file = vim.api.nvim_buf_get_name(buf)
   out.filetype = vim.bo[buf].filetype
-
-  local client
-  vim.wait(TIMEOUT, function()
-    client = vim.lsp.get_clients({ bufnr = buf, name = 'codeward' })[1]
-    return client ~= nil and client.initialized
-  end, 50)
   if not client then
     out.error = 'the codeward client never attached'
     return

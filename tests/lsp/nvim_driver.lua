@@ -1,6 +1,7 @@
 -- Drives headless Neovim against `codeward serve` through editors/nvim/codeward.lua; writes what it saw as JSON.
 -- Environment: CODEWARD_NVIM_CMD (JSON list), CODEWARD_NVIM_OPTIONS (JSON), CODEWARD_NVIM_SETUP (the setup file),
 -- CODEWARD_NVIM_FILE (the Python file to open), CODEWARD_NVIM_OUT (where to write the JSON).
+local COMMON = dofile(vim.fs.joinpath(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)), 'nvim_common.lua'))
 local out = {}
 local function finish()
   vim.fn.writefile({ vim.json.encode(out) }, os.getenv('CODEWARD_NVIM_OUT'))
@@ -8,20 +9,9 @@ local function finish()
 end
 
 local ok, err = pcall(function()
-  vim.cmd('filetype on')
-  vim.g.codeward_cmd = vim.json.decode(os.getenv('CODEWARD_NVIM_CMD'))
-  vim.g.codeward_init_options = vim.json.decode(os.getenv('CODEWARD_NVIM_OPTIONS'))
-  dofile(os.getenv('CODEWARD_NVIM_SETUP'))
-  vim.cmd.edit(os.getenv('CODEWARD_NVIM_FILE'))
-  local buf = vim.api.nvim_get_current_buf()
+  local buf, client = COMMON.open_attached(60000)
   out.filetype = vim.bo[buf].filetype
   out.has_inline_completion = vim.lsp.inline_completion ~= nil
-
-  local client
-  vim.wait(60000, function()
-    client = vim.lsp.get_clients({ bufnr = buf, name = 'codeward' })[1]
-    return client ~= nil and client.initialized
-  end, 50)
   if not client then
     out.error = 'the codeward client never attached'
     return
