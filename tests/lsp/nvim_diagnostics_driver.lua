@@ -7,10 +7,6 @@
 -- CODEWARD_NVIM_TIMEOUT_MS (how long each wait may take; default 120000).
 local COMMON = dofile(vim.fs.joinpath(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)), 'nvim_common.lua'))
 local out = { menus = {}, show_message = {}, notified = {} }
-local function finish()
-  vim.fn.writefile({ vim.json.encode(out) }, os.getenv('CODEWARD_NVIM_OUT'))
-  vim.cmd('qa!')
-end
 local TIMEOUT = tonumber(os.getenv('CODEWARD_NVIM_TIMEOUT_MS') or '') or 120000
 
 -- What the editor shows: every window/showMessage the client handles, and every vim.notify (which it turns into).
@@ -54,17 +50,14 @@ local function screen()
   return rows
 end
 
-local ok, err = pcall(function()
-  local buf, client = COMMON.open_attached(TIMEOUT, function()
+COMMON.run(out, function()
+  local buf, client = COMMON.open_attached(out, TIMEOUT, function()
     vim.diagnostic.config({ virtual_text = true, signs = true, underline = true }) -- virtual text is off by default
   end)
   out.file = vim.api.nvim_buf_get_name(buf)
-  out.filetype = vim.bo[buf].filetype
   if not client then
-    out.error = 'the codeward client never attached'
     return
   end
-  out.offset_encoding = client.offset_encoding
   out.code_action_provider = client.server_capabilities.codeActionProvider
   out.execute_commands = (client.server_capabilities.executeCommandProvider or {}).commands
   local ns = vim.lsp.diagnostic.get_namespace(client.id, false)
@@ -150,7 +143,3 @@ local ok, err = pcall(function()
   local s = client:request_sync('codeward/stats', {}, TIMEOUT, buf)
   out.stats = s and s.result
 end)
-if not ok then
-  out.error = tostring(err)
-end
-finish()

@@ -3,20 +3,13 @@
 -- CODEWARD_NVIM_FILE (the Python file to open), CODEWARD_NVIM_OUT (where to write the JSON).
 local COMMON = dofile(vim.fs.joinpath(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)), 'nvim_common.lua'))
 local out = {}
-local function finish()
-  vim.fn.writefile({ vim.json.encode(out) }, os.getenv('CODEWARD_NVIM_OUT'))
-  vim.cmd('qa!')
-end
 
-local ok, err = pcall(function()
-  local buf, client = COMMON.open_attached(60000)
-  out.filetype = vim.bo[buf].filetype
+COMMON.run(out, function()
+  local buf, client = COMMON.open_attached(out, 60000)
   out.has_inline_completion = vim.lsp.inline_completion ~= nil
   if not client then
-    out.error = 'the codeward client never attached'
     return
   end
-  out.offset_encoding = client.offset_encoding
   out.inline_provider = client.server_capabilities.inlineCompletionProvider
   out.supports_inline = client:supports_method('textDocument/inlineCompletion', buf)
 
@@ -48,7 +41,3 @@ local ok, err = pcall(function()
     return out.stats and out.stats.accepted >= 1
   end, 200)
 end)
-if not ok then
-  out.error = tostring(err)
-end
-finish()
