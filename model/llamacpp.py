@@ -196,8 +196,7 @@ class LlamaCppEngine(Engine):
             tokens = [self._prompt_tokens(p, params) for p in prompts]
             rules = StreamRules(params, pick_token, self._end_tokens, self.detokenize)
             return Scheduler(self._kv, self._llm, lambda t: self._prefill(t, cancel), tokens, rules, self.n_ctx,
-                             drafter=self._drafter,
-                             counters=self._spec).run(cancel)
+                             drafter=self._drafter, counters=self._spec).run(cancel)
 
     def use_context(self, key: str | None) -> None:
         if key is None:
@@ -210,7 +209,7 @@ class LlamaCppEngine(Engine):
         with self._lock:
             self._check_open()
             tokens = self.tokenize(prompt, bos=True)
-            held = self._llm.input_ids[:self._llm.n_tokens] if context is None else self._contexts.tokens_of(context)
+            held = self._contexts.tokens_of(context)
             return (0 if held is None else common_prefix(held, tokens)), len(tokens)
 
     def forget_context(self, key: str) -> None:

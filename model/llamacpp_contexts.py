@@ -54,9 +54,10 @@ class ContextCache:
             self.counts["kv_restores"] += 1
         self.resident = key
 
-    def tokens_of(self, key: str) -> np.ndarray | None:
-        """The tokens `key`'s context holds (resident or saved) without switching to it; None when it has none."""
-        if key == self.resident:
+    def tokens_of(self, key: str | None) -> np.ndarray | None:
+        """The tokens `key`'s context holds (resident or saved; None: the resident one) without switching to it;
+        None when it has none."""
+        if key is None or key == self.resident:
             return np.asarray(self._llm.input_ids[:self._llm.n_tokens])
         state = self._saved.get(key)
         return None if state is None else state.tokens

@@ -153,13 +153,26 @@ class Pipeline:
         `cold_tokens` to evaluate, the short one in the document's second context (`cold_context`), so that the
         background prefill of the full one is not overwritten."""
         prepared = self.prepare(request)
-        limit = self.settings.completion.cold_tokens
-        if context is None or limit <= 0:
-            return prepared, context, False
-        cached = self.engine.cached_tokens(prepared[3], context)  # no switch: the answer may run in the other
-        if cached is None or cached[1] - cached[0] <= limit:
+        if context is None or not self._too_cold(prepared[3], context):
             return prepared, context, False
         return self._short().prepare(request), cold_context(context), True
+
+    def _too_cold(self, prompt: Prompt, context: str) -> bool:
+        """Whether `context`'s KV cache lacks more than `cold_tokens` of `prompt` (asked without switching to it:
+        the answer may run in the short context instead); False when cold answers are off or the engine keeps
+        no cache."""
+        limit = self.settings.completion.cold_tokens
+        cached = self.engine.cached_tokens(prompt, context) if limit > 0 else None
+        return cached is not None and cached[1] - cached[0] > limit
+
+    def _short_head(self, request: CompletionRequest, context: str, head: Prompt) -> Prompt | None:
+        """The short context's prompt head when the full `head` is too cold (the next answer will come from the
+        short context) and the short context does not hold it yet; None otherwise."""
+        if not self._too_cold(head, context):
+            return None
+        short = self._short().prefill_prompt(request)
+        held = self.engine.cached_tokens(short, cold_context(context))
+        return short if held is not None and held[0] < held[1] else None
 
     async def prefill(self, request: CompletionRequest, context: str | None = None) -> int:
         """Evaluate `request`'s stable prompt head (`prefill_prompt`) into `context`'s KV cache; the tokens
@@ -170,14 +183,8 @@ class Pipeline:
         tokens that the next answer needs, before the full head that may take seconds."""
         async with self._engine_lock():
             prompt = await asyncio.to_thread(self.prefill_prompt, request)
-            done = 0
-            if context is not None and self.settings.completion.cold_tokens > 0:
-                cached = await asyncio.to_thread(self.engine.cached_tokens, prompt, context)
-                if cached is not None and cached[1] - cached[0] > self.settings.completion.cold_tokens:
-                    short = await asyncio.to_thread(self._short().prefill_prompt, request)
-                    held = await asyncio.to_thread(self.engine.cached_tokens, short, cold_context(context))
-                    if held is not None and held[0] < held[1]:
-                        done = await self.engine.aprefill(short, cold_context(context))
+            short = None if context is None else await asyncio.to_thread(self._short_head, request, context, prompt)
+            done = 0 if short is None else await self.engine.aprefill(short, cold_context(context))
             return done + await self.engine.aprefill(prompt, context)
 
     async def complete(self, request: CompletionRequest, seed: int | None = None,
@@ -198,8 +205,8 @@ class Pipeline:
         t3 = time.perf_counter()
         outcomes, hidden = await screen(request.text, outcomes, self.settings.safety, request.language)
         t4 = time.perf_counter()
-        timings = {"wait": (tw - t0) * 1e3, "context": (t1 - tw) * 1e3, "engine": (t2 - t1) * 1e3, "postprocess": (t3 - t2) * 1e3,
-                   "safety": (t4 - t3) * 1e3}
+        timings = {"wait": (tw - t0) * 1e3, "context": (t1 - tw) * 1e3, "engine": (t2 - t1) * 1e3,
+                   "postprocess": (t3 - t2) * 1e3, "safety": (t4 - t3) * 1e3}
         result = CompletionResult(outcomes=outcomes, prompt=prompt.text, mode=mode.kind, template=self.template.name,
                                   samples=list(samples), timings_ms=timings, hidden=hidden, cold=cold,
                                   policy={"instructed": int(built.instruction_line is not None),
