@@ -79,8 +79,8 @@ class ContextCache:
         if written <= 0:
             log.debug("llama.cpp saved no state for %s", key)
             return
-        # string_at copies the bytes at C speed; slicing a c_uint8 array would build a list of ints (~35 ns a byte:
-        # 80 ms for the 2.3 MB of a 190-token context, on every switch)
+        # string_at copies the bytes at C speed; slicing a c_uint8 array would build a list of ints (56 ms for the
+        # 2.3 MB of a 190-token context, on every switch: bench/kv_switch.py)
         self._saved[key] = SavedState(np.array(llm.input_ids[:n], dtype=np.intc), ctypes.string_at(buffer, written))
         while self._saved and self.saved_bytes > self.max_bytes:
             self._saved.popitem(last=False)
