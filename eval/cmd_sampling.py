@@ -82,6 +82,7 @@ def plan_from_args(args: argparse.Namespace, settings: Any, editor: bool = False
 def model_identity(settings: Any) -> dict[str, Any]:
     """The model config.json records: the name asked for, the file and its SHA-256 where there is a file."""
     from codeward.eval.datasets import file_digest
+    from codeward.model.quantize import llama_model_path, wanted_quant
     from codeward.model.registry import MODELS, canonical_name, resolve_model_path
 
     e = settings.engine
@@ -94,6 +95,11 @@ def model_identity(settings: Any) -> dict[str, Any]:
     if os.path.isfile(path):
         out["path"] = path
         out["sha256"] = (MODELS[name].sha256 if name and MODELS[name].sha256 else None) or file_digest(path)
+    quant = wanted_quant(e.quant, e.model) if e.engine == "llamacpp" else None
+    if quant is not None and os.path.isfile(path):  # the run's model is the local conversion of that file
+        converted = llama_model_path(e.model, e.model_dir, e.quant)
+        out.update(quant=quant, source_path=out["path"], source_sha256=out["sha256"], path=converted,
+                   sha256=file_digest(converted))
     return out
 
 

@@ -38,7 +38,8 @@ from codeward.model.llamacpp_batch import (
 )
 from codeward.model.llamacpp_contexts import ContextCache
 from codeward.model.llamacpp_draft import DraftModel
-from codeward.model.registry import model_label, resolve_model_path
+from codeward.model.quantize import llama_model_path
+from codeward.model.registry import model_label
 from codeward.model.sampling import log_softmax, pick_token
 from codeward.model.settings import EngineSettings
 from codeward.model.speculative import Drafter, SpecCounters, combined_drafter, lookup_draft
@@ -57,7 +58,7 @@ class LlamaCppEngine(Engine):
         except ImportError as exc:
             raise EngineError("llama-cpp-python is not installed; run `make install` "
                               "or `pip install llama-cpp-python`") from exc
-        path = resolve_model_path(settings.model, settings.model_dir)
+        path = llama_model_path(settings.model, settings.model_dir, settings.quant)
         self._llm = load_llama(path, settings.n_ctx, settings.n_threads, " (--model, engine.model)")
         threads = self._llm.n_threads
         self._lock = threading.Lock()
@@ -86,7 +87,7 @@ class LlamaCppEngine(Engine):
         if settings.draft_model:
             try:
                 self._draft_model = DraftModel(settings.draft_model, settings.model_dir, settings.n_ctx,
-                                               settings.n_threads, self)
+                                               settings.n_threads, self, settings.quant)
             except EngineError:
                 self._kv.close()
                 self._llm.close()

@@ -185,3 +185,26 @@ def test_seeds_reproduce_and_neighbouring_seeds_share_no_sample_stream():
     assert sample_seeds(7, 4) == sample_seeds(7, 4)
     assert len(set(sample_seeds(7, 4))) == 4
     assert not set(sample_seeds(7, 4)) & set(sample_seeds(8, 4))
+
+
+def test_loading_a_model_leaves_the_process_stdout_alone(monkeypatch, capfd) -> None:
+    """llama-cpp-python's quiet load points fd 1 at /dev/null for the whole load: a stdio language server would
+    lose the messages its event loop sends meanwhile (a real hang, found by the context-diagnostics test)."""
+    import os
+
+    from codeward.model.llamacpp_batch import load_llama
+    from codeward.model.registry import resolve_model_path
+
+    targets: list[int] = []
+    real = os.dup2
+
+    def dup2(fd: int, fd2: int, *args: object, **kwargs: object) -> int:
+        targets.append(fd2)
+        return real(fd, fd2, *args, **kwargs)
+
+    monkeypatch.setattr(os, "dup2", dup2)
+    llm = load_llama(resolve_model_path("smollm2-135m"), 256, 1)
+    llm.close()
+    assert 1 not in targets
+    out, err = capfd.readouterr()
+    assert out == "" and "tensor" not in err  # and it stays quiet
