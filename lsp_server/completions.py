@@ -4,6 +4,7 @@ timeouts, and one clear log line per fault. The work itself is the core pipeline
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import deque
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import asdict, replace
 
 from codeward.completion.pipeline import Pipeline, RequestError, cold_context, validate
+from codeward.completion.text import Cursor
 from codeward.completion.types import CompletionRequest, CompletionResult
 from codeward.config import Settings
 from codeward.lsp_server.cache import SuggestionCache
@@ -23,6 +25,25 @@ from codeward.safety.api import warm_up
 from codeward.safety.settings import SafetySettings
 
 EngineFactory = Callable[[EngineSettings], Engine]
+ADOPT_CHARS = 64  # the most characters typed forward over which a running generation is still waited for
+
+
+class Flight:
+    """A request's model run for one document: where it asked (text before and after its cursor), and whether it
+    is past its debounce (the model is, or is about to be, working for it)."""
+
+    def __init__(self, request: CompletionRequest, cursor: Cursor) -> None:
+        self.before, self.after = request.text[: cursor.offset], request.text[cursor.offset:]
+        self.in_engine = False
+        self.task: asyncio.Task[CompletionResult] | None = None
+
+    def extended_by(self, request: CompletionRequest, cursor: Cursor) -> bool:
+        """Whether `request` is this one's document with a few characters typed at its cursor (typing forward): its
+        answer, advanced by what was typed, may still hold."""
+        before, after = request.text[: cursor.offset], request.text[cursor.offset:]
+        typed = before[len(self.before):]
+        return after == self.after and before.startswith(self.before) and len(typed) <= ADOPT_CHARS \
+            and "\n" not in typed
 
 
 class CompletionService:
@@ -40,7 +61,7 @@ class CompletionService:
         self._loading: asyncio.Future[Engine] | None = None
         self._pipeline: Pipeline | None = None
         self._engine_lock = asyncio.Lock()
-        self._inflight: dict[str, asyncio.Task[CompletionResult]] = {}
+        self._inflight: dict[str, Flight] = {}
         self._in_engine = 0  # requests past their debounce: in the pipeline, waiting for or using the model
         self._closing: set[asyncio.Future[None]] = set()
         self.rhythm = TypingRhythm()
@@ -56,9 +77,10 @@ class CompletionService:
             return {}
 
     def changed(self, uri: str, request: CompletionRequest | None) -> None:
-        """The document changed (typing): note the rhythm and prefill at `request` after a pause."""
-        self.rhythm.changed(uri)
-        self.schedule_prefill(uri, request)
+        """The document changed (typing): note the rhythm; prefill at `request` after a pause, or at once when the
+        edit is on another line than the last one (the user moved: the prompt head there is new)."""
+        moved = self.rhythm.changed(uri, line=None if request is None else request.line)
+        self.schedule_prefill(uri, request, 0.0 if moved else None)
 
     def schedule_prefill(self, uri: str, request: CompletionRequest | None, delay_ms: float | None = None) -> None:
         """Background prefill of `request`'s prompt head into `uri`'s context (completion.prefill_delay_ms)."""
@@ -141,23 +163,66 @@ class CompletionService:
             self._record(cached, started)
             self.stats.cache_ms.append((time.perf_counter() - started) * 1e3)
             return cached
-        previous = self._inflight.pop(uri, None)
-        if previous is not None and not previous.done():
-            previous.cancel()
+        previous = self._inflight.get(uri)
+        if previous is not None and previous.task is not None and not previous.task.done():
+            if previous.in_engine and previous.extended_by(request, cursor):
+                adopted = await self._adopt(uri, previous, request, cursor, started)
+                if adopted is not None:
+                    return adopted
+            else:
+                previous.task.cancel()
         c = self.settings.completion
         delay_ms = self.rhythm.delay_ms(uri, c.debounce_ms, c.adaptive_debounce, invoked)
-        task = asyncio.ensure_future(self._run(uri, request, delay_ms / 1000))
-        self._inflight[uri] = task
+        flight = Flight(request, cursor)
+        task = asyncio.ensure_future(self._run(uri, request, delay_ms / 1000, flight))
+        flight.task = task
+        self._inflight[uri] = flight
+        task.add_done_callback(functools.partial(self._landed, uri, flight, request, cursor))
         try:
             done, _ = await asyncio.wait({task}, timeout=delay_ms / 1000 + c.timeout_s)
-        except asyncio.CancelledError:
-            task.cancel()  # the client cancelled the request ($/cancelRequest)
+        except asyncio.CancelledError:  # the client cancelled the request ($/cancelRequest)
+            if not flight.in_engine:
+                task.cancel()  # still in its debounce; past it, its answer may serve the typing that follows
             self.stats.cancelled += 1
             raise
-        finally:
-            if self._inflight.get(uri) is task:
-                del self._inflight[uri]
         return self._outcome(uri, request, cursor, task, done, started, delay_ms)
+
+    async def _adopt(self, uri: str, flight: Flight, request: CompletionRequest, cursor: Cursor,
+                     started: float) -> CompletionResult | None:
+        """Wait for the model run of an earlier keystroke that `request` types forward from, and answer with its
+        suggestions advanced by what was typed (None when none of them starts with it)."""
+        assert flight.task is not None
+        try:
+            done, _ = await asyncio.wait({flight.task}, timeout=self.settings.completion.timeout_s)
+        except asyncio.CancelledError:
+            self.stats.cancelled += 1
+            raise
+        if not done:
+            flight.task.cancel()
+            return None
+        cached = self.cache.lookup(uri, request, cursor)  # the run stored its result when it landed
+        if cached is None:
+            return None
+        self.stats.adopted += 1
+        self._record(cached, started)
+        self.stats.adopted_ms.append((time.perf_counter() - started) * 1e3)
+        return cached
+
+    def _landed(self, uri: str, flight: Flight, request: CompletionRequest, cursor: Cursor,
+                task: asyncio.Task[CompletionResult]) -> None:
+        """A model run ended (whether or not its request still waits): keep its result for typing forward."""
+        if self._inflight.get(uri) is flight:
+            del self._inflight[uri]
+        if task.cancelled() or task.exception() is not None:
+            return
+        result = task.result()
+        self.cache.store(uri, request, cursor, result)
+        for s in result.blocked:
+            self.cache.remember(uri, s)
+        self.stats.engine_ms.append(result.timings_ms.get("engine", 0.0))
+        if result.cold:
+            self.stats.cold_short += 1
+            self.schedule_prefill(uri, request)  # the full context, behind the short answer, at the next pause
 
     def _outcome(self, uri: str, request: CompletionRequest, cursor: object, task: asyncio.Task,
                  done: set, started: float, delay_ms: float) -> CompletionResult | None:
@@ -183,10 +248,7 @@ class CompletionService:
                 logging.getLogger("codeward.lsp").error("completion failed", exc_info=exc)
             self._fault(kind, f"no completion for {uri}: {type(exc).__name__}: {exc}")
             return None
-        result = task.result()
-        self.cache.store(uri, request, cursor, result)  # type: ignore[arg-type]
-        for s in result.blocked:
-            self.cache.remember(uri, s)
+        result = task.result()  # kept in the cache by `_landed`
         self._record(result, started)
         if result.suggestions:  # an answer's latency: from the request to it, less the debounce wait
             elapsed = (time.perf_counter() - started) * 1e3 - delay_ms
@@ -194,15 +256,12 @@ class CompletionService:
             self.stats.overhead_ms.append(elapsed - result.timings_ms.get("engine", 0.0))
             for stage, ms in result.timings_ms.items():
                 self.stats.stage_ms.setdefault(stage, deque(maxlen=WINDOW)).append(ms)
-        self.stats.engine_ms.append(result.timings_ms.get("engine", 0.0))
-        if result.cold:
-            self.stats.cold_short += 1
-            self.schedule_prefill(uri, request)  # the full context, behind the short answer, at the next pause
         return result
 
-    async def _run(self, uri: str, request: CompletionRequest, delay: float) -> CompletionResult:
+    async def _run(self, uri: str, request: CompletionRequest, delay: float, flight: Flight) -> CompletionResult:
         if delay > 0:
             await asyncio.sleep(delay)  # a newer keystroke cancels this task while it sleeps
+        flight.in_engine = True
         self.stats.debounce_ms.append(delay * 1000)
         self.prefill.cancel()  # the engine is this request's now (a request still in its debounce leaves it be)
         self._in_engine += 1
@@ -247,8 +306,9 @@ class CompletionService:
     async def aclose(self) -> None:
         """Stop work in flight and release the engine (also one still loading, and those replaced before)."""
         self.prefill.cancel()
-        for task in self._inflight.values():
-            task.cancel()
+        for flight in self._inflight.values():
+            if flight.task is not None:
+                flight.task.cancel()
         if self._loading is not None:
             # A timed-out generation may still be running in its thread: close only once it has stopped.
             self._close_later(self._loading, self._engine_lock)

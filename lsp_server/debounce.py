@@ -24,10 +24,14 @@ class TypingRhythm:
         self._documents = documents
         self._last: OrderedDict[str, float] = OrderedDict()
         self._gaps: dict[str, deque[float]] = {}
+        self._lines: dict[str, int | None] = {}
 
-    def changed(self, uri: str, now: float | None = None) -> None:
-        """Record a change of `uri` (a keystroke, a paste)."""
+    def changed(self, uri: str, now: float | None = None, line: int | None = None) -> bool:
+        """Record a change of `uri` (a keystroke, a paste) on `line`; whether that is another line than the
+        document's last change (the user moved; always True for the first change)."""
         now = time.monotonic() if now is None else now
+        moved = uri not in self._lines or self._lines[uri] != line
+        self._lines[uri] = line
         last = self._last.get(uri)
         if last is not None and 0 <= now - last <= PAUSE_S:
             self._gaps.setdefault(uri, deque(maxlen=KEPT)).append(now - last)
@@ -36,9 +40,12 @@ class TypingRhythm:
         while len(self._last) > self._documents:
             old, _ = self._last.popitem(last=False)
             self._gaps.pop(old, None)
+            self._lines.pop(old, None)
+        return moved
 
     def forget(self, uri: str) -> None:
         self._last.pop(uri, None)
+        self._lines.pop(uri, None)
         self._gaps.pop(uri, None)
 
     def delay_ms(self, uri: str, base_ms: float, adaptive: bool = True, invoked: bool = False) -> float:

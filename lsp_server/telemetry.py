@@ -38,7 +38,8 @@ class Stats:
     """What the server did since it started (served by the `codeward/stats` request).
 
     Each request ends as exactly one of completed (`empty` counts those without a suggestion; `cache_hits` those
-    served from the typing-forward cache), rejected (refused before the model: unknown document, bad position, over
+    served from the typing-forward cache, `adopted` those answered by the model run of an earlier keystroke that the
+    user typed forward from), rejected (refused before the model: unknown document, bad position, over
     the size limit), errors, timeouts, superseded (a newer request for the same document replaced it) or cancelled
     (the client sent `$/cancelRequest`)."""
 
@@ -51,6 +52,7 @@ class Stats:
     superseded: int = 0
     cancelled: int = 0
     cache_hits: int = 0
+    adopted: int = 0  # answered by the model run of an earlier keystroke the user typed forward from
     shown: int = 0  # suggestions returned to the client
     shown_reported: int = 0  # suggestions the client said it displayed (textDocument/didShowCompletion)
     warned: int = 0
@@ -73,6 +75,7 @@ class Stats:
     settings_version: int = 0  # bumped each time the settings are re-resolved
     engine_ms: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
     cache_ms: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
+    adopted_ms: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))  # request to adopted answer
     debounce_ms: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
     request_ms: dict[str, deque[float]] = field(default_factory=dict)  # answers' latency per mode (single, multi)
     # the pipeline's stages of model-served answers (wait for the engine, context, engine, postprocess, safety),
@@ -91,6 +94,7 @@ class Stats:
                 "latency_ms": {"request": percentiles(itertools.chain(*self.request_ms.values())),
                                **{f"request_{mode}": percentiles(v) for mode, v in sorted(self.request_ms.items())},
                                "engine": percentiles(self.engine_ms), "cache": percentiles(self.cache_ms),
+                               "adopted": percentiles(self.adopted_ms),
                                "debounce": percentiles(self.debounce_ms),
                                "overhead": percentiles(self.overhead_ms),
                                "stages": {k: percentiles(v) for k, v in self.stage_ms.items()}},

@@ -90,11 +90,79 @@ def test_a_newer_request_for_the_same_document_cancels_the_older_one():
     async def scenario() -> tuple[object, object]:
         first = asyncio.ensure_future(service.complete("file:///a.py", CompletionRequest("y = ", 0, 4)))
         await asyncio.sleep(0.2)  # the first is generating now
-        second = await service.complete("file:///a.py", CompletionRequest("y = 2 * ", 0, 8))
+        second = await service.complete("file:///a.py", CompletionRequest("z = ", 0, 4))  # not typing forward
         return await first, second
 
     first, second = asyncio.run(scenario())
     assert first is None and service.stats.superseded == 1 and engine.cancelled == 1
+    assert [s.text for s in second.suggestions] == ["x + 1"]
+
+
+class GatedEngine(StubbornEngine):
+    """Answers `answer` once `gate` is set (the test decides when); counts its calls and the cancelled ones."""
+
+    def __init__(self, answer: str) -> None:
+        super().__init__(0.0)
+        self.answer = answer
+        self.gate = threading.Event()
+        self.calls = 0
+        self.cancelled = 0
+
+    def generate(self, prompts: Sequence[str], params: SamplingParams,
+                 cancel: threading.Event | None = None) -> list[list[Sample]]:
+        self.calls += 1
+        self.running.set()
+        while not self.gate.wait(0.005):
+            if cancel is not None and cancel.is_set():
+                self.cancelled += 1
+                self.running.clear()
+                raise RuntimeError("cancelled")
+        self.running.clear()
+        return [[Sample(self.answer, "stop", 0.0, 3)] for _ in prompts]
+
+
+def _typing_forward(answer: str, typed: str) -> tuple[object, object, GatedEngine, Stats]:
+    """A request whose model run is under way, the client cancels it ($/cancelRequest), and the user types `typed`
+    at its cursor: the newer request is made while the older run still holds the model."""
+    engine = GatedEngine(answer)
+    settings = Settings()
+    settings.completion.debounce_ms = 0
+    settings.safety.enabled = False
+    stats = Stats()
+    service = CompletionService(settings, lambda _: engine, ClientLog(lambda level, msg: None), stats)
+
+    async def scenario() -> tuple[object, object]:
+        first = asyncio.ensure_future(service.complete("file:///a.py", CompletionRequest("y = ", 0, 4)))
+        while not engine.running.is_set():
+            await asyncio.sleep(0.005)
+        first.cancel()  # the editor gave up on it: its run goes on
+        second = asyncio.ensure_future(service.complete("file:///a.py", CompletionRequest("y = " + typed, 0,
+                                                                                          4 + len(typed))))
+        await asyncio.sleep(0.05)
+        assert not second.done()  # it waits for the run of the first
+        engine.gate.set()
+        try:
+            await first
+        except asyncio.CancelledError:
+            pass
+        result = await second
+        await service.aclose()
+        return first, result
+
+    first, second = asyncio.run(scenario())
+    return first, second, engine, stats
+
+
+def test_typing_forward_into_a_running_generation_is_answered_by_it():
+    _, second, engine, stats = _typing_forward("x + 1", "x ")
+    assert [s.text for s in second.suggestions] == ["+ 1"]  # the first run's answer, advanced by what was typed
+    assert engine.calls == 1 and engine.cancelled == 0
+    assert stats.adopted == 1 and stats.cancelled == 1 and stats.superseded == 0
+
+
+def test_typing_forward_away_from_the_running_generation_asks_the_model_again():
+    _, second, engine, stats = _typing_forward("x + 1", "2 * ")
+    assert engine.calls == 2 and stats.adopted == 0  # the first run finished, then the second asked anew
     assert [s.text for s in second.suggestions] == ["x + 1"]
 
 

@@ -122,6 +122,27 @@ def test_a_pause_prefills_the_lines_above_the_cursor_into_the_documents_context(
     assert service.stats.prefills == 1
 
 
+def test_an_edit_on_another_line_prefills_at_once_and_typing_on_the_same_line_waits_the_pause():
+    engine = GatedEngine()
+    engine.prefill_release.set()
+    service = service_for(engine, prefill_delay_ms=60_000)  # a pause that never comes in this test
+
+    async def scenario() -> None:
+        service.changed(URI, request())  # the first edit in the document: a move
+        await service.prefill.wait()
+        assert [c[0] for c in engine.calls] == ["prefill"]
+        service.changed(URI, request(DOC + " +"))  # typing on the same line: its prefill waits for the pause
+        await asyncio.sleep(0.05)
+        assert len(engine.calls) == 1 and service.prefill.target == URI
+        moved = BODY[: BODY.rindex("\n", 0, len(BODY) - 1) + 1] + "    return y"  # an edit a few lines up
+        service.changed(URI, request(moved))
+        await service.prefill.wait()
+        service.prefill.cancel()
+
+    asyncio.run(scenario())
+    assert [c[0] for c in engine.calls] == ["prefill", "prefill"]
+
+
 def test_a_request_interrupts_a_running_prefill():
     engine = GatedEngine()
     engine.release.set()
