@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import random
+import shlex
 import statistics
 import sys
 import sysconfig
@@ -190,9 +191,18 @@ async def simulate(args: argparse.Namespace) -> dict[str, Any]:
     rng = random.Random(args.seed)
     lines = pick_lines(STDLIB, args.files, args.lines, rng)
     client = LanguageClient("codeward-bench", "1")
-    options = {"engine": {"model": args.model, **({"draft_model": args.draft_model} if args.draft_model else {})}}
-    # every other setting as shipped
-    await client.start_io(sys.executable, "-m", "codeward", "serve")
+    options: dict[str, dict[str, Any]] = {"engine": {"model": args.model,
+                                                     **({"draft_model": args.draft_model} if args.draft_model else {})}}
+    for item in args.set:  # every other setting as shipped
+        key, _, value = item.partition("=")
+        section, _, name = key.partition(".")
+        options.setdefault(section, {})[name] = json.loads(value) if value[:1].isdigit() or value in (
+            "true", "false") else value
+    if args.server_log:  # pygls pipes the server's stderr and never reads it: send it to a file instead
+        await client.start_io("sh", "-c", f"exec {shlex.quote(sys.executable)} -m codeward -v serve "
+                              f"2>>{shlex.quote(args.server_log)}")
+    else:
+        await client.start_io(sys.executable, "-m", "codeward", "serve")
     await client.initialize_async(types.InitializeParams(
         capabilities=types.ClientCapabilities(), initialization_options=options, root_uri="file:///bench"))
     client.initialized(types.InitializedParams())
@@ -244,6 +254,7 @@ def report(args: argparse.Namespace, tally: Tally, server: dict, cold: dict, loa
                    "debounce_ms": lat["debounce"], "prefills": server.get("prefills"),
                    "prefills_cancelled": server.get("prefills_cancelled"), "cold_short": server.get("cold_short"),
                    "kv_restores": engine.get("kv_restores"), "superseded": server.get("superseded"),
+                   "adopted": server.get("adopted"), "adopted_ms": lat.get("adopted"),
                    "cancelled": server.get("cancelled"), "engine_counters": engine},
         # per answer: its latency less its own engine time (wait for the engine, context, postprocess, safety)
         "overhead_ms": lat.get("overhead"),
@@ -253,7 +264,7 @@ def report(args: argparse.Namespace, tally: Tally, server: dict, cold: dict, loa
         "budgets": {k: server["settings"]["context"][k] for k in ("prefix_tokens", "suffix_tokens", "suffix_scope")}
         | {k: server["settings"]["completion"][k] for k in ("cold_tokens", "cold_prefix_tokens", "debounce_ms",
                                                           "prefill_delay_ms")}
-        | {k: server["settings"]["engine"][k] for k in ("speculative", "draft_model")},
+        | {k: server["settings"]["engine"][k] for k in ("speculative", "draft_model", "quant")},
     }
 
 
@@ -285,6 +296,9 @@ def main() -> None:
     p.add_argument("--line-pause", type=float, default=1.0, help="pause before typing each line (s)")
     p.add_argument("--timeout", type=float, default=12.0, help="completion.timeout_s, and the longest wait")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--server-log", default="", help="append the server's debug log (each answer's stages) here")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="a setting other than shipped, e.g. completion.debounce_ms=50 (repeatable; A/B runs)")
     p.add_argument("--quality", action="store_true", help="also run the eval infilling gate")
     p.add_argument("--infilling", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"
                                              / "humaneval-infilling" / "HumanEval-SingleLineInfilling.jsonl.gz"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import keyword
 import os
 import re
@@ -35,16 +36,26 @@ class Snippet:
     score: float
 
 
+COSTED_PER_SNIPPET = 4  # candidates whose tokens are counted, per snippet wanted (the best-scoring first)
+
+
 def identifiers(text: str) -> frozenset[str]:
     """The identifiers of `text` that say something (keywords and very short names left out)."""
     return frozenset(w for w in _IDENT.findall(text) if w not in _STOPWORDS)
 
 
-def _windows(doc: OtherDocument, size: int) -> list[tuple[int, str]]:
-    lines = doc.text[:_MAX_SCAN_CHARS].splitlines()
+def _windows(text: str, size: int) -> list[tuple[int, str]]:
+    lines = text[:_MAX_SCAN_CHARS].splitlines()
     step = max(1, size // 2)
     return [(i, "\n".join(lines[i:i + size])) for i in range(0, max(1, len(lines) - size + step), step)
             if "\n".join(lines[i:i + size]).strip()]
+
+
+@functools.lru_cache(maxsize=32)
+def _indexed_windows(text: str, size: int) -> tuple[tuple[int, str, frozenset[str]], ...]:
+    """The windows of a document with their identifiers; cached, since the other documents stay the same from one
+    keystroke to the next (20 ms for three stdlib modules otherwise)."""
+    return tuple((first, window, identifiers(window)) for first, window in _windows(text, size))
 
 
 def render_snippets(snippets: Sequence[Snippet]) -> str:
@@ -90,20 +101,21 @@ def pick_snippets(others: Sequence[OtherDocument], *, path: str, language: str, 
     for doc in others:
         if doc.language != language or doc.path == path:
             continue
-        for first, text in _windows(doc, settings.snippet_lines):
-            have = identifiers(text)
+        for first, text, have in _indexed_windows(doc.text, settings.snippet_lines):
             score = len(wanted & have) / len(wanted | have) if have else 0.0
             if score > 0:
                 scored.append(Snippet(doc.path, first, text, score))
     scored.sort(key=lambda s: (-s.score, s.path, s.first_line))
     chosen: list[Snippet] = []
     used = 0
+    costed = 0
     for snippet in scored:
-        if len(chosen) >= settings.max_snippets:
-            break
+        if len(chosen) >= settings.max_snippets or costed >= settings.max_snippets * COSTED_PER_SNIPPET:
+            break  # counting tokens is a tokenizer call: a few hundred candidates cost ~0.3 s per keystroke
         if any(c.path == snippet.path and abs(c.first_line - snippet.first_line) < settings.snippet_lines
                for c in chosen):
             continue  # overlapping windows of one file
+        costed += 1
         cost = count(render_snippets([snippet]))
         if used + cost <= settings.snippet_tokens:
             chosen.append(snippet)
