@@ -130,12 +130,19 @@ def _with_decorators(lines: list[str], index: int) -> int:
     return index
 
 
+@functools.lru_cache(maxsize=16)
+def _lines_above_start(above: str, budget: int, count: CountTokens) -> int:
+    """trim_prefix of the lines above the cursor's line: the same from keystroke to keystroke on one line, so it is
+    remembered (its binary search is a dozen tokenizer calls)."""
+    return trim_prefix(above, budget, count)
+
+
 def window_start(prefix_doc: str, line_start: int, budget: int, count: CountTokens) -> int:
     """Where the prefix window starts: chosen from the lines before the cursor's line with a reserve for that
     line, so that typing on one line leaves the window's start (and the KV cache of the prompt) where it was."""
     reserve = max(8, budget // 8)
     if budget > reserve and line_start > 0:
-        start = trim_prefix(prefix_doc[:line_start], budget - reserve, count)
+        start = _lines_above_start(prefix_doc[:line_start], budget - reserve, count)
         if _fits(prefix_doc[start:], budget, count):
             return start
     return trim_prefix(prefix_doc, budget, count)

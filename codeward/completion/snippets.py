@@ -94,31 +94,38 @@ def pick_snippets(others: Sequence[OtherDocument], *, path: str, language: str, 
     """The best-scoring windows of other same-language documents within the snippet budget, in a stable order."""
     if not others or settings.max_snippets <= 0 or settings.snippet_tokens <= 0:
         return []
+    docs = tuple((d.path, d.text) for d in others if d.language == language and d.path != path)
+    return list(_pick(docs, query, settings.max_snippets, settings.snippet_lines, settings.snippet_tokens, count))
+
+
+@functools.lru_cache(maxsize=8)
+def _pick(docs: tuple[tuple[str, str], ...], query: str, max_snippets: int, snippet_lines: int,
+          snippet_tokens: int, count: Callable[[str], int]) -> tuple[Snippet, ...]:
+    """pick_snippets for hashable arguments, remembered: the query is made of complete lines and the other
+    documents rarely change, so keystrokes on one line pick the same snippets."""
     wanted = identifiers(query)
     if not wanted:
-        return []
+        return ()
     scored: list[Snippet] = []
-    for doc in others:
-        if doc.language != language or doc.path == path:
-            continue
-        for first, text, have in _indexed_windows(doc.text, settings.snippet_lines):
+    for doc_path, doc_text in docs:
+        for first, text, have in _indexed_windows(doc_text, snippet_lines):
             score = len(wanted & have) / len(wanted | have) if have else 0.0
             if score > 0:
-                scored.append(Snippet(doc.path, first, text, score))
+                scored.append(Snippet(doc_path, first, text, score))
     scored.sort(key=lambda s: (-s.score, s.path, s.first_line))
     chosen: list[Snippet] = []
     used = 0
     costed = 0
     for snippet in scored:
-        if len(chosen) >= settings.max_snippets or costed >= settings.max_snippets * COSTED_PER_SNIPPET:
+        if len(chosen) >= max_snippets or costed >= max_snippets * COSTED_PER_SNIPPET:
             break  # counting tokens is a tokenizer call: a few hundred candidates cost ~0.3 s per keystroke
-        if any(c.path == snippet.path and abs(c.first_line - snippet.first_line) < settings.snippet_lines
+        if any(c.path == snippet.path and abs(c.first_line - snippet.first_line) < snippet_lines
                for c in chosen):
             continue  # overlapping windows of one file
         costed += 1
         cost = count(render_snippets([snippet]))
-        if used + cost <= settings.snippet_tokens:
+        if used + cost <= snippet_tokens:
             chosen.append(snippet)
             used += cost
     # Stable order (path, line) rather than score: the prompt start then changes less while typing.
-    return sorted(chosen, key=lambda s: (s.path, s.first_line))
+    return tuple(sorted(chosen, key=lambda s: (s.path, s.first_line)))
