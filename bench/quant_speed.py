@@ -3,7 +3,7 @@ locally (q4_0, q8_0), on the same prompt, in one run.
 
 Run: `.venv/bin/python bench/quant_speed.py [--model qwen2.5-coder-0.5b] [--quants shipped,q4_0,q8_0]`. Prints
 medians of 3; the first run of a quant converts the file once (a few seconds, not timed). Quality is not measured
-here: the `eval infilling` gate (`bench/lsp_latency.py --quality`, README) decides what `auto` uses.
+here: README "Local conversion" has the `eval infilling` and HumanEval figures of each.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 to a quantisation whose CPU kernels are faster here, and kept in the model cache.
 
 Measured on the 2-core AVX2 machines (`.venv/bin/python bench/quant_speed.py`): Qwen2.5-Coder-0.5B's shipped
-Q4_K_M evaluates prompts at ~150 tokens/s and decodes ~49 tokens/s; converted to Q4_0 (llama.cpp repacks Q4_0 for
-AVX2), ~225 and ~70. The `eval infilling` quality gate decides which models convert by default (registry
-`fast_quant`; README "Language server latency"). Nothing is downloaded: the conversion reads the installed file.
+Q4_K_M evaluates prompts at ~134 tokens/s and decodes ~43 tokens/s; converted to Q4_0 (llama.cpp repacks Q4_0 for
+AVX2), ~222 and ~59. Opt-in: the conversion costs HumanEval pass@1 (42.1% -> 36.0%, README "Local conversion").
+Nothing is downloaded: the conversion reads the installed file.
 """
 
 from __future__ import annotations
@@ -18,22 +18,16 @@ from pathlib import Path
 from codeward.model.base import EngineError
 
 QUANTS = {"q4_0": 2, "q8_0": 7}  # llama.cpp's LLAMA_FTYPE_MOSTLY_* numbers
-CHOICES = ("auto", "shipped", *QUANTS)
+CHOICES = ("shipped", *QUANTS)
 
 
 def wanted_quant(quant: str, model: str) -> str | None:
-    """The quantisation to run `model` in, or None for the file as it is. `auto`: the registry's measured choice
-    for an installed model's name (`fast_quant`), the file as it is for paths and other models."""
+    """The quantisation to run `model` in, or None for the file as it is (`shipped`)."""
     if quant == "shipped":
         return None
     if quant in QUANTS:
         return quant
-    if quant != "auto":
-        raise EngineError(f"engine.quant = {quant!r} is not one of {', '.join(CHOICES)}")
-    from codeward.model.registry import MODELS, canonical_name
-
-    name = canonical_name(model)
-    return (MODELS[name].fast_quant or None) if name else None
+    raise EngineError(f"engine.quant = {quant!r} for {model!r} is not one of {', '.join(CHOICES)}")
 
 
 def converted_path(source: str, quant: str, cache: Path) -> Path:

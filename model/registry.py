@@ -47,7 +47,6 @@ class ModelSpec:
     package: str = ""  # for a single shipped file: the distribution that holds it
     install_hint: str = ""  # how to get the packages
     notes: str = ""  # what it costs and scores here (README, `codeward models`)
-    fast_quant: str = ""  # engine.quant = auto converts the file to this (measured faster, quality gate passed)
 
     @property
     def size(self) -> int:
@@ -104,7 +103,7 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
             "57839d174d2d9a3dd4b27dba78d05960f6cbae6ea1a1ecd093e913d89457f343",
             "be3de184077dffac2b707ca1106dca7adda7d8ff62c3a7a6671c89cde35b322a",
             "b3e606a25823387dcd3f947e0010219802695ce7526dc4f6c97f9234c80511da"]),
-        install_hint="installed with codeward (`make install`)", fast_quant="q4_0",
+        install_hint="installed with codeward (`make install`)",
         notes="the default: ~0.6 GB memory, prefill ~85 tok/s, decode ~22 tok/s on 2 cores"),
     ModelSpec(
         name="qwen2.5-coder-1.5b", title="Qwen2.5-Coder-1.5B-Instruct Q4_K_M", license="Apache-2.0", version="0.2.0",

@@ -19,11 +19,8 @@ from codeward.model.settings import EngineSettings
 SMOL = "smollm2-135m"
 
 
-def test_auto_is_the_registrys_measured_choice_and_explicit_values_win() -> None:
-    assert wanted_quant("auto", "qwen2.5-coder-0.5b") == "q4_0"
-    assert wanted_quant("auto", "embedded") == "q4_0"  # the default model's alias
-    assert wanted_quant("auto", SMOL) is None  # not measured: run as shipped
-    assert wanted_quant("auto", "/models/other.gguf") is None  # a user's file is run as it is
+def test_shipped_runs_the_file_as_it_is_and_a_quant_converts_any_file() -> None:
+    assert EngineSettings().quant == "shipped"
     assert wanted_quant("shipped", "qwen2.5-coder-0.5b") is None
     assert wanted_quant("q8_0", "/models/other.gguf") == "q8_0"
     with pytest.raises(EngineError, match="engine.quant = 'q3'"):
