@@ -33,11 +33,11 @@ from codeward.model.llamacpp_batch import (
     common_prefix,
     decode_tokens,
     fill_sequence0,
-    load_llama,
     open_batch_context,
 )
 from codeward.model.llamacpp_contexts import ContextCache
 from codeward.model.llamacpp_draft import DraftModel
+from codeward.model.llamacpp_load import load_llama
 from codeward.model.quantize import llama_model_path
 from codeward.model.registry import model_label
 from codeward.model.sampling import log_softmax, pick_token

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from codeward.model.base import EngineError
-from codeward.model.llamacpp_batch import decode_tokens, fill_sequence0, load_llama
+from codeward.model.llamacpp_batch import decode_tokens, fill_sequence0
+from codeward.model.llamacpp_load import load_llama
 from codeward.model.quantize import llama_model_path
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,7 @@ class DraftModel:
     """A second llama.cpp model with its own KV cache (the prefix it shares with the last history is reused)."""
 
     def __init__(self, name: str, model_dir: str, n_ctx: int, n_threads: int, verifier: object,
-                 quant: str = "auto") -> None:
+                 quant: str = "shipped") -> None:
         path = llama_model_path(name, model_dir, quant)
         self._llm = load_llama(path, n_ctx, n_threads, f" (the draft model {name!r}, engine.draft_model)")
         self._n_vocab = self._llm.n_vocab()

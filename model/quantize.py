@@ -51,7 +51,7 @@ def model_file(source: str, quant: str | None, cache: Path, progress: bool = Tru
     except ImportError as exc:
         raise EngineError("engine.quant needs llama-cpp-python; run `make install`, or set engine.quant = "
                           "shipped") from exc
-    from codeward.model.llamacpp_batch import quiet_llama_log
+    from codeward.model.llamacpp_load import quiet_llama_log
 
     quiet_llama_log()  # llama.cpp reports each tensor otherwise
     try:

@@ -192,7 +192,7 @@ def test_loading_a_model_leaves_the_process_stdout_alone(monkeypatch, capfd) -> 
     lose the messages its event loop sends meanwhile (a real hang, found by the context-diagnostics test)."""
     import os
 
-    from codeward.model.llamacpp_batch import load_llama
+    from codeward.model.llamacpp_load import load_llama
     from codeward.model.registry import resolve_model_path
 
     targets: list[int] = []
