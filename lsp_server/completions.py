@@ -90,7 +90,10 @@ class CompletionService:
         self.prefill.schedule(uri, request, (c.prefill_delay_ms if delay_ms is None else delay_ms) / 1000)
 
     def forget(self, uri: str) -> None:
-        """The document was closed: drop its cached result, rhythm and model contexts."""
+        """The document was closed: stop its model run, drop its cached result, rhythm and model contexts."""
+        flight = self._inflight.pop(uri, None)
+        if flight is not None and flight.task is not None:
+            flight.task.cancel()  # a run the editor gave up on would otherwise land in the cache after this
         self.cache.forget(uri)
         self.rhythm.forget(uri)
         if self.prefill.target == uri:
