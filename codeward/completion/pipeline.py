@@ -136,12 +136,15 @@ class Pipeline:
         return Prompt.of(head)
 
     def _short(self) -> Pipeline:
-        """This pipeline with the cold budgets (prefix `cold_prefix_tokens`, suffix at most COLD_SUFFIX_TOKENS)."""
+        """This pipeline with the cold budgets: prefix `cold_prefix_tokens`, suffix at most COLD_SUFFIX_TOKENS, and no
+        snippets of other documents (up to `snippet_tokens` more to evaluate before the first answer at a new place;
+        the full context, prefilled behind it, has them)."""
         if self._short_pipeline is not None:
             return self._short_pipeline
         c, x = self.settings.completion, self.settings.context
         short = replace(self.settings, context=replace(x, prefix_tokens=min(x.prefix_tokens, c.cold_prefix_tokens),
-                                                       suffix_tokens=min(x.suffix_tokens, COLD_SUFFIX_TOKENS)))
+                                                       suffix_tokens=min(x.suffix_tokens, COLD_SUFFIX_TOKENS),
+                                                       snippet_tokens=0, max_snippets=0))
         pipeline = Pipeline(short, self.engine)
         pipeline.template = self.template
         self._short_pipeline = pipeline

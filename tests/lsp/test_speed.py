@@ -182,6 +182,30 @@ def test_a_cold_cache_is_answered_from_the_short_context_and_the_full_one_prefil
     assert service.stats.prefills == 1
 
 
+def test_the_short_context_leaves_out_snippets_of_other_documents_and_the_full_one_keeps_them():
+    from dataclasses import replace
+
+    from codeward.completion.snippets import OtherDocument
+
+    engine = GatedEngine()
+    engine.release.set()
+    engine.prefill_release.set()
+    engine.missing = 10_000
+    service = service_for(engine, cold_tokens=256, cold_prefix_tokens=64)
+    other = OtherDocument("/speed/helpers.py", "def scaled_total(y):\n    return y * 2  # marker-from-helpers\n")
+    with_other = replace(request(BODY + "def g(y):\n    total = scaled_total(y)\n    return "),
+                         other_documents=(other,))
+
+    async def scenario() -> None:
+        await service.complete(URI, with_other)
+        await service.prefill.wait()
+
+    asyncio.run(scenario())
+    (generate, prefill) = engine.calls
+    assert generate[1] == f"{URI}#cold" and "marker-from-helpers" not in generate[2]
+    assert prefill[1] == URI and "marker-from-helpers" in prefill[2]
+
+
 def test_a_warm_cache_is_answered_from_the_full_context():
     engine = GatedEngine()
     engine.release.set()
