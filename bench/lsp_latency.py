@@ -253,6 +253,7 @@ def report(args: argparse.Namespace, tally: Tally, server: dict, cold: dict, loa
         "server": {"request_ms": lat["request"], "engine_ms": lat["engine"], "cache_ms": lat["cache"],
                    "debounce_ms": lat["debounce"], "prefills": server.get("prefills"),
                    "prefills_cancelled": server.get("prefills_cancelled"), "cold_short": server.get("cold_short"),
+                   "prefetches": server.get("prefetches"),
                    "kv_restores": engine.get("kv_restores"), "superseded": server.get("superseded"),
                    "adopted": server.get("adopted"), "adopted_ms": lat.get("adopted"),
                    "cancelled": server.get("cancelled"), "engine_counters": engine},
@@ -263,7 +264,7 @@ def report(args: argparse.Namespace, tally: Tally, server: dict, cold: dict, loa
         "stages_ms": {k: {"p50": v["p50"], "p95": v["p95"]} for k, v in lat.get("stages", {}).items()},
         "budgets": {k: server["settings"]["context"][k] for k in ("prefix_tokens", "suffix_tokens", "suffix_scope")}
         | {k: server["settings"]["completion"][k] for k in ("cold_tokens", "cold_prefix_tokens", "debounce_ms",
-                                                          "prefill_delay_ms")}
+                                                          "prefill_delay_ms", "prefetch")}
         | {k: server["settings"]["engine"][k] for k in ("speculative", "draft_model", "quant")},
     }
 

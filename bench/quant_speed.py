@@ -1,8 +1,9 @@
 """What `engine.quant` buys: prompt evaluation and decoding speed of the installed model as shipped and converted
 locally (q4_0, q8_0), on the same prompt, in one run.
 
-Run: `.venv/bin/python bench/quant_speed.py [--model qwen2.5-coder-0.5b] [--quants shipped,q4_0,q8_0]`. Prints
-medians of 3; the first run of a quant converts the file once (a few seconds, not timed). Quality is not measured
+Run: `.venv/bin/python bench/quant_speed.py [--model qwen2.5-coder-0.5b] [--quants shipped,q4_0,q8_0]
+[--chunks 16,32,64]`. Prints medians of 3, prompt speed for each chunk size (tokens per llama.cpp decode call: the
+background prefill evaluates PREFILL_CHUNK at a time, a request's prompt PROMPT_CHUNK); the first run of a quant converts the file once (a few seconds, not timed). Quality is not measured
 here: README "Local conversion" has the `eval infilling` and HumanEval figures of each.
 """
 
@@ -16,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from kv_switch import TEXT, median_ms
 
-from codeward.model.llamacpp import PROMPT_CHUNK, LlamaCppEngine
+from codeward.model.llamacpp import PREFILL_CHUNK, PROMPT_CHUNK, LlamaCppEngine
 from codeward.model.settings import EngineSettings
 
 
@@ -26,30 +27,34 @@ def main() -> None:
     p.add_argument("--quants", default="shipped,q4_0,q8_0")
     p.add_argument("--prompt-tokens", type=int, default=512)
     p.add_argument("--decode-tokens", type=int, default=48)
+    p.add_argument("--chunks", default=f"{PROMPT_CHUNK}",
+                   help=f"prompt chunk sizes to time (comma list; shipped: prefill {PREFILL_CHUNK}, prompt {PROMPT_CHUNK})")
     args = p.parse_args()
-    print(f"{args.model}: {args.prompt_tokens}-token prompt in chunks of {PROMPT_CHUNK}, then "
+    chunks = [int(c) for c in args.chunks.split(",")]
+    print(f"{args.model}: {args.prompt_tokens}-token prompt in chunks of {', '.join(map(str, chunks))}, then "
           f"{args.decode_tokens} one-token decodes (load average {os.getloadavg()[0]:.1f})")
-    print("| quant | file MB | prompt tokens/s | decode tokens/s |\n|---|---|---|---|")
+    heads = " | ".join(f"prompt tokens/s, chunks of {c}" for c in chunks)
+    print(f"| quant | file MB | {heads} | decode tokens/s |\n|---|---|{'---|' * len(chunks)}---|")
     for quant in args.quants.split(","):
         engine = LlamaCppEngine(EngineSettings(model=args.model, quant=quant, n_ctx=2048))
         tokens = engine.tokenize(TEXT[:8000], bos=True)[: args.prompt_tokens]
         follow = engine.tokenize(TEXT[9000:12000], bos=False)[: args.decode_tokens]
 
-        def prompt(engine: LlamaCppEngine = engine, tokens: list[int] = tokens) -> None:
+        def prompt(chunk: int, engine: LlamaCppEngine = engine, tokens: list[int] = tokens) -> None:
             engine._llm.n_tokens = 0
-            for start in range(0, len(tokens), PROMPT_CHUNK):
-                engine._decode(tokens[start:start + PROMPT_CHUNK])
+            for start in range(0, len(tokens), chunk):
+                engine._decode(tokens[start:start + chunk])
 
         def decode(engine: LlamaCppEngine = engine, tokens: list[int] = tokens, follow: list[int] = follow) -> None:
             engine._llm.n_tokens = len(tokens)
             for token in follow:
                 engine._decode([token])
 
-        prompt_ms = median_ms(prompt, 3)
+        speeds = [len(tokens) / median_ms(lambda c=c: prompt(c), 3) * 1e3 for c in chunks]
         decode_ms = median_ms(decode, 3)
         size = os.path.getsize(engine.info.extra["path"]) / 1e6
-        print(f"| {quant} | {size:.0f} | {len(tokens) / prompt_ms * 1e3:.0f} | {len(follow) / decode_ms * 1e3:.1f} |",
-              flush=True)
+        print(f"| {quant} | {size:.0f} | {' | '.join(f'{v:.0f}' for v in speeds)} | "
+              f"{len(follow) / decode_ms * 1e3:.1f} |", flush=True)
         engine.close()
 
 

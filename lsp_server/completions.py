@@ -11,6 +11,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, replace
 
+from codeward.completion.modes import choose_mode
 from codeward.completion.pipeline import Pipeline, RequestError, cold_context, validate
 from codeward.completion.text import Cursor
 from codeward.completion.types import CompletionRequest, CompletionResult
@@ -35,6 +36,7 @@ class Flight:
     def __init__(self, request: CompletionRequest, cursor: Cursor) -> None:
         self.before, self.after = request.text[: cursor.offset], request.text[cursor.offset:]
         self.in_engine = False
+        self.prefetch = False  # started at a move by the server itself, before any request asked
         self.task: asyncio.Task[CompletionResult] | None = None
 
     def extended_by(self, request: CompletionRequest, cursor: Cursor) -> bool:
@@ -77,10 +79,40 @@ class CompletionService:
             return {}
 
     def changed(self, uri: str, request: CompletionRequest | None) -> None:
-        """The document changed (typing): note the rhythm; prefill at `request` after a pause, or at once when the
-        edit is on another line than the last one (the user moved: the prompt head there is new)."""
+        """The document changed (typing): note the rhythm; prefill at `request` after a pause. When the edit is on
+        another line than the last one (the user moved: the prompt head there is new), ask the model at the edit at
+        once (`prefetch`), or prefill there at once where no single-line suggestion is wanted."""
         moved = self.rhythm.changed(uri, line=None if request is None else request.line)
+        if moved and request is not None and self._prefetch(uri, request):
+            return
         self.schedule_prefill(uri, request, 0.0 if moved else None)
+
+    def _prefetch(self, uri: str, request: CompletionRequest) -> bool:
+        """Start a model run at a move's edit, before any request asks (completion.prefetch): the requests of the
+        keystrokes that type forward from it wait for it and are answered from it while what was typed matches,
+        the others cancel it. Single-line places only (a multi-line answer would hold the model for seconds);
+        False when it did not start."""
+        c = self.settings.completion
+        if not (c.enabled and c.prefetch):
+            return False
+        try:
+            cursor = validate(request, c)
+        except RequestError:
+            return False
+        if choose_mode(request.text, cursor, c.mode, c.stop_preset).kind != "single":
+            return False
+        previous = self._inflight.get(uri)
+        if previous is not None and previous.task is not None:
+            previous.task.cancel()
+        self.prefill.cancel()
+        flight = Flight(request, cursor)
+        flight.in_engine = flight.prefetch = True  # the model works for it from now on: typing forward adopts it
+        task = asyncio.ensure_future(self._run(uri, request, 0.0, flight, prefetch=True))
+        flight.task = task
+        self._inflight[uri] = flight
+        task.add_done_callback(functools.partial(self._landed, uri, flight, request, cursor))
+        self.stats.prefetches += 1
+        return True
 
     def schedule_prefill(self, uri: str, request: CompletionRequest | None, delay_ms: float | None = None) -> None:
         """Background prefill of `request`'s prompt head into `uri`'s context (completion.prefill_delay_ms)."""
@@ -208,7 +240,10 @@ class CompletionService:
             return None
         self.stats.adopted += 1
         self._record(cached, started)
-        self.stats.adopted_ms.append((time.perf_counter() - started) * 1e3)
+        elapsed = (time.perf_counter() - started) * 1e3
+        self.stats.adopted_ms.append(elapsed)
+        if cached.suggestions:  # a model run answered it: counted with the model-served answers too
+            self.stats.request_ms.setdefault(cached.mode, deque(maxlen=WINDOW)).append(elapsed)
         return cached
 
     def _landed(self, uri: str, flight: Flight, request: CompletionRequest, cursor: Cursor,
@@ -261,12 +296,17 @@ class CompletionService:
                 self.stats.stage_ms.setdefault(stage, deque(maxlen=WINDOW)).append(ms)
         return result
 
-    async def _run(self, uri: str, request: CompletionRequest, delay: float, flight: Flight) -> CompletionResult:
+    async def _run(self, uri: str, request: CompletionRequest, delay: float, flight: Flight,
+                   prefetch: bool = False) -> CompletionResult:
         if delay > 0:
             await asyncio.sleep(delay)  # a newer keystroke cancels this task while it sleeps
         flight.in_engine = True
-        self.stats.debounce_ms.append(delay * 1000)
+        if not prefetch:
+            self.stats.debounce_ms.append(delay * 1000)
         self.prefill.cancel()  # the engine is this request's now (a request still in its debounce leaves it be)
+        for key, other in list(self._inflight.items()):
+            if key != uri and other.prefetch and other.task is not None:
+                other.task.cancel()  # a prefetch of another document gives way to any run
         self._in_engine += 1
         try:
             pipeline = await self._get_pipeline()

@@ -65,6 +65,7 @@ class Stats:
     prefills: int = 0  # background prefills that ran to the end
     prefills_cancelled: int = 0  # background prefills a request interrupted (what they evaluated is kept)
     cold_short: int = 0  # first requests in a cold document served with the short budget
+    prefetches: int = 0  # model runs started at a move's edit before any request (completion.prefetch)
     context_checks: int = 0  # context diagnostics runs (the code around the cursor checked for likely bugs)
     context_findings: int = 0  # likely bugs the last context check found
     bug_copies: int = 0  # suggestions that repeat a likely bug of their context (safety.on_bug_copy)

@@ -2,8 +2,9 @@
 to a quantisation whose CPU kernels are faster here, and kept in the model cache.
 
 Measured on the 2-core AVX2 machines (`.venv/bin/python bench/quant_speed.py`): Qwen2.5-Coder-0.5B's shipped
-Q4_K_M evaluates prompts at ~134 tokens/s and decodes ~43 tokens/s; converted to Q4_0 (llama.cpp repacks Q4_0 for
-AVX2), ~222 and ~59. Opt-in: the conversion costs HumanEval pass@1 (42.1% -> 36.0%, README "Local conversion").
+Q4_K_M evaluates prompts at ~123-134 tokens/s and decodes ~39-43 tokens/s; converted to Q8_0, ~154-193 and ~35-38
+(what `auto`, the default, runs it as: no measurable HumanEval change); to Q4_0 (llama.cpp repacks Q4_0 for AVX2),
+~222 and ~59, opt-in: it costs HumanEval pass@1 (42.1% -> 36.0%). README "Local conversion" has the figures.
 Nothing is downloaded: the conversion reads the installed file.
 """
 
@@ -18,13 +19,19 @@ from pathlib import Path
 from codeward.model.base import EngineError
 
 QUANTS = {"q4_0": 2, "q8_0": 7}  # llama.cpp's LLAMA_FTYPE_MOSTLY_* numbers
-CHOICES = ("shipped", *QUANTS)
+CHOICES = ("auto", "shipped", *QUANTS)
 
 
 def wanted_quant(quant: str, model: str) -> str | None:
-    """The quantisation to run `model` in, or None for the file as it is (`shipped`)."""
+    """The quantisation to run `model` in, or None for the file as it is (`shipped`; `auto`: the registry's
+    measured choice for a model it knows, the file as it is for any other)."""
     if quant == "shipped":
         return None
+    if quant == "auto":
+        from codeward.model.registry import MODELS, canonical_name
+
+        name = canonical_name(model)
+        return (MODELS[name].quant or None) if name is not None else None
     if quant in QUANTS:
         return quant
     raise EngineError(f"engine.quant = {quant!r} for {model!r} is not one of {', '.join(CHOICES)}")
@@ -86,4 +93,11 @@ def llama_model_path(model: str, model_dir: str, quant: str, progress: bool | No
     from codeward.model.registry import cache_dir, resolve_model_path
 
     source = resolve_model_path(model, model_dir, progress)
-    return model_file(source, wanted_quant(quant, model), cache_dir(model_dir))
+    try:
+        return model_file(source, wanted_quant(quant, model), cache_dir(model_dir))
+    except EngineError as exc:
+        if quant != "auto":
+            raise
+        # the default's conversion is a speed-up, not a requirement: run the file as installed
+        print(f"codeward: {exc}; running {Path(source).name} as installed", file=sys.stderr, flush=True)
+        return source

@@ -33,10 +33,11 @@ class EngineSettings:
     dtype: str = field(default="auto", metadata={"help": "transformers dtype", "choices":
                        ("auto", "float32", "bfloat16", "float16")})
     n_ctx: int = field(default=4096, metadata={"help": "Context window (tokens) for llamacpp", "min": 256})
-    quant: str = field(default="shipped", metadata={"help": "llamacpp: shipped = the file as installed; q4_0 / "
-                       "q8_0 = converted once, locally, into model_dir (q4_0: 1.5x faster prompts and decoding "
-                       "on AVX2, HumanEval 42% -> 36% for the 0.5B model; see README)",
-                       "choices": ("shipped", "q4_0", "q8_0")})
+    quant: str = field(default="auto", metadata={"help": "llamacpp: shipped = the file as installed; q4_0 / "
+                       "q8_0 = converted once, locally, into model_dir; auto = the measured choice per installed "
+                       "model (q8_0 for qwen2.5-coder-0.5b: faster prompts; shipped for the others and for paths). "
+                       "q4_0: 1.5x faster than shipped, HumanEval 42% -> 36% for the 0.5B model; see README",
+                       "choices": ("auto", "shipped", "q4_0", "q8_0")})
     n_threads: int = field(default=0, metadata={"help": "CPU threads for llamacpp; 0 = all cores", "min": 0})
     kv_cache_mb: int = field(default=256, metadata={"help": "llamacpp: memory for the saved KV caches of "
                              "documents other than the current one (MB; 0 = keep only the current one)", "min": 0})

@@ -45,6 +45,9 @@ class CompletionSettings:
     prefill_delay_ms: int = field(default=400, metadata={"help": "After this pause in typing (and on opening a "
                                   "document), evaluate the context at the edit into the model's cache in the "
                                   "background; 0 = no background prefill", "min": 0})
+    prefetch: bool = field(default=True, metadata={"help": "At a move (an edit on another line than the last "
+                           "one), ask the model at the edit at once, before the editor does: the keystrokes that type "
+                           "forward from it are answered from it (single-line places only)"})
     stats_log: bool = field(default=True, metadata={"help": "At shutdown, append the session's counts and "
                             "timings (never code) to $XDG_STATE_HOME/codeward/stats.jsonl"})
     cache_size: int = field(default=64, metadata={"help": "Suggestions kept for typing forward without a new "

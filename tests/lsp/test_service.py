@@ -273,3 +273,73 @@ def test_a_settings_change_never_closes_the_engine_while_a_request_counts_tokens
 
     asyncio.run(scenario())
     assert first.closed.is_set() and not first.closed_while_counting
+
+
+def _prefetching(answer: str, prefetch: bool = True) -> tuple[CompletionService, GatedEngine, Stats]:
+    engine = GatedEngine(answer)
+    settings = Settings()
+    settings.completion.debounce_ms = 0
+    settings.completion.prefetch = prefetch
+    settings.safety.enabled = False
+    stats = Stats()
+    return CompletionService(settings, lambda _: engine, ClientLog(lambda level, msg: None), stats), engine, stats
+
+
+async def _until_running(engine: GatedEngine) -> None:
+    while not engine.running.is_set():
+        await asyncio.sleep(0.005)
+
+
+def test_a_move_asks_the_model_at_the_edit_and_typing_forward_is_answered_by_that_run():
+    service, engine, stats = _prefetching("x + 1")
+    moved_to = CompletionRequest("a = 1\ny = ", 1, 4)
+
+    async def scenario() -> object:
+        service.changed("file:///a.py", moved_to)  # an edit on another line: no request has asked yet
+        await _until_running(engine)
+        typed = CompletionRequest("a = 1\ny = x", 1, 5)
+        service.changed("file:///a.py", typed)  # the next keystroke, same line: no new run
+        second = asyncio.ensure_future(service.complete("file:///a.py", typed))
+        await asyncio.sleep(0.05)
+        assert not second.done()  # it waits for the run the move started
+        engine.gate.set()
+        result = await second
+        await service.aclose()
+        return result
+
+    result = asyncio.run(scenario())
+    assert [s.text for s in result.suggestions] == [" + 1"]
+    assert engine.calls == 1 and stats.prefetches == 1 and stats.adopted == 1
+    assert stats.requests == 1 and stats.prefills == 0  # the prefetch is not a request; it replaced the prefill
+
+
+def test_a_request_elsewhere_cancels_the_prefetch_and_the_model_is_asked_for_it():
+    service, engine, stats = _prefetching("x + 1")
+
+    async def scenario() -> object:
+        service.changed("file:///a.py", CompletionRequest("a = \ny = ", 1, 4))
+        await _until_running(engine)
+        other = asyncio.ensure_future(service.complete("file:///a.py", CompletionRequest("a = \ny = ", 0, 4)))
+        while engine.cancelled == 0:
+            await asyncio.sleep(0.005)
+        engine.gate.set()
+        result = await other
+        await service.aclose()
+        return result
+
+    result = asyncio.run(scenario())
+    assert engine.cancelled == 1 and engine.calls == 2 and stats.adopted == 0
+    assert [s.text for s in result.suggestions] == ["x + 1"]
+
+
+def test_no_prefetch_where_a_multi_line_answer_is_wanted_or_when_it_is_off():
+    for text, line, col, prefetch in (("def f(x):\n    ", 1, 4, True), ("a = 1\ny = ", 1, 4, False)):
+        service, engine, stats = _prefetching("x + 1", prefetch)
+
+        async def scenario(service: CompletionService, request: CompletionRequest) -> None:
+            service.changed("file:///a.py", request)
+            await asyncio.sleep(0.05)
+            await service.aclose()
+
+        asyncio.run(scenario(service, CompletionRequest(text, line, col)))
+        assert stats.prefetches == 0 and engine.calls == 0, text

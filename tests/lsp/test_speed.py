@@ -76,6 +76,7 @@ def service_for(engine: GatedEngine, **completion: object) -> CompletionService:
     settings.completion.debounce_ms = 0
     settings.completion.cold_tokens = 0
     settings.completion.prefill_delay_ms = 1
+    settings.completion.prefetch = False  # these tests force the prefill's orderings; prefetch: test_service.py
     for key, value in completion.items():
         setattr(settings.completion, key, value)
     return CompletionService(settings, lambda _: engine, ClientLog(lambda level, msg: None), Stats())

@@ -20,11 +20,18 @@ SMOL = "smollm2-135m"
 
 
 def test_shipped_runs_the_file_as_it_is_and_a_quant_converts_any_file() -> None:
-    assert EngineSettings().quant == "shipped"
     assert wanted_quant("shipped", "qwen2.5-coder-0.5b") is None
     assert wanted_quant("q8_0", "/models/other.gguf") == "q8_0"
     with pytest.raises(EngineError, match="engine.quant = 'q3'"):
         wanted_quant("q3", SMOL)
+
+
+def test_auto_the_default_is_the_registrys_choice_for_a_known_model_and_the_file_as_it_is_otherwise() -> None:
+    assert EngineSettings().quant == "auto"
+    assert wanted_quant("auto", "qwen2.5-coder-0.5b") == "q8_0"
+    assert wanted_quant("auto", "embedded") == "q8_0"  # the default model's alias
+    assert wanted_quant("auto", SMOL) is None and wanted_quant("auto", "qwen2.5-coder-1.5b") is None
+    assert wanted_quant("auto", "/models/other.gguf") is None
 
 
 def test_conversion_is_made_once_reused_and_redone_for_a_replaced_source(tmp_path) -> None:
@@ -47,6 +54,20 @@ def test_an_unwritable_cache_names_the_way_out(tmp_path) -> None:
     blocker.write_text("a file where the cache folder should be")
     with pytest.raises(EngineError, match="engine.quant = shipped"):
         model_file(resolve_model_path(SMOL), "q8_0", blocker)
+
+
+def test_auto_runs_the_file_as_installed_when_its_conversion_cannot_be_made(tmp_path, capsys, monkeypatch) -> None:
+    from codeward.model import quantize
+
+    monkeypatch.setattr(quantize, "wanted_quant", lambda quant, model: "q8_0")  # as for the default model
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setattr("codeward.model.registry.cache_dir", lambda model_dir="": blocker)
+    source = resolve_model_path(SMOL)
+    assert quantize.llama_model_path(SMOL, "", "auto") == source
+    assert "running" in capsys.readouterr().err
+    with pytest.raises(EngineError, match="engine.quant = shipped"):
+        quantize.llama_model_path(SMOL, "", "q8_0")  # asked for by name: an error, not a silent fallback
 
 
 def test_the_engine_runs_the_conversion_and_its_greedy_text_is_close(tmp_path) -> None:

@@ -1,8 +1,10 @@
 """Quality smoke test on the real default model (Qwen2.5-Coder-0.5B), greedy, through the completion pipeline.
 
 SmolLM2 cannot code, so the machinery tests cannot catch a broken template, stop or tokenizer; these can. The
-HumanEval tasks below are each solved greedily by this model in a raw-prompt run on these machines; the test asks
-for 5 of 6 so that one near-tie flipping with the CPU's kernels does not fail it. Graded in the real sandbox.
+HumanEval tasks below are each solved greedily, with the same completion, by the shipped Q4_K_M file and by its Q8_0
+conversion (what `engine.quant = auto` runs) in the 2026-12-04 `bench/humaneval.py` runs on these machines (0 and 16,
+picked on the shipped file before, are two of the six tasks the conversion's near-ties flip); the test asks for 5 of
+6 so that one near-tie flipping with the CPU's kernels does not fail it. Graded in the real sandbox.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from codeward.eval.datasets import Problem, humaneval_path, load_problems
 from codeward.eval.generate import eval_pipeline_settings, sample_task
 from codeward.model.registry import DEFAULT_MODEL
 
-TASKS = ("HumanEval/0", "HumanEval/2", "HumanEval/4", "HumanEval/7", "HumanEval/13", "HumanEval/16")
+TASKS = ("HumanEval/2", "HumanEval/3", "HumanEval/4", "HumanEval/7", "HumanEval/12", "HumanEval/13")
 INFILLING = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "humaneval-infilling"
 FIM_TASK = "SingleLineInfilling/HumanEval/0/L2"
 CHAT_TASK = "HumanEval/13"
