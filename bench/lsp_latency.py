@@ -5,9 +5,10 @@ At cursor positions in stdlib files the rest of a line is deleted and typed agai
 next keystroke cancels (`$/cancelRequest`); at a `--pause` share of keystrokes (and at line ends) the user waits for
 the answer; a suggestion that is a prefix of what the user was going to type is accepted (`codeward.acceptCompletion`
 and the edit). Latency runs from the request to a non-empty answer; cancelled and empty answers are counted, not
-timed; the debounce wait is reported apart (server stats). Before typing, a 1,000-line file is opened and asked for
-a suggestion 10 s later (the background prefill had time) at a line its opening prefill covers and at one it does
-not, and another immediately after opening (the worst case).
+timed; the debounce wait is reported apart (server stats). Before typing, in a server of its own, a 1,000-line file
+is opened and asked for a suggestion 10 s later (the background prefill had time) at a line its opening prefill
+covers and at one it does not, and another immediately after opening (the worst case); the typing runs in a fresh
+server, so that its latency percentiles hold typing requests only.
 
 Run: `.venv/bin/python bench/lsp_latency.py --model qwen2.5-coder-0.5b` (add `--quality` for the `eval infilling`
 gate at the same settings: single-line, 100 tasks spread over HumanEval). Prints the figures; `--out FILE` writes
@@ -105,6 +106,8 @@ class Tally:
     def __init__(self) -> None:
         self.latency: dict[str, list[float]] = {"single": [], "multi": [], "cache": []}
         self.keystrokes = self.shown_after = self.cache_answers = 0
+        # keystrokes after which nothing was shown: before any suggestion on their line / after one had been shown
+        self.unshown_first = self.unshown_later = 0
         self.cancelled = self.empty = self.accepted = self.accepted_chars = self.typed_chars = 0
 
     def answer(self, session: Session, items: list, elapsed_ms: float) -> str | None:
@@ -125,6 +128,7 @@ async def type_line(session: Session, tally: Tally, uri: str, line: Line, args: 
     session.edit(uri, line.number, line.column, line.column + len(line.target), "")
     await asyncio.sleep(args.line_pause)  # the user moved here and paused: background prefill time
     typed = 0
+    shown_on_line = False
     while typed < len(line.target):
         session.edit(uri, line.number, line.column + typed, line.column + typed, line.target[typed])
         typed += 1
@@ -134,14 +138,18 @@ async def type_line(session: Session, tally: Tally, uri: str, line: Line, args: 
         started = time.perf_counter()
         wait = args.timeout if (rng.random() < args.pause or typed == len(line.target)) else args.interval
         done, _ = await asyncio.wait({future}, timeout=wait)
+        kind = None
         if future not in done:
             session.cancel(msg_id, future)
             tally.cancelled += 1
+        else:
+            kind = tally.answer(session, _items(future.result()), (time.perf_counter() - started) * 1e3)
+        if kind is None:
+            tally.unshown_later += shown_on_line
+            tally.unshown_first += not shown_on_line
             continue
         items = _items(future.result())
-        kind = tally.answer(session, items, (time.perf_counter() - started) * 1e3)
-        if kind is None:
-            continue
+        shown_on_line = True
         tally.shown_after += 1
         tally.cache_answers += kind == "cache"
         rest = items[0].insert_text[line.column + typed:] if items[0].insert_text.startswith(
@@ -187,9 +195,8 @@ def _pct(values: list[float]) -> dict[str, float | int | None]:
             "count": len(data)}
 
 
-async def simulate(args: argparse.Namespace) -> dict[str, Any]:
-    rng = random.Random(args.seed)
-    lines = pick_lines(STDLIB, args.files, args.lines, rng)
+async def start_server(args: argparse.Namespace) -> tuple[Session, float]:
+    """A `codeward serve` process with the run's settings, its model loaded; the load time (s)."""
     client = LanguageClient("codeward-bench", "1")
     options: dict[str, dict[str, Any]] = {"engine": {"model": args.model,
                                                      **({"draft_model": args.draft_model} if args.draft_model else {})}}
@@ -210,8 +217,25 @@ async def simulate(args: argparse.Namespace) -> dict[str, Any]:
     loaded = time.perf_counter()
     session.open("file:///bench/warmup.py", "x = 1\n")
     await session.request("file:///bench/warmup.py", 1, 0, invoked=True)[1]  # loads the model
-    load_s = time.perf_counter() - loaded
+    return session, time.perf_counter() - loaded
+
+
+async def stop_server(session: Session) -> None:
+    await session.client.shutdown_async(None)
+    session.client.exit(None)
+    await session.client.stop()
+
+
+async def simulate(args: argparse.Namespace) -> dict[str, Any]:
+    """The cold-start probes in one server, the typing in a fresh one: the typing figures (the server's latency
+    percentiles) then hold typing requests only (and the model-loading one), not the cold-start ones, which are
+    reported apart."""
+    rng = random.Random(args.seed)
+    lines = pick_lines(STDLIB, args.files, args.lines, rng)
+    session, _ = await start_server(args)
     cold = await cold_start(session, thousand_line_files(STDLIB))
+    await stop_server(session)
+    session, load_s = await start_server(args)
     tally = Tally()
     started = time.perf_counter()
     for path, file_lines in lines.items():
@@ -221,9 +245,7 @@ async def simulate(args: argparse.Namespace) -> dict[str, Any]:
             await type_line(session, tally, uri, line, args, rng)
     typing_s = time.perf_counter() - started
     server = await session.stats()
-    await client.shutdown_async(None)
-    client.exit(None)
-    await client.stop()
+    await stop_server(session)
     return report(args, tally, server, cold, load_s, typing_s, sum(len(v) for v in lines.values()))
 
 
@@ -245,6 +267,9 @@ def report(args: argparse.Namespace, tally: Tally, server: dict, cold: dict, loa
         "cold_start_ms": cold,
         "share_of_keystrokes_answered_from_cache": round(tally.cache_answers / max(1, tally.keystrokes), 3),
         "share_of_keystrokes_with_a_suggestion_shown": round(tally.shown_after / max(1, tally.keystrokes), 3),
+        # where the others are: before the line's first suggestion, or later (after the shown one stopped matching)
+        "share_unshown_before_the_lines_first_suggestion": round(tally.unshown_first / max(1, tally.keystrokes), 3),
+        "share_unshown_later_on_the_line": round(tally.unshown_later / max(1, tally.keystrokes), 3),
         "accepted": tally.accepted, "accepted_chars": tally.accepted_chars, "typed_chars": tally.typed_chars,
         "cancelled": tally.cancelled, "empty": tally.empty,
         "speculative": {"proposed": engine.get("spec_proposed", 0), "accepted": engine.get("spec_accepted", 0),
