@@ -138,17 +138,17 @@ async def type_line(session: Session, tally: Tally, uri: str, line: Line, args: 
         started = time.perf_counter()
         wait = args.timeout if (rng.random() < args.pause or typed == len(line.target)) else args.interval
         done, _ = await asyncio.wait({future}, timeout=wait)
-        kind = None
-        if future not in done:
+        if future in done:
+            items = _items(future.result())
+            kind = tally.answer(session, items, (time.perf_counter() - started) * 1e3)
+        else:
             session.cancel(msg_id, future)
             tally.cancelled += 1
-        else:
-            kind = tally.answer(session, _items(future.result()), (time.perf_counter() - started) * 1e3)
+            kind = None
         if kind is None:
             tally.unshown_later += shown_on_line
             tally.unshown_first += not shown_on_line
             continue
-        items = _items(future.result())
         shown_on_line = True
         tally.shown_after += 1
         tally.cache_answers += kind == "cache"

@@ -104,15 +104,20 @@ class CompletionService:
         previous = self._inflight.get(uri)
         if previous is not None and previous.task is not None:
             previous.task.cancel()
-        self.prefill.cancel()
-        flight = Flight(request, cursor)
-        flight.in_engine = flight.prefetch = True  # the model works for it from now on: typing forward adopts it
-        task = asyncio.ensure_future(self._run(uri, request, 0.0, flight, prefetch=True))
-        flight.task = task
-        self._inflight[uri] = flight
-        task.add_done_callback(functools.partial(self._landed, uri, flight, request, cursor))
+        self._start(uri, request, cursor, 0.0, prefetch=True)
         self.stats.prefetches += 1
         return True
+
+    def _start(self, uri: str, request: CompletionRequest, cursor: Cursor, delay_s: float,
+               prefetch: bool = False) -> Flight:
+        """Start `uri`'s model run for `request` after `delay_s` (the debounce); its result lands in the cache.
+        A prefetch is in the engine from the start: typing forward from it adopts it at once."""
+        flight = Flight(request, cursor)
+        flight.in_engine = flight.prefetch = prefetch
+        flight.task = asyncio.ensure_future(self._run(uri, request, delay_s, flight))
+        self._inflight[uri] = flight
+        flight.task.add_done_callback(functools.partial(self._landed, uri, flight, request, cursor))
+        return flight
 
     def schedule_prefill(self, uri: str, request: CompletionRequest | None, delay_ms: float | None = None) -> None:
         """Background prefill of `request`'s prompt head into `uri`'s context (completion.prefill_delay_ms)."""
@@ -208,11 +213,9 @@ class CompletionService:
                 previous.task.cancel()
         c = self.settings.completion
         delay_ms = self.rhythm.delay_ms(uri, c.debounce_ms, c.adaptive_debounce, invoked)
-        flight = Flight(request, cursor)
-        task = asyncio.ensure_future(self._run(uri, request, delay_ms / 1000, flight))
-        flight.task = task
-        self._inflight[uri] = flight
-        task.add_done_callback(functools.partial(self._landed, uri, flight, request, cursor))
+        flight = self._start(uri, request, cursor, delay_ms / 1000)
+        task = flight.task
+        assert task is not None
         try:
             done, _ = await asyncio.wait({task}, timeout=delay_ms / 1000 + c.timeout_s)
         except asyncio.CancelledError:  # the client cancelled the request ($/cancelRequest)
@@ -296,12 +299,11 @@ class CompletionService:
                 self.stats.stage_ms.setdefault(stage, deque(maxlen=WINDOW)).append(ms)
         return result
 
-    async def _run(self, uri: str, request: CompletionRequest, delay: float, flight: Flight,
-                   prefetch: bool = False) -> CompletionResult:
+    async def _run(self, uri: str, request: CompletionRequest, delay: float, flight: Flight) -> CompletionResult:
         if delay > 0:
             await asyncio.sleep(delay)  # a newer keystroke cancels this task while it sleeps
         flight.in_engine = True
-        if not prefetch:
+        if not flight.prefetch:
             self.stats.debounce_ms.append(delay * 1000)
         self.prefill.cancel()  # the engine is this request's now (a request still in its debounce leaves it be)
         for key, other in list(self._inflight.items()):

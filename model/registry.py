@@ -47,7 +47,7 @@ class ModelSpec:
     package: str = ""  # for a single shipped file: the distribution that holds it
     install_hint: str = ""  # how to get the packages
     notes: str = ""  # what it costs and scores here (README, `codeward models`)
-    quant: str = ""  # what `engine.quant = auto` runs it as on llamacpp: a local conversion, or "" for the file as shipped
+    quant: str = ""  # what `engine.quant = auto` runs it as on llamacpp: a local conversion ("": as shipped)
 
     @property
     def size(self) -> int:
@@ -108,7 +108,7 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
         # Q8_0 evaluates prompts ~1.3-1.4x faster here than the shipped Q4_K_M (the first answer at a new place is
         # mostly prompt): README "Local conversion" has its speed and quality figures
         quant="q8_0",
-        notes="the default: ~0.85 GB memory (run as Q8_0), prompt ~150 tok/s, decode ~35 tok/s on 2 cores"),
+        notes="the default: ~0.83 GB memory (run as Q8_0), prompt ~150-175 tok/s, decode ~35-41 tok/s on 2 cores"),
     ModelSpec(
         name="qwen2.5-coder-1.5b", title="Qwen2.5-Coder-1.5B-Instruct Q4_K_M", license="Apache-2.0", version="0.2.0",
         file_name="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",

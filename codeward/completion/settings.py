@@ -41,7 +41,8 @@ class CompletionSettings:
                              "not yet in the model's cache is answered from a short context (cold_prefix_tokens) "
                              "while the full one is prefilled in the background; 0 = never", "min": 0})
     cold_prefix_tokens: int = field(default=256, metadata={"help": "Prefix budget of that short context (its "
-                                    "suffix gets at most 32 tokens, and it has no snippets of other documents)", "min": 16})
+                                    "suffix gets at most 32 tokens, and it has no snippets of other documents)",
+                                    "min": 16})
     prefill_delay_ms: int = field(default=400, metadata={"help": "After this pause in typing (and on opening a "
                                   "document), evaluate the context at the edit into the model's cache in the "
                                   "background; 0 = no background prefill", "min": 0})
