@@ -109,6 +109,18 @@ class Tally:
         # keystrokes after which nothing was shown: before any suggestion on their line / after one had been shown
         self.unshown_first = self.unshown_later = 0
         self.cancelled = self.empty = self.accepted = self.accepted_chars = self.typed_chars = 0
+        # how a shown suggestion stopped serving: the user typed another character than its next one (at how many
+        # characters into it), or typed past its end (it ran out, accepted or not)
+        self.typed_off: list[int] = []
+        self.first_shown_at: list[int | None] = []  # per line: keystrokes typed before its first suggestion
+        self.ran_out = 0
+
+    def left(self, shown: str, offset: int) -> None:
+        """The user left the suggestion `shown` (its text beyond the cursor when shown) `offset` characters in."""
+        if offset >= len(shown):
+            self.ran_out += 1
+        else:
+            self.typed_off.append(offset)
 
     def answer(self, session: Session, items: list, elapsed_ms: float) -> str | None:
         """Record an answer; its kind (cache / single / multi) or None when empty."""
@@ -129,7 +141,14 @@ async def type_line(session: Session, tally: Tally, uri: str, line: Line, args: 
     await asyncio.sleep(args.line_pause)  # the user moved here and paused: background prefill time
     typed = 0
     shown_on_line = False
+    following: tuple[int, str] | None = None  # the shown suggestion the user types along: (typed then, its rest)
     while typed < len(line.target):
+        if following is not None:
+            at, shown = following
+            offset = typed - at
+            if offset >= len(shown) or shown[offset] != line.target[typed]:
+                tally.left(shown, offset)
+                following = None
         session.edit(uri, line.number, line.column + typed, line.column + typed, line.target[typed])
         typed += 1
         tally.keystrokes += 1
@@ -149,12 +168,16 @@ async def type_line(session: Session, tally: Tally, uri: str, line: Line, args: 
             tally.unshown_later += shown_on_line
             tally.unshown_first += not shown_on_line
             continue
+        if not shown_on_line:
+            tally.first_shown_at.append(typed - 1)
         shown_on_line = True
         tally.shown_after += 1
         tally.cache_answers += kind == "cache"
         rest = items[0].insert_text[line.column + typed:] if items[0].insert_text.startswith(
             line.prefix + line.target[:typed]) else ""
         remaining = line.target[typed:]
+        if kind != "cache" or following is None:  # a cache answer is the same suggestion, advanced
+            following = (typed, rest.split("\n")[0]) if rest else None
         if rest and "\n" not in rest and remaining.startswith(rest):
             await session.accept(items[0])
             session.edit(uri, line.number, line.column + typed, line.column + typed, rest)
@@ -163,6 +186,8 @@ async def type_line(session: Session, tally: Tally, uri: str, line: Line, args: 
             tally.accepted_chars += len(rest)
         if wait == args.interval:
             await asyncio.sleep(max(0.0, args.interval - (time.perf_counter() - started)))
+    if not shown_on_line:
+        tally.first_shown_at.append(None)
 
 
 async def cold_start(session: Session, files: list[Path]) -> dict[str, float | None]:
@@ -254,7 +279,6 @@ def report(args: argparse.Namespace, tally: Tally, server: dict, cold: dict, loa
     with_suggestion = tally.latency["single"] + tally.latency["multi"] + tally.latency["cache"]
     engine = server.get("engine", {})
     lat = server["latency_ms"]
-    request_p50 = lat["request"]["p50"]
     return {
         "model": args.model, "lines": n_lines, "keystrokes": tally.keystrokes, "typing_s": round(typing_s),
         "model_load_s": round(load_s, 1), "interval_s": args.interval, "pause_share": args.pause,
@@ -272,20 +296,25 @@ def report(args: argparse.Namespace, tally: Tally, server: dict, cold: dict, loa
         "share_unshown_later_on_the_line": round(tally.unshown_later / max(1, tally.keystrokes), 3),
         "accepted": tally.accepted, "accepted_chars": tally.accepted_chars, "typed_chars": tally.typed_chars,
         "cancelled": tally.cancelled, "empty": tally.empty,
+        "first_suggestion_after_keystrokes": tally.first_shown_at,
+        "left_suggestion": {"typed_off": len(tally.typed_off), "ran_out": tally.ran_out,
+                            "typed_off_at_first_char": sum(1 for o in tally.typed_off if o == 0),
+                            "typed_off_offset_median": statistics.median(tally.typed_off) if tally.typed_off
+                            else None},
         "speculative": {"proposed": engine.get("spec_proposed", 0), "accepted": engine.get("spec_accepted", 0),
                         "acceptance": round(engine.get("spec_accepted", 0) / max(1, engine.get("spec_proposed", 0)),
                                             3)},
         "server": {"request_ms": lat["request"], "engine_ms": lat["engine"], "cache_ms": lat["cache"],
                    "debounce_ms": lat["debounce"], "prefills": server.get("prefills"),
                    "prefills_cancelled": server.get("prefills_cancelled"), "cold_short": server.get("cold_short"),
-                   "prefetches": server.get("prefetches"),
+                   "prefetches": server.get("prefetches"), "prefetches_on_miss": server.get("prefetches_on_miss"),
                    "kv_restores": engine.get("kv_restores"), "superseded": server.get("superseded"),
                    "adopted": server.get("adopted"), "adopted_ms": lat.get("adopted"),
+                   "waited_run_ms": lat.get("waited_run"),
                    "cancelled": server.get("cancelled"), "engine_counters": engine},
         # per answer: its latency less its own engine time (wait for the engine, context, postprocess, safety)
         "overhead_ms": lat.get("overhead"),
-        "overhead_share": round(lat["overhead"]["p50"] / request_p50, 3) if request_p50 and lat.get("overhead", {})
-        .get("p50") is not None else None,
+        "overhead_share": server.get("overhead_share_p50"),  # the median over those answers of overhead / latency
         "stages_ms": {k: {"p50": v["p50"], "p95": v["p95"]} for k, v in lat.get("stages", {}).items()},
         "budgets": {k: server["settings"]["context"][k] for k in ("prefix_tokens", "suffix_tokens", "suffix_scope")}
         | {k: server["settings"]["completion"][k] for k in ("cold_tokens", "cold_prefix_tokens", "debounce_ms",

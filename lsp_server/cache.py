@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from codeward.completion.text import Cursor
 from codeward.completion.types import CompletionRequest, CompletionResult, Outcome, Suggestion, type_forward
 
+TYPED_OFF_CHARS = 64  # typed further than this from a cached result, the user is not typing along it any more
+
 
 @dataclass(frozen=True)
 class _Entry:
@@ -46,20 +48,41 @@ class SuggestionCache:
         while len(self._by_id) > max(256, self.size * 4):
             self._by_id.popitem(last=False)
 
-    def lookup(self, uri: str, request: CompletionRequest, cursor: Cursor) -> CompletionResult | None:
-        """The cached result advanced by what was typed since, or None if the typing left every suggestion."""
+    def _typed(self, uri: str, request: CompletionRequest, cursor: Cursor) -> tuple[_Entry, str] | None:
+        """`uri`'s cached entry and what was typed at its cursor since, or None when `request` does not type
+        forward from it (other text after the cursor, or before it other than the entry's plus what was typed)."""
         entry = self._entries.get(uri)
         if entry is None:
             return None
         before, after = request.text[: cursor.offset], request.text[cursor.offset:]
         if after != entry.after or not before.startswith(entry.before):
             return None
-        typed = before[len(entry.before):]
+        return entry, before[len(entry.before):]
+
+    def _kept(self, entry: _Entry, typed: str, request: CompletionRequest, cursor: Cursor) -> list[Suggestion]:
         if not typed:
-            kept = list(entry.result.suggestions)
-        else:
-            kept = [s for s in (type_forward(s, typed, cursor, request.unit) for s in entry.result.suggestions)
-                    if s is not None]
+            return list(entry.result.suggestions)
+        return [s for s in (type_forward(s, typed, cursor, request.unit) for s in entry.result.suggestions)
+                if s is not None]
+
+    def typed_off(self, uri: str, request: CompletionRequest, cursor: Cursor) -> bool:
+        """Whether `request` types forward on the line of `uri`'s cached result, which had suggestions, and has
+        left every one of them: the user typed another character than a shown suggestion's next one, or past its
+        end. Its answer is no longer of use, and the model's next one is wanted at once."""
+        found = self._typed(uri, request, cursor)
+        if found is None:
+            return False
+        entry, typed = found
+        return bool(entry.result.suggestions) and 0 < len(typed) <= TYPED_OFF_CHARS and "\n" not in typed \
+            and not self._kept(entry, typed, request, cursor)
+
+    def lookup(self, uri: str, request: CompletionRequest, cursor: Cursor) -> CompletionResult | None:
+        """The cached result advanced by what was typed since, or None if the typing left every suggestion."""
+        found = self._typed(uri, request, cursor)
+        if found is None:
+            return None
+        entry, typed = found
+        kept = self._kept(entry, typed, request, cursor)
         if not kept:
             return None
         outcomes = [Outcome(s.sample_index, s.text, s) for s in kept]  # the shown ones, advanced; no model call

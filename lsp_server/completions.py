@@ -26,6 +26,7 @@ from codeward.safety.api import warm_up
 from codeward.safety.settings import SafetySettings
 
 EngineFactory = Callable[[EngineSettings], Engine]
+log = logging.getLogger("codeward.lsp")
 ADOPT_CHARS = 64  # the most characters typed forward over which a running generation is still waited for
 
 
@@ -75,37 +76,44 @@ class CompletionService:
         try:
             return dict(engine.counters()) if engine is not None else {}
         except Exception as exc:  # noqa: BLE001 - stats must answer even when the engine misbehaves
-            logging.getLogger("codeward.lsp").debug("engine counters failed: %s", exc)
+            log.debug("engine counters failed: %s", exc)
             return {}
 
     def changed(self, uri: str, request: CompletionRequest | None) -> None:
         """The document changed (typing): note the rhythm; prefill at `request` after a pause. When the edit is on
         another line than the last one (the user moved: the prompt head there is new), ask the model at the edit at
-        once (`prefetch`), or prefill there at once where no single-line suggestion is wanted."""
+        once (`prefetch`), or prefill there at once where no single-line suggestion is wanted; when it leaves the
+        suggestion shown there, ask the model at once too (`prefetch_on_miss`)."""
         moved = self.rhythm.changed(uri, line=None if request is None else request.line)
-        if moved and request is not None and self._prefetch(uri, request):
+        if request is not None and self._prefetch(uri, request, moved):
             return
         self.schedule_prefill(uri, request, 0.0 if moved else None)
 
-    def _prefetch(self, uri: str, request: CompletionRequest) -> bool:
-        """Start a model run at a move's edit, before any request asks (completion.prefetch): the requests of the
-        keystrokes that type forward from it wait for it and are answered from it while what was typed matches,
-        the others cancel it. Single-line places only (a multi-line answer would hold the model for seconds);
-        False when it did not start."""
+    def _prefetch(self, uri: str, request: CompletionRequest, moved: bool) -> bool:
+        """Start a model run at the edit, before any request asks, when the user moved (completion.prefetch) or
+        typed off the shown suggestion (completion.prefetch_on_miss): the requests of the keystrokes that type
+        forward from it wait for it and are answered from it while what was typed matches, the others cancel it.
+        Single-line places only (a multi-line answer would hold the model for seconds); False when it did not
+        start."""
         c = self.settings.completion
-        if not (c.enabled and c.prefetch):
+        if not (c.enabled and (c.prefetch if moved else c.prefetch_on_miss)):
             return False
         try:
             cursor = validate(request, c)
         except RequestError:
             return False
+        previous = self._inflight.get(uri)
+        if not moved and (not self.cache.typed_off(uri, request, cursor) or (
+                previous is not None and previous.in_engine and previous.extended_by(request, cursor))):
+            return False  # still on the shown suggestion, or typing along a run that is under way
         if choose_mode(request.text, cursor, c.mode, c.stop_preset).kind != "single":
             return False
-        previous = self._inflight.get(uri)
         if previous is not None and previous.task is not None:
             previous.task.cancel()
         self._start(uri, request, cursor, 0.0, prefetch=True)
+        log.debug("prefetch at %s:%d:%d (%s)", uri, request.line, request.column, "move" if moved else "miss")
         self.stats.prefetches += 1
+        self.stats.prefetches_on_miss += not moved
         return True
 
     def _start(self, uri: str, request: CompletionRequest, cursor: Cursor, delay_s: float,
@@ -161,6 +169,8 @@ class CompletionService:
     def _load_warm(self, wanted: EngineSettings, safety: SafetySettings) -> Engine:
         """The engine for `wanted`, and the safety checkers warmed while the model loads (same thread)."""
         engine = self._factory(wanted)
+        if self.settings.completion.token_healing:
+            engine.warm_healing()
         if safety.enabled:
             warm_up(safety)
             self.stats.safety_warmed = True
@@ -204,15 +214,18 @@ class CompletionService:
             self.stats.cache_ms.append((time.perf_counter() - started) * 1e3)
             return cached
         previous = self._inflight.get(uri)
+        waited_ms = 0.0  # for an earlier run whose answer what was typed since has left
         if previous is not None and previous.task is not None and not previous.task.done():
             if previous.in_engine and previous.extended_by(request, cursor):
                 adopted = await self._adopt(uri, previous, request, cursor, started)
                 if adopted is not None:
                     return adopted
+                waited_ms = (time.perf_counter() - started) * 1e3
+                self.stats.waited_run_ms.append(waited_ms)
             else:
                 previous.task.cancel()
         c = self.settings.completion
-        delay_ms = self.rhythm.delay_ms(uri, c.debounce_ms, c.adaptive_debounce, invoked)
+        delay_ms = 0.0 if waited_ms else self.rhythm.delay_ms(uri, c.debounce_ms, c.adaptive_debounce, invoked)
         flight = self._start(uri, request, cursor, delay_ms / 1000)
         task = flight.task
         assert task is not None
@@ -223,7 +236,7 @@ class CompletionService:
                 task.cancel()  # still in its debounce; past it, its answer may serve the typing that follows
             self.stats.cancelled += 1
             raise
-        return self._outcome(uri, request, cursor, task, done, started, delay_ms)
+        return self._outcome(uri, request, cursor, task, done, started, delay_ms, waited_ms)
 
     async def _adopt(self, uri: str, flight: Flight, request: CompletionRequest, cursor: Cursor,
                      started: float) -> CompletionResult | None:
@@ -257,6 +270,9 @@ class CompletionService:
         if task.cancelled() or task.exception() is not None:
             return
         result = task.result()
+        log.debug("run for %s:%d:%d landed: %d suggestion(s)%s, engine %.0f ms", uri, request.line,
+                  request.column, len(result.suggestions), " (short context)" if result.cold else "",
+                  result.timings_ms.get("engine", 0.0))
         self.cache.store(uri, request, cursor, result)
         for s in result.blocked:
             self.cache.remember(uri, s)
@@ -266,7 +282,7 @@ class CompletionService:
             self.schedule_prefill(uri, request)  # the full context, behind the short answer, at the next pause
 
     def _outcome(self, uri: str, request: CompletionRequest, cursor: object, task: asyncio.Task,
-                 done: set, started: float, delay_ms: float) -> CompletionResult | None:
+                 done: set, started: float, delay_ms: float, waited_ms: float = 0.0) -> CompletionResult | None:
         c = self.settings.completion
         if task not in done:
             task.cancel()
@@ -286,7 +302,7 @@ class CompletionService:
             else:
                 self.stats.errors += 1
             if kind == "internal":
-                logging.getLogger("codeward.lsp").error("completion failed", exc_info=exc)
+                log.error("completion failed", exc_info=exc)
             self._fault(kind, f"no completion for {uri}: {type(exc).__name__}: {exc}")
             return None
         result = task.result()  # kept in the cache by `_landed`
@@ -294,7 +310,10 @@ class CompletionService:
         if result.suggestions:  # an answer's latency: from the request to it, less the debounce wait
             elapsed = (time.perf_counter() - started) * 1e3 - delay_ms
             self.stats.request_ms.setdefault(result.mode, deque(maxlen=WINDOW)).append(elapsed)
-            self.stats.overhead_ms.append(elapsed - result.timings_ms.get("engine", 0.0))
+            # the server's own share: less the engine's time for this answer and for the earlier run it waited for
+            overhead = elapsed - result.timings_ms.get("engine", 0.0) - waited_ms
+            self.stats.overhead_ms.append(overhead)
+            self.stats.overhead_share.append(overhead / elapsed if elapsed > 0 else 0.0)
             for stage, ms in result.timings_ms.items():
                 self.stats.stage_ms.setdefault(stage, deque(maxlen=WINDOW)).append(ms)
         return result
@@ -367,7 +386,7 @@ async def _close_loaded(loading: asyncio.Future[Engine], lock: asyncio.Lock) -> 
     try:
         engine = await loading
     except Exception as exc:  # noqa: BLE001 - the request that awaited the load has reported the failure
-        logging.getLogger("codeward.lsp").debug("engine load failed (%s); nothing to close", exc)
+        log.debug("engine load failed (%s); nothing to close", exc)
         return
     await _close_when_idle(engine, lock)
 
@@ -382,4 +401,4 @@ def _close(engine: Engine) -> None:
     try:
         engine.close()
     except Exception:
-        logging.getLogger("codeward.lsp").exception("closing the previous engine failed")
+        log.exception("closing the previous engine failed")

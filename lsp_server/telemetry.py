@@ -9,6 +9,7 @@ import json
 import logging
 import math
 import os
+import statistics
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -65,7 +66,8 @@ class Stats:
     prefills: int = 0  # background prefills that ran to the end
     prefills_cancelled: int = 0  # background prefills a request interrupted (what they evaluated is kept)
     cold_short: int = 0  # first requests in a cold document served with the short budget
-    prefetches: int = 0  # model runs started at a move's edit before any request (completion.prefetch)
+    prefetches: int = 0  # model runs started at an edit before any request (completion.prefetch*)
+    prefetches_on_miss: int = 0  # of which at an edit that left the shown suggestion (prefetch_on_miss)
     context_checks: int = 0  # context diagnostics runs (the code around the cursor checked for likely bugs)
     context_findings: int = 0  # likely bugs the last context check found
     bug_copies: int = 0  # suggestions that repeat a likely bug of their context (safety.on_bug_copy)
@@ -77,12 +79,15 @@ class Stats:
     engine_ms: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
     cache_ms: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
     adopted_ms: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))  # request to adopted answer
+    # a request's wait for an earlier keystroke's run whose answer what was typed since had left (then asked anew)
+    waited_run_ms: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
     debounce_ms: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
     request_ms: dict[str, deque[float]] = field(default_factory=dict)  # answers' latency per mode (single, multi)
     # the pipeline's stages of model-served answers (wait for the engine, context, engine, postprocess, safety),
     # and each answer's overhead: its latency less its engine time
     stage_ms: dict[str, deque[float]] = field(default_factory=dict)
     overhead_ms: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
+    overhead_share: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))  # each: overhead / latency
     last_prompt: str | None = None
     last_suggestions: list[dict[str, Any]] = field(default_factory=list)
     started: float = field(default_factory=time.time)
@@ -96,9 +101,12 @@ class Stats:
                                **{f"request_{mode}": percentiles(v) for mode, v in sorted(self.request_ms.items())},
                                "engine": percentiles(self.engine_ms), "cache": percentiles(self.cache_ms),
                                "adopted": percentiles(self.adopted_ms),
+                               "waited_run": percentiles(self.waited_run_ms),
                                "debounce": percentiles(self.debounce_ms),
                                "overhead": percentiles(self.overhead_ms),
                                "stages": {k: percentiles(v) for k, v in self.stage_ms.items()}},
+                "overhead_share_p50": round(statistics.median(self.overhead_share), 3) if self.overhead_share
+                else None,
                 "last_prompt": self.last_prompt, "last_suggestions": self.last_suggestions}
 
     def log_record(self, engine_counters: Mapping[str, int] | None = None) -> dict[str, Any]:

@@ -34,6 +34,9 @@ class Prompt:
     """A rendered prompt as segments, so user text can never be parsed into control tokens."""
 
     segments: tuple[Segment, ...] = ()
+    # the user segment that ends at the editor's cursor, where generation continues (token healing backs up over
+    # its last token); None when no segment ends there (chat prompts, templates that pad the prefix)
+    cursor: int | None = field(default=None, compare=False)
 
     @classmethod
     def plain(cls, text: str) -> Prompt:
@@ -52,6 +55,21 @@ class Prompt:
             else:
                 out.append(Segment(text, bool(special)))
         return cls(tuple(out))
+
+    def marked(self, mark: str) -> Prompt:
+        """This prompt without `mark`, which a template rendered at the cursor: `cursor` names the user segment it
+        ended (None when it sat inside a segment or ended an empty one)."""
+        segments, cursor = [], None
+        for segment in self.segments:
+            if segment.special or mark not in segment.text:
+                segments.append(segment)
+                continue
+            text = segment.text.replace(mark, "")
+            if text:
+                if segment.text.endswith(mark):
+                    cursor = len(segments)
+                segments.append(Segment(text, False))
+        return Prompt(tuple(segments), cursor)
 
     @property
     def text(self) -> str:
@@ -105,6 +123,10 @@ class SamplingParams:
     max_new_tokens: int = 64
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    # token healing: take the last token before the prompt's cursor off and make each sample start with its text
+    # (the cut word is completed in the model's own tokens); samples are returned without it. Engines that cannot
+    # constrain their first tokens ignore it.
+    heal: bool = False
 
 
 @dataclass(frozen=True)
@@ -160,6 +182,10 @@ class Engine(abc.ABC):
         """(tokens of `prompt` the KV cache of `context` (default: the current one) already holds, tokens of
         `prompt`), without switching contexts; None where the engine keeps no cache (remote servers: theirs)."""
         return None
+
+    def warm_healing(self) -> None:
+        """Make ready what token healing needs (the llamacpp engine indexes its vocabulary, ~1 s), so that the
+        first request that heals does not pay for it; engines without healing do nothing."""
 
     def forget_context(self, key: str) -> None:
         """Drop what is kept for `key` (its document was closed)."""

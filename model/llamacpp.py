@@ -22,9 +22,11 @@ from codeward.model.base import (
     PromptLike,
     Sample,
     SamplingParams,
+    as_prompt,
     encode_segments,
     sentinel_id,
 )
+from codeward.model.healing import HealIndex, split_heal
 from codeward.model.llamacpp_batch import (
     MAX_SEQS,
     KvSequences,
@@ -75,6 +77,7 @@ class LlamaCppEngine(Engine):
         self._spec = SpecCounters()
         self._prefilled = 0
         self._pieces: dict[int, bytes] = {}
+        self._healing: HealIndex | None = None
         self.n_ctx = settings.n_ctx
         self._special_ids, specials, self._end_tokens = self._scan_vocab()
         self.info = EngineInfo(engine="llamacpp", model=model_label(settings.model), special_tokens=specials,
@@ -194,10 +197,23 @@ class LlamaCppEngine(Engine):
                  cancel: threading.Event | None = None) -> list[list[Sample]]:
         with self._lock:
             self._check_open()
-            tokens = [self._prompt_tokens(p, params) for p in prompts]
-            rules = StreamRules(params, pick_token, self._end_tokens, self.detokenize)
-            return Scheduler(self._kv, self._llm, lambda t: self._prefill(t, cancel), tokens, rules, self.n_ctx,
-                             drafter=self._drafter, counters=self._spec).run(cancel)
+            tokens, heals = zip(*(self._prompt_tokens(p, params) for p in prompts)) if prompts else ((), ())
+            allowed = self._heal_index().allowed if any(heals) else None
+            rules = StreamRules(params, pick_token, self._end_tokens, self.detokenize, allowed)
+            return Scheduler(self._kv, self._llm, lambda t: self._prefill(t, cancel), list(tokens), rules,
+                             self.n_ctx, drafter=self._drafter, counters=self._spec, heals=heals).run(cancel)
+
+    def warm_healing(self) -> None:
+        with self._lock:
+            self._check_open()
+            self._heal_index()
+
+    def _heal_index(self) -> HealIndex:
+        """The vocabulary by token text for token healing, made on first use (~150k pieces: under a second)."""
+        if self._healing is None:
+            special = set(self._special_ids.values()) | set(self._end_tokens)
+            self._healing = HealIndex([self._piece(t) for t in range(self._n_vocab)], special)
+        return self._healing
 
     def use_context(self, key: str | None) -> None:
         if key is None:
@@ -240,14 +256,23 @@ class LlamaCppEngine(Engine):
         return {**self._spec.as_dict(), **self._contexts.counts, "prefill_tokens": self._prefilled,
                 "kv_saved_bytes": self._contexts.saved_bytes}
 
-    def _prompt_tokens(self, prompt: PromptLike, params: SamplingParams) -> list[int]:
-        """The prompt's tokens (with BOS); EngineError when they and max_new_tokens overflow the context window."""
-        tokens = self.tokenize(prompt, bos=True)
+    def _prompt_tokens(self, prompt: PromptLike, params: SamplingParams) -> tuple[list[int], bytes]:
+        """The prompt's tokens (with BOS) and, with `params.heal`, the text token healing took off its end;
+        EngineError when they and max_new_tokens overflow the context window."""
+        heal = b""
+        if params.heal and as_prompt(prompt).cursor is not None:
+            self._check_open()
+            body, heal = split_heal(prompt, self._plain_tokens, self._special_ids, self._piece)
+            tokens = self._llm.tokenize(b"", add_bos=True, special=False) + body
+            if not tokens:  # the healed token was all of it: nothing left to continue from
+                tokens, heal = self.tokenize(prompt, bos=True), b""
+        else:
+            tokens = self.tokenize(prompt, bos=True)
         if len(tokens) + params.max_new_tokens > self.n_ctx:
             raise EngineError(f"the prompt has {len(tokens)} tokens; with max_new_tokens="
                               f"{params.max_new_tokens} that exceeds the context window n_ctx={self.n_ctx}: raise "
                               "engine.n_ctx or shorten the prompt")
-        return tokens
+        return tokens, heal
 
     def score(self, prompt: PromptLike, continuation: str) -> float:
         with self._lock:

@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from codeward.model.base import Cancelled, EngineError, Sample, SamplingParams
-from codeward.model.sampling import sample_seeds
+from codeward.model.healing import mask, owed
+from codeward.model.sampling import log_softmax, sample_seeds
 from codeward.model.speculative import Drafter, SpecCounters, speculate
 from codeward.model.stops import decode_complete, find_stop
 
@@ -170,10 +171,19 @@ class Stream:
     text: str = ""
     logprob: float = 0.0
     reason: str = ""
+    heal: bytes = b""  # the text taken off the prompt (token healing): the sample starts with it, returned without
+    raw: bytes = b""  # the bytes of `tokens`
 
     def sample(self) -> Sample:
-        """The finished sample."""
-        return Sample(text=self.text, finish_reason=self.reason, logprob_sum=self.logprob, n_tokens=len(self.tokens))
+        """The finished sample (without the healed text)."""
+        return Sample(text=after_heal(self.text, self.heal) or "", finish_reason=self.reason,
+                      logprob_sum=self.logprob, n_tokens=len(self.tokens))
+
+
+def after_heal(text: str, heal: bytes) -> str | None:
+    """`text` past the healed text it starts with; None while it has not covered it yet."""
+    healed = heal.decode("ascii")  # healable texts are ASCII
+    return text[len(healed):] if text.startswith(healed) else None
 
 
 @dataclass(frozen=True)
@@ -184,21 +194,29 @@ class StreamRules:
     pick: PickFn
     end_tokens: frozenset[int]
     detokenize: Callable[[Sequence[int]], bytes]
+    allowed: Callable[[bytes], np.ndarray] | None = None  # token healing: the tokens that agree with owed text
 
     def advance(self, stream: Stream) -> int | None:
         """Pick the stream's next token; return it when it must be decoded, None when the sample is finished."""
         p = self.params
-        token, lp = self.pick(stream.logits, p.temperature, p.top_p, stream.rng)
+        due = owed(stream.heal, stream.raw)
+        if due and self.allowed is not None:  # only tokens that agree with the healed text; log-prob unmasked
+            token, _ = self.pick(mask(stream.logits, self.allowed(due)), p.temperature, p.top_p, stream.rng)
+            lp = float(log_softmax(stream.logits)[token])
+        else:
+            token, lp = self.pick(stream.logits, p.temperature, p.top_p, stream.rng)
         if token in self.end_tokens:
             stream.reason = "stop"
             return None
         stream.tokens.append(token)
         stream.logprob += lp
+        stream.raw = self.detokenize(stream.tokens)
         # Bytes of a multi-byte character may be split across tokens: decode the whole list, hold a partial end.
-        stream.text = decode_complete(self.detokenize(stream.tokens))
-        cut = find_stop(stream.text, p.stop)
+        stream.text = decode_complete(stream.raw)
+        body = after_heal(stream.text, stream.heal)  # stops apply to what follows the cursor
+        cut = -1 if body is None else find_stop(body, p.stop)
         if cut >= 0:
-            stream.text, stream.reason = stream.text[:cut], "stop"
+            stream.text, stream.reason = stream.text[:len(stream.text) - len(body) + cut], "stop"
             return None
         if len(stream.tokens) >= p.max_new_tokens:
             stream.reason = "length"
@@ -221,9 +239,12 @@ class Scheduler:
 
     def __init__(self, kv: KvSequences, llm: Any, prefill0: Callable[[list[int]], np.ndarray],
                  prompts: list[list[int]], rules: StreamRules, n_ctx: int, max_seqs: int = MAX_SEQS,
-                 drafter: Drafter | None = None, counters: SpecCounters | None = None) -> None:
-        """`drafter`: speculative decoding for a greedy call of one prompt (see `speculative`)."""
+                 drafter: Drafter | None = None, counters: SpecCounters | None = None,
+                 heals: Sequence[bytes] = ()) -> None:
+        """`drafter`: speculative decoding for a greedy call of one prompt (see `speculative`); `heals`: per prompt,
+        the text token healing took off it (its samples must start with it)."""
         self.kv, self.llm, self.prefill0, self.prompts, self.rules = kv, llm, prefill0, prompts, rules
+        self.heals = list(heals) or [b""] * len(prompts)
         self.n_ctx, self.max_seqs = n_ctx, max_seqs
         self.drafter, self.counters = drafter, counters or SpecCounters()
         p = rules.params
@@ -260,7 +281,8 @@ class Scheduler:
         """The greedy sample of the one prompt, in seq 0, verifying drafts in batches."""
         tokens = self.prompts[0]
         try:
-            stream = Stream((0, 0), 0, len(tokens), np.random.default_rng(0), self.prefill0(tokens))
+            stream = Stream((0, 0), 0, len(tokens), np.random.default_rng(0), self.prefill0(tokens),
+                            heal=self.heals[0])
             speculate(stream, tokens, self.rules.advance,
                       lambda batch, pos: self.kv.step([(t, pos + i, 0) for i, t in enumerate(batch)]),
                       lambda pos: self._trim(0, pos), self.drafter, self.rules.params.max_new_tokens, self.n_ctx,
@@ -297,7 +319,7 @@ class Scheduler:
                 self.kv.copy(loaded.home, seq, len(loaded.tokens))
             loaded.live += 1
             self.running.append(Stream((prompt_i, sample_i), seq, len(loaded.tokens), np.random.default_rng(seed),
-                                       loaded.logits))
+                                       loaded.logits, heal=self.heals[prompt_i]))
 
     def _load(self, prompt_i: int, seq: int) -> Loaded:
         """Prefill a prompt into its home `seq`; off seq 0 it shares the prefix it has in common with seq 0."""

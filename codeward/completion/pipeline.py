@@ -25,6 +25,7 @@ from codeward.model.templates import PromptTemplate, select_template
 
 log = logging.getLogger(__name__)
 COLD_SUFFIX_TOKENS = 32  # the short context's suffix budget
+CURSOR_MARK = "\x00codeward-cursor\x00"  # rendered at the cursor to find the prompt segment it ends
 
 
 def cold_context(key: str) -> str:
@@ -90,7 +91,8 @@ class Pipeline:
         mode = choose_mode(request.text, cursor, c.mode, c.stop_preset)
         # Snippets go first: Qwen-style templates in their repository-level format, others as comments.
         files = repo_files(request.path, context.picked)
-        prompt = self.template.render_segments(context.prefix, context.suffix, files)
+        rendered = self.template.render_segments(context.prefix + CURSOR_MARK, context.suffix, files)
+        prompt = rendered.marked(CURSOR_MARK)  # the engine knows where the cursor is (token healing)
         return cursor, context, mode, prompt
 
     def sampling_params(self, mode: Mode, seed: int | None = None) -> SamplingParams:
@@ -101,7 +103,8 @@ class Pipeline:
         mode_stops = () if self.template.kind == "chat" and mode.kind == "multi" else mode.stops
         stops = tuple(dict.fromkeys(mode_stops + self.template.stop))
         return SamplingParams(n=e.n, temperature=e.temperature, top_p=e.top_p, max_new_tokens=e.max_new_tokens,
-                              stop=stops, seed=e.seed if seed is None else seed)
+                              stop=stops, seed=e.seed if seed is None else seed,
+                              heal=self.settings.completion.token_healing)
 
     def postprocess(self, samples: Sequence[Sample], request: CompletionRequest, cursor: Cursor, context: Context,
                     mode: Mode) -> list[Outcome]:

@@ -121,18 +121,19 @@ class GatedEngine(StubbornEngine):
         return [[Sample(self.answer, "stop", 0.0, 3)] for _ in prompts]
 
 
-def _typing_forward(answer: str, typed: str) -> tuple[object, object, GatedEngine, Stats]:
+def _typing_forward(answer: str, typed: str, debounce_ms: int = 0) -> tuple[object, object, GatedEngine, Stats]:
     """A request whose model run is under way, the client cancels it ($/cancelRequest), and the user types `typed`
     at its cursor: the newer request is made while the older run still holds the model."""
     engine = GatedEngine(answer)
     settings = Settings()
-    settings.completion.debounce_ms = 0
+    settings.completion.debounce_ms = debounce_ms
     settings.safety.enabled = False
     stats = Stats()
     service = CompletionService(settings, lambda _: engine, ClientLog(lambda level, msg: None), stats)
 
     async def scenario() -> tuple[object, object]:
-        first = asyncio.ensure_future(service.complete("file:///a.py", CompletionRequest("y = ", 0, 4)))
+        first = asyncio.ensure_future(service.complete("file:///a.py", CompletionRequest("y = ", 0, 4),
+                                                       invoked=True))
         while not engine.running.is_set():
             await asyncio.sleep(0.005)
         first.cancel()  # the editor gave up on it: its run goes on
@@ -145,7 +146,7 @@ def _typing_forward(answer: str, typed: str) -> tuple[object, object, GatedEngin
             await first
         except asyncio.CancelledError:
             pass
-        result = await second
+        result = await asyncio.wait_for(second, 5)
         await service.aclose()
         return first, result
 
@@ -160,8 +161,9 @@ def test_typing_forward_into_a_running_generation_is_answered_by_it():
     assert stats.adopted == 1 and stats.cancelled == 1 and stats.superseded == 0
 
 
-def test_typing_forward_away_from_the_running_generation_asks_the_model_again():
-    _, second, engine, stats = _typing_forward("x + 1", "2 * ")
+def test_typing_forward_away_from_the_running_generation_asks_the_model_again_without_a_debounce():
+    # the request waited for the first run already; a debounce on top would hold it 10 s (wait_for: 5 s)
+    _, second, engine, stats = _typing_forward("x + 1", "2 * ", debounce_ms=10_000)
     assert engine.calls == 2 and stats.adopted == 0  # the first run finished, then the second asked anew
     assert [s.text for s in second.suggestions] == ["x + 1"]
 
@@ -343,3 +345,50 @@ def test_no_prefetch_where_a_multi_line_answer_is_wanted_or_when_it_is_off():
 
         asyncio.run(scenario(service, CompletionRequest(text, line, col)))
         assert stats.prefetches == 0 and engine.calls == 0, text
+
+
+def test_typing_off_the_shown_suggestion_asks_the_model_at_once_and_the_keystroke_is_answered_by_that_run():
+    service, engine, stats = _prefetching("x + 1")
+    service.settings.completion.debounce_ms = 10_000  # a request of its own would wait this long: the test would
+    uri = "file:///a.py"                              # time out if the model were not asked at the edit
+
+    async def scenario() -> tuple[object, object, int, int]:
+        engine.gate.set()
+        service.changed(uri, CompletionRequest("y = ", 0, 4))  # the user moved here: the first run
+        shown = await service.complete(uri, CompletionRequest("y = ", 0, 4))
+        service.changed(uri, CompletionRequest("y = x", 0, 5))  # along the shown suggestion: no new run
+        await asyncio.sleep(0.02)
+        along = engine.calls
+        engine.gate.clear()
+        off = CompletionRequest("y = z", 0, 5)
+        service.changed(uri, off)  # another character than the suggestion's next one
+        await _until_running(engine)
+        adopted = stats.adopted
+        answer = asyncio.ensure_future(service.complete(uri, off))
+        await asyncio.sleep(0.05)
+        assert not answer.done()  # it waits for the run the edit started, not for its debounce
+        engine.gate.set()
+        result = await asyncio.wait_for(answer, 5)
+        await service.aclose()
+        return shown, result, along, stats.adopted - adopted
+
+    shown, result, along, adopted = asyncio.run(scenario())
+    assert [s.text for s in shown.suggestions] == ["x + 1"] and along == 1
+    assert [s.text for s in result.suggestions] == ["x + 1"] and adopted == 1
+    assert engine.calls == 2 and stats.prefetches == 2 and stats.prefetches_on_miss == 1  # the move's, the miss's
+
+
+def test_no_model_run_at_an_edit_that_types_off_the_suggestion_when_prefetch_on_miss_is_off():
+    service, engine, stats = _prefetching("x + 1")
+    service.settings.completion.prefetch_on_miss = False
+
+    async def scenario() -> None:
+        engine.gate.set()
+        service.changed("file:///a.py", CompletionRequest("y = ", 0, 4))
+        await service.complete("file:///a.py", CompletionRequest("y = ", 0, 4))
+        service.changed("file:///a.py", CompletionRequest("y = z", 0, 5))
+        await asyncio.sleep(0.05)
+        await service.aclose()
+
+    asyncio.run(scenario())
+    assert engine.calls == 1 and stats.prefetches == 1 and stats.prefetches_on_miss == 0  # the move's only
