@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from codeward.completion.text import Cursor
 from codeward.completion.types import CompletionRequest, CompletionResult, Outcome, Suggestion, type_forward
 
-TYPED_OFF_CHARS = 64  # typed further than this from a cached result, the user is not typing along it any more
+FORWARD_CHARS = 64  # typed further than this from a cached result or a run, the user no longer types along it
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ class SuggestionCache:
         if found is None:
             return False
         entry, typed = found
-        return bool(entry.result.suggestions) and 0 < len(typed) <= TYPED_OFF_CHARS and "\n" not in typed \
+        return bool(entry.result.suggestions) and 0 < len(typed) <= FORWARD_CHARS and "\n" not in typed \
             and not self._kept(entry, typed, request, cursor)
 
     def lookup(self, uri: str, request: CompletionRequest, cursor: Cursor) -> CompletionResult | None:

@@ -18,6 +18,8 @@ from codeward.completion.types import CompletionRequest, CompletionResult
 from codeward.config import Settings
 from codeward.lsp_server.cache import SuggestionCache
 from codeward.lsp_server.debounce import TypingRhythm
+from codeward.lsp_server.engine_close import close_loaded
+from codeward.lsp_server.flights import Flight
 from codeward.lsp_server.prefill import BackgroundPrefill
 from codeward.lsp_server.telemetry import WINDOW, ClientLog, Stats
 from codeward.model.base import Engine, EngineError
@@ -27,26 +29,6 @@ from codeward.safety.settings import SafetySettings
 
 EngineFactory = Callable[[EngineSettings], Engine]
 log = logging.getLogger("codeward.lsp")
-ADOPT_CHARS = 64  # the most characters typed forward over which a running generation is still waited for
-
-
-class Flight:
-    """A request's model run for one document: where it asked (text before and after its cursor), and whether it
-    is past its debounce (the model is, or is about to be, working for it)."""
-
-    def __init__(self, request: CompletionRequest, cursor: Cursor) -> None:
-        self.before, self.after = request.text[: cursor.offset], request.text[cursor.offset:]
-        self.in_engine = False
-        self.prefetch = False  # started at a move by the server itself, before any request asked
-        self.task: asyncio.Task[CompletionResult] | None = None
-
-    def extended_by(self, request: CompletionRequest, cursor: Cursor) -> bool:
-        """Whether `request` is this one's document with a few characters typed at its cursor (typing forward): its
-        answer, advanced by what was typed, may still hold."""
-        before, after = request.text[: cursor.offset], request.text[cursor.offset:]
-        typed = before[len(self.before):]
-        return after == self.after and before.startswith(self.before) and len(typed) <= ADOPT_CHARS \
-            and "\n" not in typed
 
 
 class CompletionService:
@@ -84,7 +66,8 @@ class CompletionService:
         another line than the last one (the user moved: the prompt head there is new), ask the model at the edit at
         once (`prefetch`), or prefill there at once where no single-line suggestion is wanted; when it leaves the
         suggestion shown there, ask the model at once too (`prefetch_on_miss`)."""
-        moved = self.rhythm.changed(uri, line=None if request is None else request.line)
+        moved = self.rhythm.changed(uri, line=None if request is None else request.line,
+                                    column=None if request is None else request.column)
         if request is not None and self._prefetch(uri, request, moved):
             return
         self.schedule_prefill(uri, request, 0.0 if moved else None)
@@ -103,9 +86,9 @@ class CompletionService:
         except RequestError:
             return False
         previous = self._inflight.get(uri)
-        if not moved and (not self.cache.typed_off(uri, request, cursor) or (
+        if not moved and (not self.rhythm.forward(uri) or not self.cache.typed_off(uri, request, cursor) or (
                 previous is not None and previous.in_engine and previous.extended_by(request, cursor))):
-            return False  # still on the shown suggestion, or typing along a run that is under way
+            return False  # deleting, still on the shown suggestion, or typing along a run that is under way
         if choose_mode(request.text, cursor, c.mode, c.stop_preset).kind != "single":
             return False
         if previous is not None and previous.task is not None:
@@ -170,7 +153,10 @@ class CompletionService:
         """The engine for `wanted`, and the safety checkers warmed while the model loads (same thread)."""
         engine = self._factory(wanted)
         if self.settings.completion.token_healing:
-            engine.warm_healing()
+            try:
+                engine.warm_healing()
+            except Exception:  # healing is an aid: requests heal (or fail) on their own later
+                log.exception("preparing token healing failed")
         if safety.enabled:
             warm_up(safety)
             self.stats.safety_warmed = True
@@ -213,17 +199,9 @@ class CompletionService:
             self._record(cached, started)
             self.stats.cache_ms.append((time.perf_counter() - started) * 1e3)
             return cached
-        previous = self._inflight.get(uri)
-        waited_ms = 0.0  # for an earlier run whose answer what was typed since has left
-        if previous is not None and previous.task is not None and not previous.task.done():
-            if previous.in_engine and previous.extended_by(request, cursor):
-                adopted = await self._adopt(uri, previous, request, cursor, started)
-                if adopted is not None:
-                    return adopted
-                waited_ms = (time.perf_counter() - started) * 1e3
-                self.stats.waited_run_ms.append(waited_ms)
-            else:
-                previous.task.cancel()
+        adopted, waited_ms = await self._join(uri, request, cursor, started)
+        if adopted is not None or waited_ms is None:
+            return adopted  # answered by a run under way, or superseded by one started for a later keystroke
         c = self.settings.completion
         delay_ms = 0.0 if waited_ms else self.rhythm.delay_ms(uri, c.debounce_ms, c.adaptive_debounce, invoked)
         flight = self._start(uri, request, cursor, delay_ms / 1000)
@@ -237,6 +215,30 @@ class CompletionService:
             self.stats.cancelled += 1
             raise
         return self._outcome(uri, request, cursor, task, done, started, delay_ms, waited_ms)
+
+    async def _join(self, uri: str, request: CompletionRequest, cursor: Cursor,
+                    started: float) -> tuple[CompletionResult | None, float | None]:
+        """Settle with the document's model run under way: wait for it while `request` types forward from it and
+        answer from it; cancel it when the request went elsewhere. (answer, None) when it answered; (None, None)
+        when a run started for a later keystroke supersedes the request; else (None, ms waited for runs that
+        what was typed since has left), and the request asks the model itself."""
+        waited_ms, seen = 0.0, set()
+        while (flight := self._inflight.get(uri)) is not None and flight.task is not None \
+                and not flight.task.done() and id(flight) not in seen:
+            seen.add(id(flight))  # a run that timed out while waited for is not waited for again
+            if flight.ahead_of(request, cursor):
+                self.stats.superseded += 1
+                return None, None
+            if not (flight.in_engine and flight.extended_by(request, cursor)):
+                flight.task.cancel()
+                break
+            adopted = await self._adopt(uri, flight, request, cursor, started)
+            if adopted is not None:
+                return adopted, None
+            waited_ms = (time.perf_counter() - started) * 1e3
+        if waited_ms:
+            self.stats.waited_run_ms.append(waited_ms)
+        return None, waited_ms
 
     async def _adopt(self, uri: str, flight: Flight, request: CompletionRequest, cursor: Cursor,
                      started: float) -> CompletionResult | None:
@@ -363,7 +365,7 @@ class CompletionService:
         return asdict(self.settings)
 
     def _close_later(self, loading: asyncio.Future[Engine], lock: asyncio.Lock) -> None:
-        closing = asyncio.ensure_future(_close_loaded(loading, lock))
+        closing = asyncio.ensure_future(close_loaded(loading, lock))
         self._closing.add(closing)
         closing.add_done_callback(self._closing.discard)
 
@@ -379,26 +381,3 @@ class CompletionService:
         self._loading, self._engine, self._engine_settings, self._pipeline = None, None, None, None
         closing, self._closing = list(self._closing), set()
         await asyncio.gather(*closing)
-
-
-async def _close_loaded(loading: asyncio.Future[Engine], lock: asyncio.Lock) -> None:
-    """Close the engine `loading` gives once it has loaded and its running generation (if any) has stopped."""
-    try:
-        engine = await loading
-    except Exception as exc:  # noqa: BLE001 - the request that awaited the load has reported the failure
-        log.debug("engine load failed (%s); nothing to close", exc)
-        return
-    await _close_when_idle(engine, lock)
-
-
-async def _close_when_idle(engine: Engine, lock: asyncio.Lock) -> None:
-    """Close a replaced engine once the generation still running on it (if any) has stopped."""
-    async with lock:
-        await asyncio.to_thread(_close, engine)
-
-
-def _close(engine: Engine) -> None:
-    try:
-        engine.close()
-    except Exception:
-        log.exception("closing the previous engine failed")

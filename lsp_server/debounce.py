@@ -25,13 +25,18 @@ class TypingRhythm:
         self._last: OrderedDict[str, float] = OrderedDict()
         self._gaps: dict[str, deque[float]] = {}
         self._lines: dict[str, int | None] = {}
+        self._columns: dict[str, int | None] = {}
+        self._forward: dict[str, bool] = {}
 
-    def changed(self, uri: str, now: float | None = None, line: int | None = None) -> bool:
-        """Record a change of `uri` (a keystroke, a paste) on `line`; whether that is another line than the
-        document's last change (the user moved; always True for the first change)."""
+    def changed(self, uri: str, now: float | None = None, line: int | None = None, column: int | None = None) -> bool:
+        """Record a change of `uri` (a keystroke, a paste) that left the cursor at `line`:`column`; whether that is
+        another line than the document's last change (the user moved; always True for the first change)."""
         now = time.monotonic() if now is None else now
         moved = uri not in self._lines or self._lines[uri] != line
+        previous = self._columns.get(uri)
+        self._forward[uri] = not moved and previous is not None and column is not None and column > previous
         self._lines[uri] = line
+        self._columns[uri] = column
         last = self._last.get(uri)
         if last is not None and 0 <= now - last <= PAUSE_S:
             self._gaps.setdefault(uri, deque(maxlen=KEPT)).append(now - last)
@@ -39,14 +44,17 @@ class TypingRhythm:
         self._last.move_to_end(uri)
         while len(self._last) > self._documents:
             old, _ = self._last.popitem(last=False)
-            self._gaps.pop(old, None)
-            self._lines.pop(old, None)
+            self.forget(old)
         return moved
 
+    def forward(self, uri: str) -> bool:
+        """Whether the document's last change left the cursor further right on the line of the one before (typing,
+        not deleting or moving)."""
+        return self._forward.get(uri, False)
+
     def forget(self, uri: str) -> None:
-        self._last.pop(uri, None)
-        self._lines.pop(uri, None)
-        self._gaps.pop(uri, None)
+        for kept in (self._last, self._lines, self._gaps, self._columns, self._forward):
+            kept.pop(uri, None)
 
     def delay_ms(self, uri: str, base_ms: float, adaptive: bool = True, invoked: bool = False) -> float:
         """How long an automatic request for `uri` waits; 0 for an explicit one, `base_ms` until the rhythm is

@@ -35,7 +35,8 @@ class Prompt:
 
     segments: tuple[Segment, ...] = ()
     # the user segment that ends at the editor's cursor, where generation continues (token healing backs up over
-    # its last token); None when no segment ends there (chat prompts, templates that pad the prefix)
+    # its last token); None when no segment ends there (chat prompts, templates that pad the prefix). Not part of
+    # equality: prompts that differ only here are the same text (no cache keys on Prompt)
     cursor: int | None = field(default=None, compare=False)
 
     @classmethod
@@ -131,7 +132,8 @@ class SamplingParams:
 
 @dataclass(frozen=True)
 class Sample:
-    """One generated continuation with the sum and count of its tokens' log-probs (temperature 1)."""
+    """One generated continuation with the sum and count of its tokens' log-probs (temperature 1). With token
+    healing the tokens that re-made the healed text count too, though `text` starts after it."""
 
     text: str
     finish_reason: str  # "stop" (a stop sequence or end of text) or "length"
@@ -184,7 +186,7 @@ class Engine(abc.ABC):
         return None
 
     def warm_healing(self) -> None:
-        """Make ready what token healing needs (the llamacpp engine indexes its vocabulary, ~1 s), so that the
+        """Make ready what token healing needs (the llamacpp engine indexes its vocabulary, ~0.8 s), so that the
         first request that heals does not pay for it; engines without healing do nothing."""
 
     def forget_context(self, key: str) -> None:

@@ -52,9 +52,10 @@ class CompletionSettings:
     prefetch_on_miss: bool = field(default=True, metadata={"help": "When typing leaves the shown suggestion "
                                    "(another character than its next one, or past its end), ask the model at "
                                    "once rather than after the debounce, as at a move (single-line places only)"})
-    token_healing: bool = field(default=True, metadata={"help": "When the cursor is inside a word, take the "
-                                "prompt's last token off and make the suggestion start with its text, so the model "
-                                "completes the word in its own tokens (llamacpp engine; the others ignore it)"})
+    token_healing: bool = field(default=True, metadata={"help": "Take the prompt's last token before the cursor "
+                                "off (part of a word, an operator, indentation: short, printable, no line break) "
+                                "and make the suggestion start with its text, so the model completes it in its own "
+                                "tokens (llamacpp engine; the others ignore it)"})
     stats_log: bool = field(default=True, metadata={"help": "At shutdown, append the session's counts and "
                             "timings (never code) to $XDG_STATE_HOME/codeward/stats.jsonl"})
     cache_size: int = field(default=64, metadata={"help": "Suggestions kept for typing forward without a new "

@@ -138,7 +138,8 @@ def _typing_forward(answer: str, typed: str, debounce_ms: int = 0) -> tuple[obje
             await asyncio.sleep(0.005)
         first.cancel()  # the editor gave up on it: its run goes on
         second = asyncio.ensure_future(service.complete("file:///a.py", CompletionRequest("y = " + typed, 0,
-                                                                                          4 + len(typed))))
+                                                                                          4 + len(typed)),
+                                                        invoked=False))  # automatic: it has a debounce
         await asyncio.sleep(0.05)
         assert not second.done()  # it waits for the run of the first
         engine.gate.set()
@@ -360,11 +361,11 @@ def test_typing_off_the_shown_suggestion_asks_the_model_at_once_and_the_keystrok
         await asyncio.sleep(0.02)
         along = engine.calls
         engine.gate.clear()
-        off = CompletionRequest("y = z", 0, 5)
+        off = CompletionRequest("y = xz", 0, 6)
         service.changed(uri, off)  # another character than the suggestion's next one
-        await _until_running(engine)
+        await asyncio.wait_for(_until_running(engine), 2)  # the model was asked before any request
         adopted = stats.adopted
-        answer = asyncio.ensure_future(service.complete(uri, off))
+        answer = asyncio.ensure_future(service.complete(uri, off, invoked=False))
         await asyncio.sleep(0.05)
         assert not answer.done()  # it waits for the run the edit started, not for its debounce
         engine.gate.set()
@@ -392,3 +393,24 @@ def test_no_model_run_at_an_edit_that_types_off_the_suggestion_when_prefetch_on_
 
     asyncio.run(scenario())
     assert engine.calls == 1 and stats.prefetches == 1 and stats.prefetches_on_miss == 0  # the move's only
+
+
+def test_deleting_or_typing_past_the_suggestion_asks_the_model_only_when_typing_forward():
+    service, engine, stats = _prefetching("x + 1")
+    uri = "file:///a.py"
+
+    async def scenario() -> list[int]:
+        engine.gate.set()
+        service.changed(uri, CompletionRequest("y = ", 0, 4))
+        await service.complete(uri, CompletionRequest("y = ", 0, 4))
+        calls = []
+        for text in ("y = x", "y = x + 1", "y = x + 12", "y = x + 1", "y = x + "):
+            service.changed(uri, CompletionRequest(text, 0, len(text)))
+            await asyncio.sleep(0.05)
+            calls.append(engine.calls)
+        await service.aclose()
+        return calls
+
+    calls = asyncio.run(scenario())
+    # along the suggestion: no run; to its end (used up): a run; off that run's answer: a run; deleting: none
+    assert calls == [1, 2, 3, 3, 3] and stats.prefetches_on_miss == 2

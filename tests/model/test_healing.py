@@ -95,6 +95,16 @@ def test_stops_apply_after_the_healed_text_and_an_unhealed_stream_is_untouched()
     assert rules.advance(plain) is None and plain.sample().text == ""  # "()" hits the stop at once
 
 
+def test_a_healed_stream_cut_by_the_token_limit_before_covering_the_healed_text_returns_nothing():
+    index = HealIndex(VOCAB, {EOS})
+    rules = StreamRules(SamplingParams(max_new_tokens=1), pick_token, frozenset({EOS}),
+                        lambda tokens: b"".join(VOCAB[t] for t in tokens), index.allowed)
+    logits = np.zeros(len(VOCAB))
+    logits[VOCAB.index(b"a")] = 5.0  # "a" agrees with "abx" but does not cover it
+    stream = _stream(b"abx", logits)
+    assert rules.advance(stream) is None and stream.reason == "length" and stream.sample().text == ""
+
+
 def test_the_pipeline_marks_the_prefix_end_as_the_cursor_and_not_a_padded_one():
     qwen = get_template("qwen").render_segments("x = fo" + CURSOR_MARK, "").marked(CURSOR_MARK)
     assert qwen.cursor is not None and qwen.segments[qwen.cursor].text == "x = fo" and CURSOR_MARK not in qwen.text
@@ -102,6 +112,8 @@ def test_the_pipeline_marks_the_prefix_end_as_the_cursor_and_not_a_padded_one():
     assert llama.cursor is None  # the prefix is followed by a space: the cursor ends no segment
     empty = get_template("qwen").render_segments(CURSOR_MARK, "").marked(CURSOR_MARK)
     assert empty.cursor is None and all(s.text for s in empty.segments)
+    chat = get_template("chat").render_segments("x = fo" + CURSOR_MARK, "").marked(CURSOR_MARK)
+    assert chat.cursor is None and CURSOR_MARK not in chat.text  # the code sits inside the user's message
 
 
 @pytest.mark.parametrize(("prefix", "continuation"), [("print('hello wor", "ld"), ("for i in ran", "ge(")])
