@@ -15,6 +15,20 @@ from codeward.completion.types import CompletionRequest, CompletionResult, Outco
 FORWARD_CHARS = 64  # typed further than this from a cached result or a run, the user no longer types along it
 
 
+def typed_since(before: str, after: str, request: CompletionRequest, cursor: Cursor) -> str | None:
+    """What `request` typed at the cursor of an earlier position whose document had `before` / `after` the cursor,
+    or None when it does not type forward from there (other text after the cursor, or before it)."""
+    now_before, now_after = request.text[: cursor.offset], request.text[cursor.offset:]
+    if now_after != after or not now_before.startswith(before):
+        return None
+    return now_before[len(before):]
+
+
+def along_line(typed: str | None) -> bool:
+    """Whether `typed` (from `typed_since`) is a few characters on the same line: the user still types along."""
+    return typed is not None and len(typed) <= FORWARD_CHARS and "\n" not in typed
+
+
 @dataclass(frozen=True)
 class _Entry:
     before: str  # document text before the cursor
@@ -52,12 +66,8 @@ class SuggestionCache:
         """`uri`'s cached entry and what was typed at its cursor since, or None when `request` does not type
         forward from it (other text after the cursor, or before it other than the entry's plus what was typed)."""
         entry = self._entries.get(uri)
-        if entry is None:
-            return None
-        before, after = request.text[: cursor.offset], request.text[cursor.offset:]
-        if after != entry.after or not before.startswith(entry.before):
-            return None
-        return entry, before[len(entry.before):]
+        typed = None if entry is None else typed_since(entry.before, entry.after, request, cursor)
+        return None if entry is None or typed is None else (entry, typed)
 
     def _kept(self, entry: _Entry, typed: str, request: CompletionRequest, cursor: Cursor) -> list[Suggestion]:
         if not typed:
@@ -73,7 +83,7 @@ class SuggestionCache:
         if found is None:
             return False
         entry, typed = found
-        return bool(entry.result.suggestions) and 0 < len(typed) <= FORWARD_CHARS and "\n" not in typed \
+        return bool(entry.result.suggestions) and typed != "" and along_line(typed) \
             and not self._kept(entry, typed, request, cursor)
 
     def lookup(self, uri: str, request: CompletionRequest, cursor: Cursor) -> CompletionResult | None:

@@ -222,10 +222,10 @@ class CompletionService:
         answer from it; cancel it when the request went elsewhere. (answer, None) when it answered; (None, None)
         when a run started for a later keystroke supersedes the request; else (None, ms waited for runs that
         what was typed since has left), and the request asks the model itself."""
-        waited_ms, seen = 0.0, set()
+        waited_ms, seen = 0.0, set[Flight]()
         while (flight := self._inflight.get(uri)) is not None and flight.task is not None \
-                and not flight.task.done() and id(flight) not in seen:
-            seen.add(id(flight))  # a run that timed out while waited for is not waited for again
+                and not flight.task.done() and flight not in seen:
+            seen.add(flight)  # a run that timed out while waited for is not waited for again
             if flight.ahead_of(request, cursor):
                 self.stats.superseded += 1
                 return None, None

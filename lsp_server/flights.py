@@ -6,7 +6,7 @@ import asyncio
 
 from codeward.completion.text import Cursor
 from codeward.completion.types import CompletionRequest, CompletionResult
-from codeward.lsp_server.cache import FORWARD_CHARS
+from codeward.lsp_server.cache import along_line, typed_since
 
 
 class Flight:
@@ -22,10 +22,7 @@ class Flight:
     def extended_by(self, request: CompletionRequest, cursor: Cursor) -> bool:
         """Whether `request` is this one's document with a few characters typed at its cursor (typing forward): its
         answer, advanced by what was typed, may still hold."""
-        before, after = request.text[: cursor.offset], request.text[cursor.offset:]
-        typed = before[len(self.before):]
-        return after == self.after and before.startswith(self.before) and len(typed) <= FORWARD_CHARS \
-            and "\n" not in typed
+        return along_line(typed_since(self.before, self.after, request, cursor))
 
     def ahead_of(self, request: CompletionRequest, cursor: Cursor) -> bool:
         """Whether this run was started for a later keystroke than `request` (its document is `request`'s with

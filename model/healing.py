@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from codeward.model.base import PromptLike, as_prompt, sentinel_id
+from codeward.model.base import Prompt, PromptLike, as_prompt, encode_segments
 
 MAX_HEAL_BYTES = 16  # a longer last token is a whole word or run of spaces: nothing to heal
 
@@ -28,20 +28,16 @@ def healable(piece: bytes) -> bool:
 def split_heal(prompt: PromptLike, encode_text: Callable[[str], list[int]], specials: Mapping[str, int],
                piece: Callable[[int], bytes]) -> tuple[list[int], bytes]:
     """The prompt's token ids (no BOS) with the last token of its cursor segment taken off when `healable`, and
-    that token's text (b"" when nothing was taken off)."""
+    that token's text (b"" when nothing was taken off). Segments are tokenized one by one (`encode_segments`), so
+    the ids up to the cursor segment end with that segment's last token."""
     prompt = as_prompt(prompt)
-    ids: list[int] = []
-    healed = b""
-    for index, segment in enumerate(prompt.segments):
-        if segment.special:
-            ids.append(sentinel_id(specials, segment.text))
-            continue
-        tokens = encode_text(segment.text)
-        if index == prompt.cursor and tokens and healable(piece(tokens[-1])):
-            healed = piece(tokens[-1])
-            tokens = tokens[:-1]
-        ids += tokens
-    return ids, healed
+    if prompt.cursor is None:
+        return encode_segments(prompt, encode_text, specials), b""
+    head = encode_segments(Prompt(prompt.segments[: prompt.cursor + 1]), encode_text, specials)
+    tail = encode_segments(Prompt(prompt.segments[prompt.cursor + 1:]), encode_text, specials)
+    if head and healable(piece(head[-1])):
+        return head[:-1] + tail, piece(head[-1])
+    return head + tail, b""
 
 
 class HealIndex:
