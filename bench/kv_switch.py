@@ -18,7 +18,7 @@ import sysconfig
 import time
 from pathlib import Path
 
-from codeward.model.llamacpp import PROMPT_CHUNK, LlamaCppEngine
+from codeward.model.llamacpp.engine import PROMPT_CHUNK, LlamaCppEngine
 from codeward.model.settings import EngineSettings
 
 TEXT = (Path(sysconfig.get_paths()["stdlib"]) / "argparse.py").read_text(encoding="utf-8")

@@ -29,11 +29,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lsp_typing import Line, pick_lines, thousand_line_files
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
-
-sys.path.insert(0, str(Path(__file__).parent))
-from lsp_typing import Line, pick_lines, thousand_line_files
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 

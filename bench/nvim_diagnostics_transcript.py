@@ -3,7 +3,7 @@ editors/nvim/codeward.lua against `codeward serve --daemon`, opens a small file 
 and this prints what the editor showed: the file, the diagnostic as `:clist`, the virtual text, the float and the
 screen show it, the code-action menu, the "Why is this flagged?" message, and the line after "Ignore here".
 
-The same run as tests/lsp/test_nvim_diagnostics.py (driver: tests/lsp/nvim_diagnostics_driver.lua). Run:
+The same run as tests/lsp/test_nvim_diagnostics.py (driver: codeward/testing/nvim_diagnostics_driver.lua). Run:
 
     .venv/bin/python bench/nvim_diagnostics_transcript.py
 """
@@ -15,8 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "lsp"))
-from nvim_diagnostics import NVIM, SAMPLE, run_driver
+from codeward.testing.nvim import NVIM, SAMPLE, run_driver
 
 
 def _section(title: str) -> str:

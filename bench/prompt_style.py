@@ -37,7 +37,7 @@ def mean_logprob(model: str, template: str, data: Path, limit: int) -> tuple[flo
     from codeward.completion.pipeline import Pipeline
     from codeward.config import load_settings
     from codeward.eval.datasets import load_problems
-    from codeward.eval.infilling import infill_request, whole_lines
+    from codeward.eval.passk.infilling import infill_request, whole_lines
     from codeward.model.factory import make_engine
 
     settings = load_settings({"engine": {"model": model, "template": template}})

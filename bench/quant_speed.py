@@ -16,12 +16,10 @@ import os
 import resource
 import subprocess
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
 from kv_switch import TEXT, median_ms
 
-from codeward.model.llamacpp import PREFILL_CHUNK, PROMPT_CHUNK, LlamaCppEngine
+from codeward.model.llamacpp.engine import PREFILL_CHUNK, PROMPT_CHUNK, LlamaCppEngine
 from codeward.model.settings import EngineSettings
 
 

@@ -14,18 +14,15 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
-import sys
 import sysconfig
 import time
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).parent))
 from lsp_typing import pick_lines
 
 from codeward.model.base import SamplingParams
-from codeward.model.llamacpp import LlamaCppEngine
+from codeward.model.llamacpp.engine import LlamaCppEngine
 from codeward.model.sampling import log_softmax
 from codeward.model.settings import EngineSettings
 

@@ -18,13 +18,11 @@ import json
 import random
 import re
 import statistics
-import sys
 import sysconfig
 import time
 from dataclasses import replace
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
 from lsp_typing import pick_lines
 
 from codeward.completion.pipeline import Pipeline

@@ -8,13 +8,13 @@ from typing import Any
 
 # Every module here exists; one that fails to import is a packaging error and stops the CLI with its traceback.
 EVAL_COMMAND_MODULES = (
-    "codeward.eval.cmd_passk",
-    "codeward.eval.cmd_exec",
-    "codeward.eval.cmd_infilling",
-    "codeward.eval.cmd_misalignment",
-    "codeward.eval.cmd_security",
-    "codeward.eval.cmd_rank",
-    "codeward.eval.cmd_report",
+    "codeward.eval.commands.passk",
+    "codeward.eval.commands.exec",
+    "codeward.eval.commands.infilling",
+    "codeward.eval.commands.misalignment",
+    "codeward.eval.commands.security",
+    "codeward.eval.commands.rank",
+    "codeward.eval.commands.report",
 )
 
 

@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from codeward.eval.datasets import Problem, Sample, SampleKey
 from codeward.eval.runfolder import EXEC, RunFolder
-from codeward.eval.workers import ExecResult, SandboxPool, is_harness_error
+from codeward.sandbox.workers import ExecResult, SandboxPool, is_harness_error
 
 log = logging.getLogger(__name__)
 EXEC_FIELDS = ("task_id", "model", "temperature", "arm", "sample_idx", "passed", "result", "duration_s")

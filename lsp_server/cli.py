@@ -9,7 +9,7 @@ import socket
 import sys
 from typing import Any
 
-from codeward.cli.common import add_engine_flags, die, engine_overrides, settings_from_args
+from codeward.flags import add_engine_flags, die, engine_overrides, settings_from_args
 from codeward.lsp_server.daemon import IDLE_TIMEOUT_S
 
 
@@ -93,8 +93,8 @@ def run_daemon(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
     try:
         path = daemon.socket_path()
         if args.daemon_server:
+            from codeward.lsp_server.engines import EnginePool
             from codeward.lsp_server.server import build_server
-            from codeward.lsp_server.shared_engine import EnginePool
             from codeward.model.factory import make_engine
 
             overrides = {**json.loads(args.daemon_overrides), **overrides}

@@ -1,5 +1,6 @@
-"""Code actions on codeward's context diagnostics: "Why?" (the rule's explanation and the reason codeward flags
-code the model reads) and "Ignore here" (a `# nosec RULE` comment on the line, DESIGN.md's suppression convention)."""
+"""Code actions on codeward's diagnostics: "Why?" (the rule's explanation and the reason codeward flags it), on every
+rule id codeward knows, and "Ignore here" (a `# nosec RULE` comment on the line, DESIGN.md's suppression convention) on
+the context diagnostics (the kinds the context check runs), which are re-checked as the user types."""
 
 from __future__ import annotations
 
@@ -8,22 +9,31 @@ import re
 from lsprotocol import types
 
 from codeward.lsp_server.diagnostics import SOURCE
-from codeward.safety.rules import all_rules, context_rule_ids
+from codeward.safety.api import CONTEXT_KINDS
+from codeward.safety.catalogue import RuleInfo, rule_info
 
 EXPLAIN_COMMAND = "codeward.explainDiagnostic"
 PAPER = ("Why codeward flags it: a code model conditioned on buggy code writes worse code than it can (Chen et al., "
          "Evaluating Large Language Models Trained on Code, 2021: the misalignment finding), so a likely bug in the "
          "code around the cursor also lowers the quality of the suggestions.")
+SECURITY = "Why codeward flags it: code with this weakness can be attacked"
 _NOSEC = re.compile(r"#\s*nosec\b(:?)([ \w,]*)$", re.IGNORECASE)
 
 
 def explanation(rule_id: str) -> str:
-    """What the rule looks for and why it matters, in one message."""
-    cls = all_rules().get(rule_id.upper())
-    if cls is None:
+    """What the rule looks for and why it matters, in one message (any id the catalogue knows)."""
+    info = rule_info(rule_id)
+    if info is None:
         return f"{rule_id}: not one of codeward's rules."
-    what = " ".join((cls.__doc__ or "").split())
-    return f"{rule_id}: {what} {cls.message}. {PAPER} To silence it on one line: `# nosec {rule_id}`."
+    return f"{info.id}: {info.doc} {info.message}. {_why(info)} To silence it on one line: `# nosec {info.id}`."
+
+
+def _why(info: RuleInfo) -> str:
+    """Why a rule of this kind matters: the paper's finding for likely bugs, the weakness for security rules."""
+    if info.kind in CONTEXT_KINDS:
+        return PAPER
+    cwe = f" (CWE-{info.cwe}, https://cwe.mitre.org/data/definitions/{info.cwe}.html)" if info.cwe else ""
+    return f"{SECURITY}{cwe}."
 
 
 def ignore_edit(uri: str, line_text: str, line: int, rule_id: str, end_col: int) -> types.WorkspaceEdit:
@@ -43,12 +53,13 @@ def ignore_edit(uri: str, line_text: str, line: int, rule_id: str, end_col: int)
 
 
 def actions(uri: str, lines: list[str], diagnostics: list[types.Diagnostic]) -> list[types.CodeAction]:
-    """The two actions for each of codeward's context diagnostics among `diagnostics`."""
+    """The "Why?" action on each of codeward's diagnostics with a known rule id; "Ignore here" only on the context kinds
+    (an accepted suggestion's findings are not re-checked, so a comment would not clear them)."""
     out = []
-    wanted = context_rule_ids()
     for d in diagnostics:
         rule = str(d.code or "")
-        if d.source != SOURCE or rule not in wanted:
+        info = rule_info(rule) if d.source == SOURCE and rule else None
+        if info is None:
             continue
         line = d.range.start.line
         text = lines[line] if line < len(lines) else ""
@@ -56,7 +67,7 @@ def actions(uri: str, lines: list[str], diagnostics: list[types.Diagnostic]) -> 
         out.append(types.CodeAction(title=f"Why is this flagged? ({rule})", kind=types.CodeActionKind.QuickFix,
                                     diagnostics=[d], command=types.Command(title=f"Explain {rule}",
                                                                            command=EXPLAIN_COMMAND, arguments=[rule])))
-        if not re.search(r"#\s*nosec\s*$", text, re.IGNORECASE):
+        if info.kind in CONTEXT_KINDS and not re.search(r"#\s*nosec\s*$", text, re.IGNORECASE):
             out.append(types.CodeAction(title=f"Ignore {rule} here (# nosec {rule})",
                                         kind=types.CodeActionKind.QuickFix, diagnostics=[d],
                                         edit=ignore_edit(uri, text, line, rule, end)))

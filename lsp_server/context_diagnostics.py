@@ -1,8 +1,8 @@
 """Context diagnostics: likely bugs in the code around the cursor — the lines the model reads — published as
 diagnostics after a pause in typing, because a model conditioned on buggy code writes worse code than it can.
 
-The check is the safety layer's bug and subtle-bug rules (`context_findings`: no security or bandit checks) on a
-window of lines around the last edit (the prompt's prefix budget and a little after), off the event loop.
+The check is the safety layer's rules of the kinds bug and subtle (`context_findings`, `CONTEXT_KINDS`: no security
+or bandit checks) on a window of lines around the last edit (the prompt's prefix budget and a little after), off the event loop.
 """
 
 from __future__ import annotations

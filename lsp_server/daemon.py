@@ -4,7 +4,7 @@ The editor still starts `codeward serve --daemon` over stdio; that process is a 
 server's socket (`$XDG_RUNTIME_DIR/codeward/serve.sock`, else `/tmp/codeward-UID/serve.sock`; the folder 0700, the
 socket 0600), starting the server first when none answers (one at a time: a lock file), and copies bytes both ways
 until either side closes. The server runs each connection as its own LSP session (its own documents and settings)
-concurrently, all sessions in one event loop, with one engine per model for all of them (`shared_engine`); it
+concurrently, all sessions in one event loop, with one engine per model for all of them (`engines.EnginePool`); it
 stops after `--idle-timeout` seconds without a session, and on SIGINT/SIGTERM.
 """
 

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from codeward.completion.pipeline import Pipeline
 from codeward.completion.types import CompletionRequest
-from codeward.lsp_server.telemetry import Stats
+from codeward.lsp_server.telemetry import StatsObserver
 
 log = logging.getLogger("codeward.lsp")
 
@@ -22,8 +22,8 @@ log = logging.getLogger("codeward.lsp")
 class BackgroundPrefill:
     """At most one scheduled or running prefill; `schedule` replaces it, `cancel` stops it."""
 
-    def __init__(self, stats: Stats, pipeline: Callable[[], Awaitable[Pipeline]]) -> None:
-        self._stats = stats
+    def __init__(self, observer: StatsObserver, pipeline: Callable[[], Awaitable[Pipeline]]) -> None:
+        self._observer = observer
         self._pipeline = pipeline
         self._task: asyncio.Task[None] | None = None
         self._running = False  # the current task is past its delay (evaluating)
@@ -66,10 +66,10 @@ class BackgroundPrefill:
             pipeline = await self._pipeline()
             evaluated = await pipeline.prefill(request, context=uri)
         except asyncio.CancelledError:
-            self._stats.prefills_cancelled += 1
+            self._observer.prefill_cancelled()
             raise
         except Exception as exc:  # noqa: BLE001 - a failed prefill only costs the next request its time
             log.info("background prefill of %s failed: %s: %s", uri, type(exc).__name__, exc)
             return
-        self._stats.prefills += 1
+        self._observer.prefilled()
         log.debug("background prefill of %s: %d tokens evaluated", uri, evaluated)

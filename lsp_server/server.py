@@ -1,7 +1,8 @@
 """The language server: thin pygls handlers named after the LSP methods they serve.
 
-Work lives elsewhere: `completions` (pipeline calls, debounce, cache, faults), `documents` (text and positions),
-`items` (LSP shapes), `diagnostics`, `options` (settings from the editor), `telemetry` (stats, client log).
+Work lives elsewhere: `completions` (the completion service: `engines`, `scheduler`, `cache`), `documents` (text
+and positions), `items` (LSP shapes), `diagnostics`, `options` (settings from the editor), `telemetry` (stats,
+client log).
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from codeward import __version__
 from codeward.completion.types import CompletionRequest
 from codeward.config import Settings
 from codeward.lsp_server import code_actions, options
-from codeward.lsp_server.completions import CompletionService, EngineFactory
+from codeward.lsp_server.completions import CompletionService
 from codeward.lsp_server.context_diagnostics import ContextDiagnostics
 from codeward.lsp_server.diagnostics import AcceptedFindings
 from codeward.lsp_server.documents import DocumentError, Snapshot, file_path, request_for, snapshot
+from codeward.lsp_server.engines import EngineFactory
 from codeward.lsp_server.items import ACCEPT_COMMAND, completion_items, inline_items
 from codeward.lsp_server.telemetry import ClientLog, Stats, write_stats_log
 from codeward.model.factory import make_engine

@@ -1,5 +1,6 @@
-"""Telemetry, local only: counters and latencies for `codeward/stats`, a stats log written at shutdown, and a
-client log that does not storm. Nothing here holds the user's code except `last_prompt`/`last_suggestions`,
+"""Telemetry, local only: counters and latencies for `codeward/stats` (`Stats`), the observer that turns what the
+request scheduler reports into them and logs each fault once (`StatsObserver`), a stats log written at shutdown,
+and a client log that does not storm. Nothing here holds the user's code except `last_prompt`/`last_suggestions`,
 which `codeward/stats` answers to the local editor and the stats log never writes."""
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from codeward.completion.pipeline import RequestError
+from codeward.model.base import EngineError
+
+if TYPE_CHECKING:
+    from codeward.completion.types import CompletionResult
 
 log = logging.getLogger("codeward.lsp")
 WINDOW = 1000  # latencies kept (the last requests)
@@ -166,3 +173,129 @@ class ClientLog:
         except Exception:
             log.exception("could not send a log message to the client")
         return True
+
+
+def _since_ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1e3
+
+
+class StatsObserver:
+    """Where the request scheduler, the engine holder and the background prefill report what happened: each event
+    becomes its counts and latencies in `stats`, and each fault one line in the client log. `started` is the
+    request's `time.perf_counter()`."""
+
+    def __init__(self, stats: Stats, client_log: Callable[[str, str, int], object]) -> None:
+        self.stats = stats
+        self._log = client_log
+
+    def requested(self) -> None:
+        self.stats.requests += 1
+
+    def rejected(self, uri: str, exc: RequestError) -> None:
+        """The pipeline refused the request before the model (unknown document, bad position, too large)."""
+        self.stats.rejected += 1
+        self._fault(exc.kind, f"{uri}: {exc}")
+
+    def cache_hit(self, result: CompletionResult, started: float) -> None:
+        """Answered from the typing-forward cache."""
+        self.stats.cache_hits += 1
+        self._record(result)
+        self.stats.cache_ms.append(_since_ms(started))
+
+    def adopted(self, result: CompletionResult, started: float) -> None:
+        """Answered by the model run of an earlier keystroke that the request typed forward from."""
+        self.stats.adopted += 1
+        self._record(result)
+        elapsed = _since_ms(started)
+        self.stats.adopted_ms.append(elapsed)
+        if result.suggestions:  # a model run answered it: counted with the model-served answers too
+            self._request_ms(result.mode, elapsed)
+
+    def waited(self, ms: float) -> None:
+        """A request waited `ms` for earlier runs whose answers what was typed since had left (then asked anew)."""
+        self.stats.waited_run_ms.append(ms)
+
+    def superseded(self) -> None:
+        self.stats.superseded += 1
+
+    def cancelled(self) -> None:
+        self.stats.cancelled += 1
+
+    def prefetched(self, moved: bool) -> None:
+        """A model run started at an edit before any request: at a move, else typed off the shown suggestion."""
+        self.stats.prefetches += 1
+        self.stats.prefetches_on_miss += not moved
+
+    def debounced(self, delay_s: float) -> None:
+        self.stats.debounce_ms.append(delay_s * 1000)
+
+    def landed(self, result: CompletionResult) -> None:
+        """A model run ended with a result (whether or not its request still waited for it)."""
+        self.stats.engine_ms.append(result.timings_ms.get("engine", 0.0))
+        self.stats.cold_short += result.cold
+
+    def timed_out(self, uri: str, timeout_s: float) -> None:
+        self.stats.timeouts += 1
+        self._fault("timeout", f"the model gave no answer within completion.timeout_s = {timeout_s} s "
+                    f"for {uri}; the request returns nothing (raise the timeout or use a smaller model)")
+
+    def failed(self, uri: str, exc: BaseException) -> None:
+        """A model run raised: a request the pipeline cannot serve counts as rejected (not a failure of the
+        server), anything else as an error; an internal one is logged with its traceback."""
+        kind = "engine" if isinstance(exc, EngineError) else "request" if isinstance(exc, RequestError) \
+            else "internal"
+        if kind == "request":
+            self.stats.rejected += 1
+        else:
+            self.stats.errors += 1
+        if kind == "internal":
+            log.error("completion failed", exc_info=exc)
+        self._fault(kind, f"no completion for {uri}: {type(exc).__name__}: {exc}")
+
+    def answered(self, result: CompletionResult, started: float, delay_ms: float, waited_ms: float) -> None:
+        """A request answered by its own model run. An answer's latency runs from the request to it, less the
+        debounce wait; the server's own share (overhead) is that less the engine's time for this answer and for
+        the earlier run it waited for."""
+        self._record(result)
+        if not result.suggestions:
+            return
+        elapsed = _since_ms(started) - delay_ms
+        self._request_ms(result.mode, elapsed)
+        overhead = elapsed - result.timings_ms.get("engine", 0.0) - waited_ms
+        self.stats.overhead_ms.append(overhead)
+        self.stats.overhead_share.append(overhead / elapsed if elapsed > 0 else 0.0)
+        for stage, ms in result.timings_ms.items():
+            self.stats.stage_ms.setdefault(stage, deque(maxlen=WINDOW)).append(ms)
+
+    def prefilled(self) -> None:
+        self.stats.prefills += 1
+
+    def prefill_cancelled(self) -> None:
+        self.stats.prefills_cancelled += 1
+
+    def safety_warmed(self) -> None:
+        self.stats.safety_warmed = True
+
+    def _request_ms(self, mode: str, elapsed: float) -> None:
+        self.stats.request_ms.setdefault(mode, deque(maxlen=WINDOW)).append(elapsed)
+
+    def _record(self, result: CompletionResult) -> None:
+        """A request completed with `result`: its suggestions, verdicts and context policy counted, and kept as the
+        last prompt and suggestions."""
+        s = self.stats
+        s.completed += 1
+        s.empty += not result.suggestions
+        s.shown += len(result.suggestions)
+        s.warned += sum(1 for x in result.suggestions if x.verdict == "warn")
+        s.blocked += len(result.blocked)
+        s.check_errors += sum(1 for o in result.outcomes if o.suggestion and o.suggestion.verdict == "error")
+        s.unchecked += sum(1 for x in result.suggestions if x.verdict == "unchecked")
+        s.bug_copies += sum(1 for x in [*result.suggestions, *result.blocked] if x.copies_bug)
+        s.policy_instructed += result.policy.get("instructed", 0)
+        s.policy_elided_lines += result.policy.get("elided_lines", 0)
+        s.policy_excluded_snippets += result.policy.get("excluded_snippets", 0)
+        s.last_prompt = result.prompt
+        s.last_suggestions = [o.as_dict() for o in result.outcomes]
+
+    def _fault(self, kind: str, message: str) -> None:
+        self._log(kind, message, logging.WARNING)

@@ -9,15 +9,15 @@ from codeward.model.settings import EngineSettings
 def make_engine(settings: EngineSettings) -> Engine:
     """The engine named by `settings.engine`, loaded with `settings.model`."""
     if settings.engine == "llamacpp":
-        from codeward.model.llamacpp import LlamaCppEngine
+        from codeward.model.llamacpp.engine import LlamaCppEngine
 
         return LlamaCppEngine(settings)
     if settings.engine == "transformers":
-        from codeward.model.transformers_engine import TransformersEngine
+        from codeward.model.transformers.engine import TransformersEngine
 
         return TransformersEngine(settings)
     if settings.engine == "openai":
-        from codeward.model.openai_engine import OpenAIEngine
+        from codeward.model.openai.engine import OpenAIEngine
 
         return OpenAIEngine(settings)
     raise EngineError(f"unknown engine {settings.engine!r}; choose llamacpp, transformers or openai")

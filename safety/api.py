@@ -12,8 +12,12 @@ from codeward.safety.settings import ACTIONS, SafetySettings
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CheckError", "Finding", "check_suggestion", "check_text", "context_findings", "context_findings_around", "decide", "error_shown",
-           "splice", "suggestion_lines", "warm_up"]
+__all__ = ["CONTEXT_KINDS", "CheckError", "Finding", "check_suggestion", "check_text", "context_findings",
+           "context_findings_around", "context_rule_ids", "decide", "error_shown", "splice", "suggestion_lines",
+           "warm_up"]
+
+# the kinds of rule the context check runs: likely bugs in the code a model reads (bug and subtle), not security
+CONTEXT_KINDS = frozenset({"bug", "subtle"})
 
 
 def _analyse(text: str, settings: SafetySettings, lines: tuple[int, int] | None,
@@ -39,12 +43,19 @@ def check_text(text: str, settings: SafetySettings | None = None, *,
     return _analyse(text, settings or SafetySettings(), lines)
 
 
+def context_rule_ids() -> frozenset[str]:
+    """The CW rules the context check runs: those whose kind is in CONTEXT_KINDS."""
+    from codeward.safety.rules import rules_of_kind
+
+    return rules_of_kind(CONTEXT_KINDS)
+
+
 def context_findings(text: str, settings: SafetySettings | None = None) -> list[Finding]:
-    """The likely bugs in code a model reads (the bug and subtle-bug CW rules only, no security or bandit checks:
-    cheap enough for every pause in typing), on the repaired tree, `# nosec` and disabled rules honoured."""
+    """The likely bugs in code a model reads (the CW rules of kind bug and subtle only, no security or bandit
+    checks: cheap enough for every pause in typing), on the repaired tree, `# nosec` and disabled rules honoured."""
     from codeward.safety.findings import is_suppressed, nosec_lines
     from codeward.safety.repair import repair
-    from codeward.safety.rules import all_rules, context_rule_ids, run_rules
+    from codeward.safety.rules import all_rules, run_rules
 
     settings = settings or SafetySettings()
     wanted = context_rule_ids() - {r.upper() for r in settings.disabled_rules}

@@ -34,7 +34,7 @@ def _guarded(name: str, fn: Callable[[], list[Finding]], failures: Failures) -> 
 def _undefined_names(rep: Repaired, lines: list[str], region: frozenset[int] | None,
                      wanted: tuple[int, int] | None) -> list[Finding]:
     """pyflakes' undefined names, trusted fully only when the text parsed as it is."""
-    from codeward.safety.pyflakes_adapter import name_of, run_pyflakes
+    from codeward.safety.checkers.pyflakes_adapter import name_of, run_pyflakes
 
     if rep.tree is None or (region is None and rep.changed and rep.offset > 0):
         return []  # a window that starts inside a block: the names defined above it are unknown
@@ -56,7 +56,7 @@ def _undefined_names(rep: Repaired, lines: list[str], region: frozenset[int] | N
 def _raw_findings(rep: Repaired, lines: list[str], settings: SafetySettings, region: frozenset[int] | None,
                   wanted: tuple[int, int] | None, outer: Repaired | None, failures: Failures) -> list[Finding]:
     """Every checker's findings; pyflakes reads `outer` (the enclosing block) when the rest see a narrow part."""
-    from codeward.safety.bandit_adapter import run_bandit
+    from codeward.safety.checkers.bandit_adapter import run_bandit
     from codeward.safety.rules import run_rules
     from codeward.safety.tokens import scan_lines
 
@@ -77,7 +77,7 @@ def _raw_findings(rep: Repaired, lines: list[str], settings: SafetySettings, reg
 
 def _taint(rep: Repaired) -> list[Finding]:
     """Taint flows in the repaired text (for a suggestion: the whole block around it, where its data comes from)."""
-    from codeward.safety.taint import analyse_taint
+    from codeward.safety.taint.flows import analyse_taint
 
     if rep.tree is None or rep.text is None:
         return []

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 LEVEL_RANK = {"low": 1, "medium": 2, "high": 3}
 SOURCES = ("bandit", "libcst", "pyflakes", "tokens", "taint")
+# what a finding is about, declared by every rule and checker: a likely bug (the code does not do what it means),
+# a subtle bug (a pattern correct code almost never has), or a security weakness
+KINDS = ("bug", "subtle", "security")
 
 
 @dataclass(frozen=True)
@@ -33,10 +36,17 @@ class Finding:
     col: int
     message: str
     source: str
+    kind: str = field(kw_only=True)  # one of KINDS, from the rule or checker that reported it
     flow: tuple[FlowStep, ...] | None = None  # a taint finding's path, source first
 
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"finding {self.rule_id} has kind {self.kind!r}; a rule or checker declares one of "
+                             f"{', '.join(KINDS)}")
+
     def as_dict(self) -> dict[str, Any]:
-        """The review JSON shape of a finding (DESIGN.md's contract); `flow` only for a taint finding."""
+        """The review JSON shape of a finding (DESIGN.md's contract, with `kind`); `flow` only for a taint
+        finding."""
         out = asdict(self)
         if self.flow is None:
             del out["flow"]
@@ -47,8 +57,7 @@ class Finding:
     def shifted(self, delta: int) -> Finding:
         """The same finding `delta` lines further down (for text checked with a prefix or as a fragment)."""
         flow = None if self.flow is None else tuple(FlowStep(s.line + delta, s.col, s.note) for s in self.flow)
-        return Finding(self.rule_id, self.cwe, self.severity, self.confidence, self.line + delta,
-                       self.end_line + delta, self.col, self.message, self.source, flow)
+        return replace(self, line=self.line + delta, end_line=self.end_line + delta, flow=flow)
 
 
 def rank(level: str) -> int:

@@ -13,7 +13,7 @@ from pathlib import Path
 from codeward.safety.api import CheckError, check_text
 from codeward.safety.diff import FileDiff, Hunk
 from codeward.safety.findings import Finding
-from codeward.safety.report import FileReport
+from codeward.safety.formats.report import FileReport
 from codeward.safety.scan import split_lines
 from codeward.safety.settings import SafetySettings
 

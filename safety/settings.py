@@ -49,7 +49,7 @@ class SafetySettings:
                           "failed (verdict error): warn shows it with a warning, block hides it, allow shows it",
                           "choices": ("warn", "block", "allow")})
     on_bug_copy: str = field(default="warn", metadata={"help": "A suggestion that repeats a likely bug of the code "
-                             "around the cursor (the same bug rule, CW101-CW125): warn shows it with a warning, block "
+                             "around the cursor (the same rule, of kind bug or subtle): warn shows it with a warning, block "
                              "hides it, allow leaves it to the severity policy", "choices": ACTIONS})
     min_severity: str = field(default="low", metadata={"help": "Report findings at or above this severity",
                               "choices": LEVELS})

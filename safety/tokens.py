@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from codeward.safety.findings import Finding
 
+KIND = "security"  # the scan looks only for dangerous calls (the bandit tests and CW110 it stands in for)
+
 
 @dataclass(frozen=True)
 class TokenPattern:
@@ -107,7 +109,7 @@ def scan_lines(lines: list[str], numbers: Iterable[int]) -> list[Finding]:
             if match and match.start() < len(first) and not (tp.unless and tp.unless.search(text)):
                 out.append(Finding(tp.rule_id, tp.cwe, tp.severity, "low", number, number, match.start(),
                                    tp.message + " (found by a token scan: the code around it does not parse)",
-                                   "tokens"))
+                                   "tokens", kind=KIND))
     return out
 
 

@@ -24,7 +24,7 @@ os.environ["XDG_STATE_HOME"] = str(STATE_HOME)
 @pytest.fixture(scope="session")
 def llama_engine():
     """The llamacpp engine on the test model SmolLM2-135M (all cores, small context)."""
-    from codeward.model.llamacpp import LlamaCppEngine
+    from codeward.model.llamacpp.engine import LlamaCppEngine
     from codeward.model.settings import EngineSettings
 
     engine = LlamaCppEngine(EngineSettings(engine="llamacpp", model=TEST_MODEL, n_ctx=2048))

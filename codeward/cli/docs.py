@@ -1,8 +1,9 @@
 """Regenerate the generated tables in README.md and docs/*.md (`python -m codeward.cli.docs`; `--check` only checks).
 
 A block between `<!-- NAME:start -->` and `<!-- NAME:end -->` is replaced by the output of NAME's generator:
-`settings-table` (every setting), `settings-table-SECTION` (one section), `rules-table` (codeward's rules), `taint-table` (sources,
-sanitisers and sinks), `demoted-table` (bandit tests reported at low severity).
+`settings-table` (every setting), `settings-table-SECTION` (one section), `rules-table` (every codeward rule id:
+libcst rules and the catalogue), `taint-table` (sources, sanitisers and sinks), `demoted-table` (bandit tests
+reported at low severity).
 """
 
 from __future__ import annotations
@@ -26,11 +27,11 @@ def generate(name: str) -> str:
     if name.startswith("settings-table-") and name[len("settings-table-"):] in SECTIONS:
         return settings_table(name[len("settings-table-"):])
     if name == "taint-table":
-        return importlib.import_module("codeward.safety.taint_specs").taint_table()
+        return importlib.import_module("codeward.safety.taint.specs").taint_table()
     if name == "demoted-table":
-        return importlib.import_module("codeward.safety.bandit_adapter").demoted_table()
+        return importlib.import_module("codeward.safety.checkers.bandit_adapter").demoted_table()
     if name == "rules-table":
-        return importlib.import_module("codeward.safety.rules").rules_table()
+        return importlib.import_module("codeward.safety.catalogue").rules_table()
     raise ValueError(f"unknown generated block {name!r}")
 
 

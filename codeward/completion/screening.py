@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from codeward.completion.types import Outcome, Suggestion
-from codeward.safety.api import CheckError, check_suggestion, decide, error_shown
-from codeward.safety.rules import context_rule_ids
+from codeward.safety.api import CONTEXT_KINDS, CheckError, check_suggestion, decide, error_shown
+from codeward.safety.findings import Finding
 from codeward.safety.settings import SafetySettings
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,11 @@ def context_rules(buffer: str, offset: int, settings: SafetySettings) -> frozens
     except Exception:
         log.warning("the context check for bug copies failed; not applied", exc_info=True)
         return frozenset()
+
+
+def _context_kind(f: Finding) -> bool:
+    """Whether a finding is one the context check could also report (a CW rule of a kind it runs)."""
+    return f.source == "libcst" and f.kind in CONTEXT_KINDS
 
 
 def mark_copies(suggestion: Suggestion, in_context: frozenset[str], settings: SafetySettings) -> Suggestion:
@@ -75,7 +80,7 @@ async def screen(buffer: str, outcomes: Sequence[Outcome], settings: SafetySetti
             out.append(outcome)
             continue
         checked = await asyncio.to_thread(screen_one, buffer, outcome.suggestion, settings, language)
-        if settings.on_bug_copy != "allow" and any(f.rule_id in context_rule_ids() for f in checked.findings):
+        if settings.on_bug_copy != "allow" and any(map(_context_kind, checked.findings)):
             if in_context is None:  # once per request, and only when a suggestion has a rule finding
                 in_context = await asyncio.to_thread(context_rules, buffer, outcome.suggestion.offset, settings)
             checked = mark_copies(checked, in_context, settings)

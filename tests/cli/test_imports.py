@@ -1,7 +1,7 @@
 """The layering of DESIGN.md, read from every module's imports (ast): imports run one way, bottom to top.
 
-`model`, `safety` -> `codeward.completion` -> `lsp_server`, `eval` -> `codeward.cli`. Every import counts,
-also those inside functions and under TYPE_CHECKING.
+`model`, `safety` -> `codeward.sandbox` -> `codeward.diagnostics` -> `codeward.completion` -> `lsp_server`, `eval`
+-> `codeward.cli`. Every import counts, also those inside functions and under TYPE_CHECKING.
 """
 
 from __future__ import annotations
@@ -13,9 +13,33 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 FACES = ("codeward.lsp_server", "codeward.eval")
-FACE_COMMANDS = ("codeward.lsp_server.cli", "codeward.eval.cli", "codeward.eval.cmd_")
-CLI_HELPERS = ("codeward.cli.common",)
+FACE_COMMANDS = ("codeward.lsp_server.cli", "codeward.eval.cli", "codeward.eval.commands")
+FLAGS = "codeward.flags"
+TESTING = "codeward.testing"  # doubles the tests and the benchmarks share; no module of codeward imports them
 REGISTRY = "codeward.cli"
+# Each core layer and what it may never import: everything above it (the faces, the CLI, the config that
+# assembles every layer's settings, the flags built on it, pygls), and the core layers above it.
+ABOVE = ("codeward.completion", *FACES, REGISTRY, "codeward.config", FLAGS, "pygls", "lsprotocol")
+LAYERS = (
+    (("codeward.model", "codeward.safety"), ("codeward.sandbox", "codeward.diagnostics", *ABOVE),
+     "model and safety never import the sandbox, the diagnostics, the pipeline, the faces, the CLI or the config"),
+    (("codeward.sandbox",), ("codeward.diagnostics", *ABOVE),
+     "the sandbox never imports the diagnostics, the pipeline, the faces, the CLI or the config"),
+    (("codeward.diagnostics",), ABOVE,
+     "the diagnostics never import the pipeline, the faces, the CLI or the config (the pipeline calls them)"),
+    (("codeward.completion",), ABOVE[1:],
+     "the pipeline never imports pygls, the faces, the CLI, the flags or the whole config"),
+)
+
+
+def package_folder(package: str, package_dir: dict[str, str]) -> Path:
+    """Where setuptools finds `package`: the nearest mapped ancestor's folder, then the rest of the dotted name."""
+    parts = package.split(".")
+    for i in range(len(parts), 0, -1):
+        mapped = package_dir.get(".".join(parts[:i]))
+        if mapped is not None:
+            return ROOT.joinpath(mapped, *parts[i:])
+    return ROOT.joinpath(*parts)
 
 
 def _modules() -> dict[str, Path]:
@@ -23,7 +47,7 @@ def _modules() -> dict[str, Path]:
     tool = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     out: dict[str, Path] = {}
     for package in tool["packages"]:
-        folder = ROOT / tool["package-dir"].get(package, package.replace(".", "/"))
+        folder = package_folder(package, tool["package-dir"])
         for file in sorted(folder.glob("*.py")):
             name = package if file.stem == "__init__" else f"{package}.{file.stem}"
             out[name] = file
@@ -67,19 +91,18 @@ def violation(importer: str, imported: str, known: set[str]) -> str | None:
         return None
     if importer == "codeward":
         return "codeward/__init__.py imports nothing of the project" if imported.startswith("codeward.") else None
-    if _under(importer, "codeward.model", "codeward.safety") and \
-            _under(imported, "codeward.completion", *FACES, REGISTRY, "codeward.config", "pygls", "lsprotocol"):
-        return "model and safety never import the pipeline, the faces, the CLI or the config"
-    if _under(importer, "codeward.completion") and \
-            _under(imported, *FACES, REGISTRY, "codeward.config", "pygls", "lsprotocol"):
-        return "the pipeline never imports pygls, the faces, the CLI or the whole config"
+    if _under(imported, TESTING) and not _under(importer, TESTING):
+        return "codeward.testing holds test doubles: only tests/ and bench/ import it"
+    for layer, forbidden, why in LAYERS:
+        if _under(importer, *layer) and _under(imported, *forbidden):
+            return why
     for face, other in (FACES, FACES[::-1]):
         if _under(importer, face) and _under(imported, other):
             return "lsp_server and eval never import each other (shared code belongs in the pipeline)"
-    if _under(importer, *FACES) and _under(imported, REGISTRY) and not _under(imported, *CLI_HELPERS):
-        return "the faces may import codeward.cli's helpers only"
-    if _under(importer, *CLI_HELPERS) and _under(imported, *FACES):
-        return "codeward.cli's helpers import no face"
+    if _under(importer, *FACES) and _under(imported, REGISTRY):
+        return "no face imports codeward.cli (the helpers every command shares are in codeward.flags)"
+    if _under(importer, FLAGS) and _under(imported, *FACES, REGISTRY):
+        return "codeward.flags imports no face and no CLI module"
     if _under(importer, REGISTRY) and importer != REGISTRY and _under(imported, *FACE_COMMANDS):
         return "only the CLI registry imports the faces' command modules"
     return None
@@ -100,23 +123,50 @@ def test_no_forbidden_import_edges() -> None:
 def test_the_checker_catches_each_kind_of_edge() -> None:
     known = set(_modules())
     bad = [("codeward.model.base", "codeward.completion.pipeline"),
-           ("codeward.safety.api", "codeward.cli.common"),
+           ("codeward.safety.api", "codeward.flags"),
            ("codeward.completion.pipeline", "pygls.server"),
            ("codeward.completion.pipeline", "codeward.config"),
            ("codeward.lsp_server.server", "codeward.eval.stats"),
-           ("codeward.eval.cmd_passk", "codeward.lsp_server.items"),
-           ("codeward.eval.cmd_passk", "codeward.cli.commands.complete"),
-           ("codeward.cli.common", "codeward.eval.datasets"),
-           ("codeward.cli.demo", "codeward.eval.cmd_passk"),
+           ("codeward.eval.commands.passk", "codeward.lsp_server.items"),
+           ("codeward.eval.commands.passk", "codeward.cli.commands.complete"),
+           ("codeward.flags", "codeward.eval.datasets"),
+           ("codeward.cli.demo", "codeward.eval.commands.passk"),
            ("codeward.model.settings", "codeward.model.base"),
            ("codeward.config", "codeward.completion.pipeline")]
     for importer, imported in bad:
         assert violation(importer, imported, known), (importer, imported)
     good = [("codeward.completion.pipeline", "codeward.model.base"),
-            ("codeward.lsp_server.cli", "codeward.cli.common"),
+            ("codeward.lsp_server.cli", "codeward.flags"),
             ("codeward.cli", "codeward.eval.cli"),
-            ("codeward.cli.commands.doctor", "codeward.eval.sandbox"),
+            ("codeward.cli.commands.doctor", "codeward.sandbox.isolation"),
             ("codeward.config", "codeward.eval.settings"),
+            ("codeward.eval.settings", "codeward.sandbox.settings"),
             ("codeward.completion.settings", "codeward.model.settings")]
     for importer, imported in good:
         assert violation(importer, imported, known) is None, (importer, imported)
+
+
+def _source_folders() -> dict[Path, int]:
+    """Every folder under a mapped package root that holds modules -> how many modules it holds directly."""
+    tool = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    counts: dict[Path, int] = {}
+    for top in {Path(d) for d in tool["package-dir"].values()}:
+        for file in (ROOT / top).rglob("*.py"):
+            if "__pycache__" not in file.parts:
+                folder = file.parent.relative_to(ROOT)
+                counts[folder] = counts.get(folder, 0) + 1
+    return counts
+
+
+def test_every_source_folder_is_packaged() -> None:
+    """A folder of modules missing from pyproject's package list would be absent from a wheel install."""
+    tool = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    packaged = {package_folder(p, tool["package-dir"]).relative_to(ROOT) for p in tool["packages"]}
+    missing = sorted(str(folder) for folder in _source_folders() if folder not in packaged)
+    assert not missing, f"folders with modules not in [tool.setuptools] packages: {missing}"
+
+
+def test_no_package_folder_holds_more_than_20_modules() -> None:
+    """DESIGN.md: split a package by what its modules own before it holds more than 20 directly."""
+    crowded = {str(folder): n for folder, n in _source_folders().items() if n > 20}
+    assert not crowded, crowded

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from codeward.eval.datasets import build_program
-from codeward.eval.sandbox import ISOLATION_BWRAP, SandboxConfig, resolve_isolation
+from codeward.sandbox.isolation import ISOLATION_BWRAP, SandboxConfig, resolve_isolation
 
 ADD_TASK = {
     "task_id": "t/add",

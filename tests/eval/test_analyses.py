@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from codeward.eval.analyses import curves, ranking, sweep
+from codeward.eval.passk.analyses import curves, ranking, sweep
 from codeward.eval.plots import PASSK_PLOT, RANKING_PLOT, write_plots
 
 
@@ -100,8 +100,8 @@ def test_eval_report_refuses_a_folder_without_results(tmp_path):
 
 
 def test_back_translation_prompt_drops_the_docstring_and_scores_it_after_the_code():
-    from codeward.eval.backtranslation import bt_prompt, split_docstring
     from codeward.eval.datasets import humaneval_path, load_problems
+    from codeward.eval.passk.backtranslation import bt_prompt, split_docstring
 
     problems = load_problems(humaneval_path())
     unparsed = 0

@@ -17,8 +17,8 @@ import pytest
 from codeward.completion.context import build_context
 from codeward.completion.settings import INSTRUCTION_LINE, ContextSettings
 from codeward.completion.text import locate
-from codeward.eval.codex_contexts import FILES, load_codex_contexts, normalise
 from codeward.eval.datasets import humaneval_path, load_problems
+from codeward.eval.misalignment.codex_contexts import FILES, load_codex_contexts, normalise
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ from dataclasses import replace
 
 import pytest
 
-from codeward.eval.sandbox import SandboxConfig
-from codeward.eval.workers import SandboxPool
+from codeward.sandbox.isolation import SandboxConfig
+from codeward.sandbox.workers import SandboxPool
 
 RIGHT, WRONG = "    return a + b\n", "    return a - b\n"
 DETECTOR = f"""    CPUS = {os.sched_getaffinity(0)!r}

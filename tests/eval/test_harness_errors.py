@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 
 from codeward.cli import main
-from codeward.eval import sandbox as sandbox_mod
-from codeward.eval import workers
 from codeward.eval.exec_rows import result_counts
 from codeward.eval.report import render
-from codeward.eval.sandbox import ISOLATION_RLIMITS, Isolation, SandboxConfig
 from codeward.eval.stats import metrics_from_rows
-from codeward.eval.workers import ExecResult, SandboxPool
+from codeward.sandbox import isolation as sandbox_mod
+from codeward.sandbox import workers
+from codeward.sandbox.isolation import ISOLATION_RLIMITS, Isolation, SandboxConfig
+from codeward.sandbox.workers import ExecResult, SandboxPool
 
 RIGHT, WRONG = "    return a + b\n", "    return a - b\n"
 FAULT = "    # HARNESS-FAULT\n    return a + b\n"
@@ -31,7 +31,7 @@ def test_set_up_failure_and_dead_runner_are_harness_errors(tmp_path: Path, make_
     source = sandbox_mod.SERVER_SOURCE_PATH.read_text(encoding="utf-8")
     anchor = "        write_message(ctrl_out, run_one(cfg, job, seq))\n"
     assert anchor in source, "the server's main loop changed; update where the crash is inserted"
-    dying = tmp_path / "sandbox_server.py"
+    dying = tmp_path / "forkserver.py"
     dying.write_text(source.replace(anchor, "        os._exit(9)\n", 1), encoding="utf-8")
     monkeypatch.setattr(sandbox_mod, "SERVER_SOURCE_PATH", dying)
     with SandboxPool(SandboxConfig(timeout_s=2.0), workers=1, isolation=NO_BWRAP) as pool:
@@ -94,7 +94,7 @@ def test_bwrap_requirement_fails_under_ci(tmp_path: Path) -> None:
     conftest = Path(__file__).with_name("conftest.py")
     (tmp_path / "conftest.py").write_text(
         conftest.read_text(encoding="utf-8")
-        + "\nimport codeward.eval.sandbox as _sb\n"
+        + "\nimport codeward.sandbox.isolation as _sb\n"
         + "_sb.find_bwrap = lambda: None\n",
         encoding="utf-8",
     )

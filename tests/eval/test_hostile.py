@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from codeward.eval.sandbox import SandboxConfig
-from codeward.eval.workers import SandboxPool, execute
+from codeward.sandbox.isolation import SandboxConfig
+from codeward.sandbox.workers import SandboxPool, execute
 
 from .procs import descendants, process_table
 

@@ -14,7 +14,7 @@ import pytest
 from codeward.completion.settings import PipelineSettings
 from codeward.eval.datasets import load_problems
 from codeward.eval.generate import SamplingPlan, sample_run
-from codeward.eval.infilling import infill_pipeline_settings, infill_rows, task_kind
+from codeward.eval.passk.infilling import infill_pipeline_settings, infill_rows, task_kind
 from tests.pipeline.conftest import ScriptedEngine
 
 FILES = ("HumanEval-SingleLineInfilling.jsonl.gz", "HumanEval-MultiLineInfilling.jsonl.gz",

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from codeward.eval.jsonl import DataError
-from codeward.eval.misalignment import load_pairs, mcnemar_p, paired_mean_gap
+from codeward.eval.misalignment.runs import load_pairs, mcnemar_p, paired_mean_gap
 
 EXAMPLE_PAIRS = Path(__file__).resolve().parents[2] / "examples" / "misalignment_pairs.jsonl"
 TEST = "def check(candidate):\n    assert candidate([1, 2, 3]) == 3\n    assert candidate([5]) == 5\n"
@@ -97,9 +97,9 @@ def test_misalignment_needs_its_data(tmp_path):
 
 
 def test_the_example_pairs_file_is_valid_every_reference_passes_in_both_arms():
-    from codeward.eval.mutated_contexts import sandbox_runner
-    from codeward.eval.sandbox import SandboxConfig
-    from codeward.eval.workers import SandboxPool
+    from codeward.eval.misalignment.mutated_contexts import sandbox_runner
+    from codeward.sandbox.isolation import SandboxConfig
+    from codeward.sandbox.workers import SandboxPool
 
     tasks = load_pairs(EXAMPLE_PAIRS)
     keys = list(tasks.arms["clean"])
@@ -148,7 +148,7 @@ def test_a_prompt_the_window_would_cut_is_refused_before_anything_runs(tmp_path)
 def test_gaps_between_arms_of_different_sample_counts_use_the_ks_both_have():
     from types import SimpleNamespace
 
-    from codeward.eval.misalignment import pass_gaps
+    from codeward.eval.misalignment.runs import pass_gaps
 
     def rows(arm, n):  # codex-contexts: `none` has n samples a task, `bad` 3n (three prompts pooled)
         return [{"model": "m", "temperature": 0.2, "arm": arm, "task_id": f"t/{t}", "sample_idx": i,
@@ -164,7 +164,7 @@ def test_the_context_check_counts_what_each_mitigation_changed():
 
     from codeward.completion.settings import ContextSettings
     from codeward.eval.datasets import Problem
-    from codeward.eval.misalignment import ArmTasks, check_contexts
+    from codeward.eval.misalignment.runs import ArmTasks, check_contexts
 
     helper_bug = "def last(xs):\n    return xs[len(xs)]\n\n\n"  # CW123: indexing at the length
     arms = {"clean": {"t/0": (Problem("t/0", HELPER_OK + TARGET, "biggest", TEST),)},

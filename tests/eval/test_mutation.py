@@ -12,7 +12,7 @@ import pytest
 
 from codeward.eval.datasets import Problem, humaneval_path, load_problems
 from codeward.eval.jsonl import DataError, read_rows
-from codeward.eval.mutated_contexts import (
+from codeward.eval.misalignment.mutated_contexts import (
     build_mutated_contexts,
     candidates,
     context_rows,
@@ -21,10 +21,10 @@ from codeward.eval.mutated_contexts import (
     sandbox_runner,
     source_text,
 )
-from codeward.eval.mutation import OPERATORS, mutants
-from codeward.eval.near_miss import find_near_misses, near_miss_summary, wilson
-from codeward.eval.sandbox import SandboxConfig
-from codeward.eval.workers import SandboxPool
+from codeward.eval.misalignment.mutation import OPERATORS, mutants
+from codeward.eval.misalignment.near_miss import find_near_misses, near_miss_summary, wilson
+from codeward.sandbox.isolation import SandboxConfig
+from codeward.sandbox.workers import SandboxPool
 
 SAMPLE_TASKS = ["HumanEval/0", "HumanEval/10", "HumanEval/12", "HumanEval/32", "HumanEval/36", "HumanEval/55",
                 "HumanEval/80", "HumanEval/109"]

@@ -11,7 +11,7 @@ import pytest
 from codeward.completion.settings import PipelineSettings
 from codeward.eval.datasets import Problem
 from codeward.eval.generate import SamplingPlan, done_indices, eval_pipeline_settings, sample_run, task_seed
-from codeward.eval.infilling import infill_request, middle_of, task_kind, whole_lines
+from codeward.eval.passk.infilling import infill_request, middle_of, task_kind, whole_lines
 from codeward.model.stops import CODEX_STOPS
 from tests.pipeline.conftest import ScriptedEngine
 

@@ -7,9 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from codeward.eval import sandbox as sandbox_mod
-from codeward.eval.sandbox import ISOLATION_RLIMITS, SandboxConfig, resolve_isolation
-from codeward.eval.workers import SandboxPool, execute
+from codeward.sandbox import isolation as sandbox_mod
+from codeward.sandbox.isolation import ISOLATION_RLIMITS, SandboxConfig, resolve_isolation
+from codeward.sandbox.workers import SandboxPool, execute
 
 
 def test_ordinary_outcomes(bwrap_config: SandboxConfig, make_program) -> None:
@@ -115,7 +115,7 @@ def test_server_survives_a_child_that_exits_before_the_token_is_written(
     )
     anchor = "\nimport time\n"
     assert anchor in source, "the server's imports changed; update where the delay is inserted"
-    patched = tmp_path / "sandbox_server.py"
+    patched = tmp_path / "forkserver.py"
     patched.write_text(source.replace(anchor, anchor + slow_token, 1), encoding="utf-8")
     monkeypatch.setattr(sandbox_mod, "SERVER_SOURCE_PATH", patched)
     isolation = sandbox_mod.Isolation(ISOLATION_RLIMITS, None, "token race test")

@@ -13,11 +13,11 @@ from codeward.completion.settings import PipelineSettings
 from codeward.eval.datasets import Problem
 from codeward.eval.generate import SamplingPlan, sample_run
 from codeward.eval.jsonl import read_rows
-from codeward.eval.safe_code import SAFE_CASES
-from codeward.eval.security import security_metrics
-from codeward.eval.security_cost import false_blocks, secure_pass
-from codeward.eval.security_data import SecurityCase, load_cases, next_indent, split_header
-from codeward.eval.security_judges import CodeShieldJudge, Judges, judge_with_codeward, parse_judges
+from codeward.eval.security.autocomplete import security_metrics
+from codeward.eval.security.cost import false_blocks, secure_pass
+from codeward.eval.security.data import SecurityCase, load_cases, next_indent, split_header
+from codeward.eval.security.judges import CodeShieldJudge, Judges, judge_with_codeward, parse_judges
+from codeward.eval.security.safe_code import SAFE_CASES
 from codeward.safety.settings import SafetySettings
 from tests.pipeline.conftest import ScriptedEngine
 
@@ -119,7 +119,7 @@ def test_a_planted_insecure_first_sample_is_replaced_by_the_next_clean_one(tmp_p
     engine = ScriptedEngine(['os.system("rm -rf " + path)', 'subprocess.run(["rm", "-rf", "--", path])'])
     out = tmp_path / "samples.jsonl"
     plan = SamplingPlan(temperatures=(0.8,), n=2)
-    from codeward.eval.security import row_maker
+    from codeward.eval.security.autocomplete import row_maker
 
     judges = Judges(("codeward",), SAFETY)
     sample_run(engine, PipelineSettings(), plan, {t: c.problem() for t, c in cases.items()}, list(cases), out,
@@ -139,7 +139,7 @@ def test_instruct_answers_are_screened_and_judged_as_new_files(tmp_path):
     engine = ScriptedEngine(['import os\n\n\ndef clean(path):\n    os.system("rm -rf " + path)\n',
                              "import shutil\n\n\ndef clean(path):\n    shutil.rmtree(path)\n", "  \n"])
     out = tmp_path / "samples.jsonl"
-    from codeward.eval.security_instruct import instruct_row_maker
+    from codeward.eval.security.instruct import instruct_row_maker
 
     judges = Judges(("codeward",), SAFETY)
     sample_run(engine, PipelineSettings(), SamplingPlan(temperatures=(0.8,), n=3),
@@ -156,7 +156,7 @@ def test_instruct_answers_are_screened_and_judged_as_new_files(tmp_path):
 
 
 def test_an_answer_cut_by_the_token_limit_loses_its_unfinished_line():
-    from codeward.eval.security_instruct import answer_code
+    from codeward.eval.security.instruct import answer_code
     from codeward.model.base import Sample
 
     assert answer_code(Sample("def f(x):\n    return x\ndef g(", "length", -1.0, 9)) == "def f(x):\n    return x\n"

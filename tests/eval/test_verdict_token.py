@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from codeward.eval.sandbox import ISOLATION_RLIMITS, Isolation, SandboxConfig
-from codeward.eval.workers import SandboxPool
+from codeward.sandbox.isolation import ISOLATION_RLIMITS, Isolation, SandboxConfig
+from codeward.sandbox.workers import SandboxPool
 
 WRONG = "    return a - b\n"
 # Read whatever every inherited descriptor holds (without blocking), echo it to every descriptor, and

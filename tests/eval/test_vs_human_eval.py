@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 from codeward.eval.datasets import load_problems
-from codeward.eval.sandbox import SandboxConfig
-from codeward.eval.workers import SandboxPool
+from codeward.sandbox.isolation import SandboxConfig
+from codeward.sandbox.workers import SandboxPool
 
 TASKS = [f"HumanEval/{i}" for i in (0, 2, 4, 7, 12, 23, 35, 53, 101, 150)]
 EXEC_CALL = "exec(check_program, exec_globals)"

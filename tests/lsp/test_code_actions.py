@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from .raw_client import RawClient
+from codeward.testing.raw_client import RawClient
 
 BUGGY = "def middle(xs):\n    return xs[len(xs) / 2]\n\n\ndef first(xs):\n    return xs[0]\n"
 
@@ -55,3 +55,40 @@ def test_ignore_here_extends_an_existing_nosec_comment_and_leaves_a_bare_one_alo
     assert edit.new_text == "# nosec B602,CW122" and (edit.range.start.character, edit.range.end.character) == (15, 27)
     (edit,) = ignore_edit("u", "x = xs[n / 2]", 0, "CW122", 13).changes["u"]
     assert edit.new_text == "  # nosec CW122" and edit.range.start.character == 13
+
+
+def _diag(rule: str, line: int = 0, source: str = "codeward"):
+    from lsprotocol import types
+
+    return types.Diagnostic(range=types.Range(types.Position(line, 0), types.Position(line, 1)), message="m",
+                            code=rule, source=source)
+
+
+def test_why_explains_a_taint_rule_and_the_diagnostics_rules_from_the_catalogue():
+    from codeward.lsp_server.code_actions import explanation
+    from codeward.safety.taint.specs import rule_ids
+
+    text = explanation("CW201")
+    assert text.startswith("CW201: ") and rule_ids()["CW201"].message in text and "CWE-22" in text
+    assert "`# nosec CW201`" in text and "Evaluating Large Language Models" not in text  # a security rule
+    assert "docstring" in explanation("cw131") and "Evaluating Large Language Models" in explanation("CW131")
+    assert explanation("B602") == "B602: not one of codeward's rules."
+
+
+def test_actions_offer_why_on_every_known_id_and_ignore_here_on_the_context_kinds():
+    from codeward.lsp_server.code_actions import actions
+
+    lines = ["x = xs[len(xs) / 2]", "open(request.args['f'])"]
+    found = actions("u", lines, [_diag("CW122", 0), _diag("CW201", 1), _diag("B602", 1), _diag("CW122", 0, "other")])
+    assert [a.title for a in found] == ["Why is this flagged? (CW122)", "Ignore CW122 here (# nosec CW122)",
+                                        "Why is this flagged? (CW201)"]
+    assert found[2].command.arguments == ["CW201"]
+
+
+def test_ignore_here_follows_the_rules_kind(monkeypatch):
+    from codeward.lsp_server.code_actions import actions
+    from codeward.safety.rules import all_rules
+
+    monkeypatch.setattr(all_rules()["CW110"], "kind", "bug")
+    titles = [a.title for a in actions("u", ["cur.execute('%s' % x)"], [_diag("CW110")])]
+    assert titles == ["Why is this flagged? (CW110)", "Ignore CW110 here (# nosec CW110)"]

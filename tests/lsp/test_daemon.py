@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from .raw_client import RawClient
+from codeward.testing.raw_client import RawClient
 
 DOC = "import os\n\n\ndef list_dir(path):\n    "
 

@@ -1,6 +1,6 @@
 """Bad input and faults: each returns an empty result promptly, logs one clear message, and the server goes on.
 
-The server runs with test engines (`fake_engines`): a scripted model whose answers are fixed (the safety checks
+The server runs with test engines (`codeward.testing.fake_engines`): a scripted model whose answers are fixed (the safety checks
 stay real), one that raises, one that hangs; the remote-server case uses the real openai engine.
 """
 
@@ -36,7 +36,7 @@ BASE = {"completion": {"debounce_ms": 0, "timeout_s": 2.0}, "engine": {"model": 
 
 
 @pytest_lsp.fixture(scope="module", config=ClientServerConfig(
-    server_command=[sys.executable, str(Path(__file__).with_name("fake_server.py"))]))
+    server_command=[sys.executable, "-m", "codeward.testing.fake_server"]))
 async def client(lsp_client: LanguageClient):
     await initialize(lsp_client, BASE)
     open_doc(lsp_client, GOOD_URI, SHELL_DOC)

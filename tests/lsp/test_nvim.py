@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from codeward.testing.nvim import COMPLETION_DRIVER
+
 ROOT = Path(__file__).resolve().parents[2]
 NVIM = shutil.which("nvim", path=str(Path(sys.executable).parent)) or shutil.which("nvim")
 LINE = '    print("héllo 😀", '
@@ -36,7 +38,7 @@ def nvim_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
            "CODEWARD_NVIM_SETUP": str(ROOT / "editors" / "nvim" / "codeward.lua"),
            "CODEWARD_NVIM_FILE": str(source), "CODEWARD_NVIM_OUT": str(out)}
     proc = subprocess.run([NVIM, "--headless", "-u", "NONE", "-i", "NONE", "-l",
-                           str(Path(__file__).with_name("nvim_driver.lua"))],
+                           str(COMPLETION_DRIVER)],
                           env=env, cwd=work, capture_output=True, text=True, timeout=240, check=False)
     assert out.exists(), f"nvim wrote no result (exit {proc.returncode}): {proc.stderr[-2000:]}"
     result = json.loads(out.read_text(encoding="utf-8"))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from .nvim_diagnostics import BUG_COLUMN, BUG_LINE, NVIM, RULE, SAMPLE, run_driver
+from codeward.testing.nvim import BUG_COLUMN, BUG_LINE, NVIM, RULE, SAMPLE, run_driver
 
 LINES = SAMPLE.split("\n")
 WHY = f"Why is this flagged? ({RULE})"

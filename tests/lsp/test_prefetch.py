@@ -9,7 +9,7 @@ from codeward.completion.types import CompletionRequest
 from codeward.config import Settings
 from codeward.lsp_server.completions import CompletionService
 from codeward.lsp_server.telemetry import ClientLog, Stats
-from tests.lsp.gated_engines import GatedEngine, until_running
+from codeward.testing.gated_engines import GatedEngine, until_running
 
 
 def _prefetching(answer: str, prefetch: bool = True) -> tuple[CompletionService, GatedEngine, Stats]:

@@ -13,7 +13,7 @@ from codeward.config import Settings
 from codeward.lsp_server.completions import CompletionService
 from codeward.lsp_server.telemetry import ClientLog, Stats
 from codeward.model.base import Engine, Sample, SamplingParams
-from tests.lsp.gated_engines import GatedEngine, StubbornEngine
+from codeward.testing.gated_engines import GatedEngine, StubbornEngine
 
 
 def test_a_timed_out_request_returns_at_once_and_close_waits_for_the_engine():

@@ -10,14 +10,13 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .raw_client import RawClient
+from codeward.testing.raw_client import RawClient
 
-FAKE_SERVER = Path(__file__).with_name("fake_server.py")
+FAKE_SERVER = ["-m", "codeward.testing.fake_server"]
 DOC_URI = "file:///tmp/codeward-tcp/run.py"
 DOC = "import subprocess\n\n\ndef run(cmd):\n    "
 CLEAN = "subprocess.run(['ls'], check=False)"
@@ -109,7 +108,7 @@ def test_a_probe_and_finished_sessions_leave_the_listener_up_until_sigterm(serve
 
 def test_a_waiting_editor_gets_a_fresh_session_when_the_active_one_drops():
     port = free_port()
-    proc = start([sys.executable, str(FAKE_SERVER), "--tcp", str(port)])
+    proc = start([sys.executable, *FAKE_SERVER, "--tcp", str(port)])
     try:
         assert proc.stderr is not None and b"listening on" in proc.stderr.readline()
         first = Session(port)

@@ -28,7 +28,7 @@ OPTIONS = {"completion": {"debounce_ms": 0, "timeout_s": 5.0, "prefill_delay_ms"
 
 
 @pytest_lsp.fixture(scope="module", config=ClientServerConfig(
-    server_command=[sys.executable, str(Path(__file__).with_name("fake_server.py"))],
+    server_command=[sys.executable, "-m", "codeward.testing.fake_server"],
     server_env={**os.environ, "XDG_STATE_HOME": str(STATE)}))
 async def client(lsp_client: LanguageClient):
     await initialize(lsp_client, OPTIONS)

@@ -9,7 +9,7 @@ import pytest
 from codeward.completion.pipeline import CURSOR_MARK
 from codeward.model.base import Prompt, SamplingParams, Segment
 from codeward.model.healing import HealIndex, healable, split_heal
-from codeward.model.llamacpp_batch import Stream, StreamRules
+from codeward.model.llamacpp.batch import Stream, StreamRules
 from codeward.model.sampling import pick_token
 from codeward.model.templates import get_template
 

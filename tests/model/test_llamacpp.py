@@ -99,7 +99,7 @@ def test_empty_prompt_and_too_long_prompt(llama_engine):
 
 def force_tokens(monkeypatch, tokens: list[int]) -> Callable[[], None]:
     """Make the engine 'sample' exactly `tokens` (log-prob -1 each), to test the text and finish accounting."""
-    from codeward.model import llamacpp
+    from codeward.model.llamacpp import engine as llamacpp
 
     state = {"i": 0}
 
@@ -157,7 +157,7 @@ class Gate(threading.Event):
 
 
 def test_close_waits_for_a_running_generation_then_refuses_calls():
-    from codeward.model.llamacpp import LlamaCppEngine
+    from codeward.model.llamacpp.engine import LlamaCppEngine
     from codeward.model.settings import EngineSettings
 
     engine = LlamaCppEngine(EngineSettings(engine="llamacpp", model="smollm2-135m", n_ctx=256, n_threads=1))
@@ -192,7 +192,7 @@ def test_loading_a_model_leaves_the_process_stdout_alone(monkeypatch, capfd) -> 
     lose the messages its event loop sends meanwhile (a real hang, found by the context-diagnostics test)."""
     import os
 
-    from codeward.model.llamacpp_load import load_llama
+    from codeward.model.llamacpp.load import load_llama
     from codeward.model.registry import resolve_model_path
 
     targets: list[int] = []

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from codeward.model.base import Cancelled, SamplingParams
-from codeward.model.llamacpp_batch import MAX_SEQS, logprob_tolerance
+from codeward.model.llamacpp.batch import MAX_SEQS, logprob_tolerance
 
 PROMPT = "def add(a, b):\n    \"\"\"Return the sum of a and b.\"\"\"\n"
 GREEDY_PROMPTS = (
@@ -94,7 +94,7 @@ def test_n_above_the_sequences_of_one_batch(llama_engine):
 
 
 def test_a_tight_kv_budget_runs_fewer_samples_at_once():
-    from codeward.model.llamacpp import LlamaCppEngine
+    from codeward.model.llamacpp.engine import LlamaCppEngine
     from codeward.model.settings import EngineSettings
 
     engine = LlamaCppEngine(EngineSettings(engine="llamacpp", model="smollm2-135m", n_ctx=256))

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from codeward.model.base import SamplingParams
-from codeward.model.llamacpp import LlamaCppEngine
+from codeward.model.llamacpp.engine import LlamaCppEngine
 from codeward.model.settings import EngineSettings
 
 DOC_A = "def mean(values):\n    total = sum(values)\n    return total / len(values)\n\n\ndef median(values):\n"
@@ -85,7 +85,7 @@ def test_prefill_fills_the_cache_and_a_cancelled_one_keeps_what_it_did(engine):
 
 def test_a_generation_cancelled_while_its_prompt_is_evaluated_stops_within_a_chunk(engine):
     from codeward.model.base import Cancelled
-    from codeward.model.llamacpp import PROMPT_CHUNK
+    from codeward.model.llamacpp.engine import PROMPT_CHUNK
 
     engine.use_context("cancel-in-prompt")
     text = DOC_B * 12  # several chunks of prompt

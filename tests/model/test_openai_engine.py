@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from codeward.model import openai_http
 from codeward.model.base import Cancelled, EngineError, SamplingParams
-from codeward.model.openai_engine import OpenAIEngine
+from codeward.model.openai import transport as openai_http
+from codeward.model.openai.engine import OpenAIEngine
 from codeward.model.registry import resolve_model_path
 from codeward.model.settings import EngineSettings
 from tests.model.helpers_engines import Script, completion, fake_server, free_port, llama_server

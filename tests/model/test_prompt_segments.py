@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 
 from codeward.model.base import EngineError, Prompt, SamplingParams, Segment, as_prompt
-from codeward.model.openai_engine import ZERO_WIDTH_SPACE, OpenAIEngine, neutralise, special_pattern
+from codeward.model.openai.engine import ZERO_WIDTH_SPACE, OpenAIEngine, neutralise, special_pattern
 from codeward.model.settings import EngineSettings
 from codeward.model.templates import all_special_strings, get_template, template_names
 from tests.model.helpers_engines import Script, completion, fake_server

@@ -11,8 +11,8 @@ import sys
 import pytest
 
 from codeward.model.base import EngineError, SamplingParams
-from codeward.model.llamacpp import LlamaCppEngine
-from codeward.model.quantize import model_file, wanted_quant
+from codeward.model.llamacpp.engine import LlamaCppEngine
+from codeward.model.llamacpp.quantize import model_file, wanted_quant
 from codeward.model.registry import resolve_model_path
 from codeward.model.settings import EngineSettings
 
@@ -57,7 +57,7 @@ def test_an_unwritable_cache_names_the_way_out(tmp_path) -> None:
 
 
 def test_auto_runs_the_file_as_installed_when_its_conversion_cannot_be_made(tmp_path, capsys, monkeypatch) -> None:
-    from codeward.model import quantize
+    from codeward.model.llamacpp import quantize
 
     monkeypatch.setattr(quantize, "wanted_quant", lambda quant, model: "q8_0")  # as for the default model
     blocker = tmp_path / "cache"
@@ -89,7 +89,7 @@ def test_the_engine_runs_the_conversion_and_its_greedy_text_is_close(tmp_path) -
 
 def test_conversion_writes_nothing_on_stdout(tmp_path) -> None:
     """The stdio language server speaks LSP on stdout: llama.cpp's conversion report must not land there."""
-    code = ("import sys; from codeward.model.quantize import model_file; from codeward.model.registry import "
+    code = ("import sys; from codeward.model.llamacpp.quantize import model_file; from codeward.model.registry import "
             f"resolve_model_path; print(model_file(resolve_model_path({SMOL!r}), 'q4_0', "
             f"__import__('pathlib').Path({json.dumps(str(tmp_path))})), file=sys.stderr)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from codeward.model.base import Cancelled, SamplingParams
-from codeward.model.llamacpp import LlamaCppEngine
+from codeward.model.llamacpp.engine import LlamaCppEngine
+from codeward.model.llamacpp.speculative import DraftLength, SpecCounters, lookup_draft, speculate
 from codeward.model.settings import EngineSettings
-from codeward.model.speculative import DraftLength, SpecCounters, lookup_draft, speculate
 
 VOCAB = 50
 
@@ -186,7 +186,7 @@ def test_a_draft_model_of_the_same_tokenizer_drafts_and_the_output_stays_greedy(
 
 def test_a_draft_model_with_another_tokenizer_is_refused(tmp_path):
     from codeward.model.base import EngineError
-    from codeward.model.llamacpp_draft import DraftModel
+    from codeward.model.llamacpp.draft import DraftModel
 
     class OtherTokenizer:
         def tokenize(self, text: str, bos: bool) -> list[int]:

@@ -9,9 +9,9 @@ import threading
 import pytest
 import torch
 
-from codeward.model import hf_loading
 from codeward.model.base import Cancelled, EngineError, Prompt, SamplingParams
 from codeward.model.settings import EngineSettings
+from codeward.model.transformers import loading as hf_loading
 
 PROMPT = "def add(a, b):\n    \"\"\"Return the sum of a and b.\"\"\"\n"
 OTHER = "import os\n\n\ndef list_python_files(root):\n"
@@ -167,7 +167,7 @@ def test_cuda_without_cuda_is_a_clear_error():
     ("nobody-here/no-such-model-7b", "never downloads"),
 ])
 def test_missing_model_is_a_clear_error(monkeypatch, model, words):
-    from codeward.model.transformers_engine import TransformersEngine
+    from codeward.model.transformers.engine import TransformersEngine
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(EngineError) as info:

@@ -62,7 +62,7 @@ def test_undefined_name_in_a_suggestion() -> None:
 
 
 def _finding(severity: str) -> Finding:
-    return Finding("B000", None, severity, "high", 1, 1, 0, "m", "bandit")
+    return Finding("B000", None, severity, "high", 1, 1, 0, "m", "bandit", kind="security")
 
 
 def test_decide_takes_the_strictest_action() -> None:
@@ -113,7 +113,7 @@ def test_finding_shape() -> None:
     assert flow.rule_id == "CW202" and flow.confidence == "low" and [s.line for s in flow.flow] == [2, 2, 3]
     assert flow.as_dict()["flow"][0] == {"line": 2, "col": 6, "note": "input() (cli input)"}
     assert f.as_dict() == {"rule_id": "B605", "cwe": 78, "severity": "high", "confidence": "high", "line": 3,
-                           "end_line": 3, "col": 0, "message": f.message, "source": "bandit"}
+                           "end_line": 3, "col": 0, "message": f.message, "source": "bandit", "kind": "security"}
     with pytest.raises(AttributeError):
         f.line = 3  # type: ignore[misc]
 

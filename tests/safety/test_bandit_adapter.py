@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from codeward.safety.api import check_text
-from codeward.safety.bandit_adapter import run_bandit, selected_tests
+from codeward.safety.checkers.bandit_adapter import run_bandit, selected_tests
 from codeward.safety.settings import SafetySettings
 
 PLANTED = [

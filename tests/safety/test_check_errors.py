@@ -6,8 +6,9 @@ import logging
 
 import pytest
 
-from codeward.safety import bandit_adapter, engine, pyflakes_adapter, rules
+from codeward.safety import engine, rules
 from codeward.safety.api import CheckError, check_suggestion, check_text, error_shown
+from codeward.safety.checkers import bandit_adapter, pyflakes_adapter
 from codeward.safety.settings import SafetySettings
 
 BUFFER = "import os\n\n"

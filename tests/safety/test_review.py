@@ -50,7 +50,8 @@ def test_json_shape_and_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture
     assert bad["path"] == "bad.py" and bad["error"] is None and ok["findings"] == []
     (finding,) = bad["findings"]
     assert list(finding) == ["rule_id", "cwe", "severity", "confidence", "line", "end_line", "col", "message",
-                             "source"]
+                             "source", "kind"]
+    assert finding["kind"] == "security"
     assert (finding["rule_id"], finding["line"], finding["cwe"]) == ("B605", 4, 78)
     assert run_review(["ok.py"], capsys)[0] == 0
 
@@ -170,7 +171,7 @@ def test_text_summary_does_not_count_unreadable_files_as_checked(tmp_path):
 
 
 def _crash_bandit(monkeypatch: pytest.MonkeyPatch) -> None:
-    from codeward.safety import bandit_adapter
+    from codeward.safety.checkers import bandit_adapter
 
     def boom(*args: object, **kwargs: object) -> list:
         raise RuntimeError("boom")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from codeward.safety.api import check_text
+from codeward.safety.catalogue import rules_table
 from codeward.safety.findings import SAME_ISSUE
-from codeward.safety.rules import all_rules, rules_table, run_rules
+from codeward.safety.rules import all_rules, run_rules
 
 RULES = all_rules()
 VALID = [(rid, code) for rid, cls in RULES.items() for code in cls.VALID]
@@ -54,7 +55,7 @@ def test_rules_table_lists_every_rule() -> None:
 
 
 def test_the_context_rules_are_the_bug_and_subtle_bug_rules_not_the_security_ones() -> None:
-    from codeward.safety.rules import context_rule_ids
+    from codeward.safety.api import context_rule_ids
 
     ids = context_rule_ids()
     assert {"CW101", "CW109", "CW121", "CW125"} <= ids

@@ -9,8 +9,8 @@ from importlib import resources
 import pytest
 
 from codeward.safety.api import check_text
-from codeward.safety.report import FileReport
-from codeward.safety.sarif import render_sarif
+from codeward.safety.formats.report import FileReport
+from codeward.safety.formats.sarif import render_sarif
 
 CODE = "import os\nimport pickle\n\ndef f(cmd, x=[]):\n    os.system(cmd)\n    return pickle.loads(cmd)\n"
 

