@@ -111,7 +111,7 @@ def report(data: Path, split: str, strategies: Iterable[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Print the recall/false-alarm table."""
-    p = argparse.ArgumentParser(prog="python -m codeward.safety.recall", description=__doc__)
+    p = argparse.ArgumentParser(prog="bench/safety_recall.py", description=__doc__)
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="autocomplete-python.jsonl")
     p.add_argument("--split", choices=("odd", "even", "all"), default="odd",
                    help="rows by prompt_id parity: odd = report split, even = development split")

@@ -1,6 +1,6 @@
 """Run many programs through a pool of sandboxed fork servers, one program at a time per worker.
 
-Each worker is one long-lived sandbox (see `sandbox.py`) that forks a fresh child per program; a worker
+Each worker is one long-lived sandbox (see `isolation.py`) that forks a fresh child per program; a worker
 whose program timed out, was killed, killed the server, or left anything behind is replaced before the
 next program, so innocent programs never run after a hostile one in a tainted sandbox.
 """

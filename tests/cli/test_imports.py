@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FACES = ("codeward.lsp_server", "codeward.eval")
 FACE_COMMANDS = ("codeward.lsp_server.cli", "codeward.eval.cli", "codeward.eval.commands")
 FLAGS = "codeward.flags"
+FORKSERVER = "codeward.sandbox.forkserver"
 TESTING = "codeward.testing"  # doubles the tests and the benchmarks share; no module of codeward imports them
 REGISTRY = "codeward.cli"
 # Each core layer and what it may never import: everything above it (the faces, the CLI, the config that
@@ -82,13 +83,17 @@ def violation(importer: str, imported: str, known: set[str]) -> str | None:
         return None
     if imported.startswith("codeward") and imported not in known and imported.rpartition(".")[0] in known:
         imported = imported.rpartition(".")[0]  # `from codeward.x import name`: the edge is to codeward.x
+    if importer == FORKSERVER and imported.startswith("codeward"):
+        return "the fork server runs inside the sandbox under `python -I -S`: the standard library only"
     if importer.endswith(".settings") or importer == "codeward.config":
         leaf = importer != "codeward.config"
         if imported.startswith("codeward") and imported != "codeward" and not imported.endswith(".settings") \
                 and (leaf or imported != "codeward.config"):
             return "a settings leaf imports only other settings modules" if leaf else \
                 "codeward.config reaches the settings leaves and nothing else"
-        return None
+        if not leaf:
+            return None
+        # a leaf's imports of other leaves follow the layers too (the sandbox's leaf never imports eval's)
     if importer == "codeward":
         return "codeward/__init__.py imports nothing of the project" if imported.startswith("codeward.") else None
     if _under(imported, TESTING) and not _under(importer, TESTING):
