@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.codeward-installed
 
-.PHONY: install install-1.5b demo test vscode-test ui-test lint bench dist clean
+.PHONY: install install-1.5b demo test docs vscode-test ui-test lint bench dist clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -21,14 +21,14 @@ LLAMA_CMAKE := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGG
 LLAMA_WHEELS := $(HOME)/.cache/codeward/wheels/llama-cpp-python-$(LLAMA_VERSION)-avx2
 
 # torch first, pinned: on these machines torch==2.13.0 is the CPU build on local disk, so nothing
-# later can pull a multi-GB CUDA build. GPU users install a CUDA torch themselves (see README).
+# later can pull a multi-GB CUDA build. GPU users install a CUDA torch themselves (see docs/getting-started.md).
 $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install torch==2.13.0
 	ls $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || \
 		CMAKE_ARGS="$(LLAMA_CMAKE)" $(PIP) wheel --no-deps --no-cache-dir -w $(LLAMA_WHEELS) \
 		llama-cpp-python==$(LLAMA_VERSION)
 	$(PIP) install --no-deps --force-reinstall $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
-	$(PIP) install -e '.[test,judge]'
+	$(PIP) install -e '.[test,judge,docs]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -43,7 +43,13 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -ra
+	$(MAKE) docs
 	$(MAKE) vscode-test
+
+# The documentation site (MkDocs + Material, nothing downloaded) into site/; --strict: a broken link or anchor, or a
+# page left out of the nav, fails the build, and so `make test`.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict -d site
 
 # The VS Code extension (Node 20 + npm from the registry, pinned by package-lock.json): lint, type-check, unit tests,
 # the integration test against this venv's `codeward serve`, then the .vsix and its manifest.
@@ -55,7 +61,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check codeward model safety eval lsp_server tests bench
 
 bench: $(STAMP)
-	@echo "benchmarks are run one by one: see README (bench/*.py)"
+	@echo "benchmarks are run one by one: see docs/benchmarks.md (bench/*.py)"
 
 # By hand, not in `make test` (apt packages as root, ~300 MB of code-server): real VS Code (code-server 4.99.4) with
 # the .vsix in headless Chromium shows codeward's ghost text; screenshot in $(UI_DIR)/ghost.png.
@@ -74,4 +80,4 @@ dist: $(STAMP)
 	cp vscode-client/codeward.vsix dist/
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) build dist site *.egg-info

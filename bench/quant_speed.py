@@ -6,7 +6,7 @@ Run: `.venv/bin/python bench/quant_speed.py [--model qwen2.5-coder-0.5b] [--quan
 with the default n_ctx, the prompt evaluated, the decodes). Prints medians of 3, prompt speed for each chunk size
 (tokens per llama.cpp decode call: the background prefill evaluates PREFILL_CHUNK at a time, a request's prompt
 PROMPT_CHUNK); the first run of a quant converts the file once (a few seconds, not timed). Quality is not measured
-here: README "Local conversion" has the `eval infilling` and HumanEval figures of each.
+here: docs/benchmarks.md#local-conversion has the `eval infilling` and HumanEval figures of each.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Measure the checks: recall on CyberSecEval's insecure lines and false alarms on HumanEval's correct code.
 
-`python bench/safety_recall.py` prints both, per partial-code strategy, for the README.
+`python bench/safety_recall.py` prints both, per partial-code strategy (docs/benchmarks.md#safety-recall).
 """
 
 from __future__ import annotations

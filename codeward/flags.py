@@ -7,6 +7,7 @@ import sys
 from typing import Any, NoReturn
 
 from codeward.config import ConfigError, Settings, load_settings
+from codeward.trust import ConfigSources, tell
 
 
 class UsageError(Exception):
@@ -59,12 +60,17 @@ def engine_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return {"engine": table} if table else {}
 
 
-def settings_from_args(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> Settings:
-    """Load settings (TOML < env < flags); a bad value exits with code 2 and says which and why."""
+def settings_from_args(args: argparse.Namespace, extra: dict[str, Any] | None = None,
+                       sources: ConfigSources | None = None) -> Settings:
+    """Load settings (project file < user file < env < flags); a bad value exits with code 2 and says which and
+    why. What a project file may not set is said on stderr once (`sources`: recorded there for the caller too)."""
     layer = engine_overrides(args)
     for section, table in (extra or {}).items():
         layer.setdefault(section, {}).update(table)
+    report = ConfigSources() if sources is None else sources
     try:
-        return load_settings(layer, origin="command-line flags")
+        settings = load_settings(layer, origin="command-line flags", sources=report)
     except ConfigError as exc:
         die(str(exc))
+    tell(report.notices())
+    return settings

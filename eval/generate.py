@@ -102,7 +102,8 @@ def sample_row(pipeline: Pipeline, task_id: str, arm: str, index: int, sample: S
 def outcome_rows(pipeline: Pipeline, result: CompletionResult, task_id: str, arm: str,
                  seconds: float) -> list[dict[str, Any]]:
     """One samples.jsonl row per outcome: what the editor would insert as `completion` (empty when a filter
-    dropped the sample), the model's text, log-probs, the filter or the safety verdict and its rule ids."""
+    dropped the sample), the model's text, log-probs, the filter or the safety verdict and its rule ids
+    (`incomplete: true` where a checker failed part-way)."""
     share = round(seconds / max(len(result.outcomes), 1), 3)
     rows = []
     for outcome, sample in zip(result.outcomes, result.samples, strict=True):
@@ -111,7 +112,8 @@ def outcome_rows(pipeline: Pipeline, result: CompletionResult, task_id: str, arm
                                completion=s.text if s is not None else "", raw=outcome.raw,
                                verdict=s.verdict if s is not None else "dropped", dropped_by=outcome.dropped_by,
                                findings=sorted({f.rule_id for f in s.findings}) if s is not None else [],
-                               template=result.template, seconds=share))
+                               template=result.template, seconds=share,
+                               **({"incomplete": True} if s is not None and s.incomplete else {})))
     return rows
 
 

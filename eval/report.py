@@ -38,11 +38,14 @@ def metrics_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
-def isolation_lines(sandbox: Mapping[str, Any]) -> list[str]:
-    """The sandbox paragraph; a run without namespaces says so in bold."""
-    level = sandbox.get("isolation")
+def isolation_lines(sandbox: Mapping[str, Any], record: Mapping[str, Any] | None = None) -> list[str]:
+    """The sandbox paragraph from results.json's `isolation` (`record`; config.json's sandbox for runs made before
+    it existed) and the limits; a run without namespaces says so in bold."""
+    record = record or {"level": sandbox.get("isolation"), "reason": sandbox.get("detail")}
+    level = record.get("level")
+    consent = " — allowed by `--unsafe-no-sandbox`" if record.get("unsafe_no_sandbox") else ""
     lines = [
-        f"- Isolation: **{level}** ({sandbox.get('detail')})",
+        f"- Isolation: **{level}** ({record.get('reason')}){consent}",
         (
             f"- Limits: {sandbox.get('timeout_s')} s wall clock, "
             f"{sandbox.get('memory_mb')} MiB address space, "
@@ -59,8 +62,19 @@ def isolation_lines(sandbox: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def isolation_record_lines(record: Mapping[str, Any] | None) -> list[str]:
+    """The isolation line from results.json's `isolation` alone (a run without pass@k, `eval security`): what ran
+    its code (mutated contexts' checks), or that nothing ran."""
+    if not record:
+        return []
+    if record.get("level") is None:
+        return [f"- Isolation: none needed ({record.get('reason')})"]
+    return [f"- Isolation: **{record['level']}** ({record.get('reason')})"]
+
+
 def harness_lines(rows: Sequence[Mapping[str, Any]]) -> list[str]:
-    """A bold flag when any sample hit a harness error (left out of pass@k; `--resume` re-runs them)."""
+    """A bold flag when any sample hit a harness error (left out of pass@k; `--resume` re-runs them), with the
+    tasks each row lost samples of and the pass@k it could then not report (`lost_tasks`, `dropped_ks`)."""
     total = sum(int(r.get("harness_errors") or 0) for r in rows)
     if not total:
         return []
@@ -68,7 +82,21 @@ def harness_lines(rows: Sequence[Mapping[str, Any]]) -> list[str]:
         f"> **WARNING: {total} harness error(s).** The sandbox failed on these samples (set-up failed or "
         "the runner died); they are left out of pass@k. Run again with `--resume` to re-run them."
     )
-    return [flag, ""]
+    lost = [line for line in map(_lost_line, rows) if line]
+    return [flag, *([">", *lost] if lost else []), ""]
+
+
+def _lost_line(row: Mapping[str, Any]) -> str:
+    """What harness errors cost one metrics row: the tasks with lost samples and the pass@k not reported."""
+    lost = row.get("lost_tasks") or {}
+    if not lost:
+        return ""
+    shown = ", ".join(f"{t} ({n})" for t, n in list(lost.items())[:10]) + (", …" if len(lost) > 10 else "")
+    group = " / ".join(_fmt(row.get(k)) for k in ("model", "temperature", "arm"))
+    dropped = row.get("dropped_ks") or []
+    cost = (f"; so {', '.join(f'pass@{k}' for k in dropped)} not reported (a task has fewer graded samples than k)"
+            if dropped else "")
+    return f"> - {group}: {len(lost)} task(s) lost samples: {shown}{cost}"
 
 
 def render(
@@ -81,10 +109,12 @@ def render(
     """The whole report.md."""
     cfg = results.get("config", {})
     if _likelihood_only(cfg):
-        head = ["- Measures: likelihood only (the reference completions scored; nothing sampled or executed)"]
+        head = ["- Measures: likelihood only (the reference completions scored; nothing sampled or executed)",
+                *isolation_record_lines(results.get("isolation"))]
         metrics = ["(no pass@k: `--measures` has no passk)"]
     else:
-        head = [f"- Samples: {cfg.get('samples')}", *isolation_lines(cfg.get("sandbox", {}))]
+        head = [f"- Samples: {cfg.get('samples')}",
+                *isolation_lines(cfg.get("sandbox", {}), results.get("isolation"))]
         metrics = [*harness_lines(results.get("metrics", [])), *metrics_table(results.get("metrics", []))]
     lines = [
         f"# {title}",

@@ -47,17 +47,30 @@ def bootstrap_ci(values: np.ndarray, n_boot: int, seed: int, level: float = 0.95
     return [float(lo), float(hi)]
 
 
-def metric_row(counts: Counts, ks: Sequence[int], n_boot: int, seed: int, **keys: Any) -> dict[str, Any]:
-    """One results.json ROW: the keys (model, temperature, arm), pass@k with 95% CIs, tasks and samples."""
+def metric_row(counts: Counts, ks: Sequence[int], n_boot: int, seed: int, *, lost: Mapping[str, int] | None = None,
+               **keys: Any) -> dict[str, Any]:
+    """One results.json ROW: the keys (model, temperature, arm), pass@k with 95% CIs, tasks and samples; with
+    `lost` (task_id -> samples lost to harness errors), `lost_tasks` and the `dropped_ks` those losses cost."""
     row: dict[str, Any] = dict(keys)
-    for k in valid_ks(counts, ks):
+    reported = valid_ks(counts, ks)
+    for k in reported:
         values = per_task(counts, k)
         row[f"pass@{k}"] = float(values.mean())
         row[f"pass@{k}_ci95"] = bootstrap_ci(values, n_boot, seed)
     row["tasks"] = len(counts)
     row["samples"] = int(sum(n for n, _ in counts.values()))
     row["passed"] = int(sum(c for _, c in counts.values()))
+    if lost is not None:
+        row.update(lost_ks(counts, ks, lost, reported))
     return row
+
+
+def lost_ks(counts: Counts, ks: Sequence[int], lost: Mapping[str, int], reported: Sequence[int]) -> dict[str, Any]:
+    """`dropped_ks`: the ks every task had samples for but not graded ones, once harness errors took some (a k is
+    reported only where every task has n >= k); `lost_tasks`: task_id -> samples lost (a task may have lost all)."""
+    whole = {t: (counts.get(t, (0, 0))[0] + lost.get(t, 0), 0) for t in {*counts, *lost}}
+    dropped = sorted(set(valid_ks(whole, ks)) - set(reported))
+    return {"dropped_ks": dropped, "lost_tasks": {t: lost[t] for t in sorted(lost)}}
 
 
 def paired_differences(diffs: np.ndarray, n_boot: int, seed: int) -> dict[str, Any]:
@@ -100,13 +113,31 @@ def group_counts(rows: Iterable[Mapping[str, Any]]) -> dict[tuple[Any, Any, str]
     return {g: {t: (tasks[t][0], tasks[t][1]) for t in sorted(tasks)} for g, tasks in tally.items()}
 
 
+def harness_losses(rows: Iterable[Mapping[str, Any]]) -> dict[tuple[Any, Any, str], dict[str, int]]:
+    """Per (model, temperature, arm): task_id -> samples lost to harness errors (a marked row whose sample has no
+    graded row: a re-run that worked, `--resume`, wins)."""
+    graded: set[tuple[Any, ...]] = set()
+    failed: set[tuple[Any, ...]] = set()
+    for r in rows:
+        key = (r.get("model"), r.get("temperature"), r.get("arm", "all"), r["task_id"], r["sample_idx"])
+        (failed if r.get("harness_error") else graded).add(key)
+    out: dict[tuple[Any, Any, str], dict[str, int]] = defaultdict(dict)
+    for key in failed - graded:
+        out[key[:3]][key[3]] = out[key[:3]].get(key[3], 0) + 1
+    return dict(out)
+
+
 def metrics_from_rows(
     rows: Iterable[Mapping[str, Any]], ks: Sequence[int], n_boot: int, seed: int
 ) -> list[dict[str, Any]]:
-    """results.json `metrics`: one ROW per (model, temperature, arm), sorted for stable output."""
-    groups = group_counts(rows)
-    order = sorted(groups, key=lambda g: (str(g[0]), -1.0 if g[1] is None else float(g[1]), str(g[2])))
-    return [metric_row(groups[g], ks, n_boot, seed, model=g[0], temperature=g[1], arm=g[2]) for g in order]
+    """results.json `metrics`: one ROW per (model, temperature, arm), sorted for stable output, each with the ks
+    and tasks harness errors cost it (`dropped_ks`, `lost_tasks`; a group that lost every sample still has a ROW)."""
+    rows = list(rows)
+    groups, losses = group_counts(rows), harness_losses(rows)
+    keys = {*groups, *losses}
+    order = sorted(keys, key=lambda g: (str(g[0]), -1.0 if g[1] is None else float(g[1]), str(g[2])))
+    return [metric_row(groups.get(g, {}), ks, n_boot, seed, lost=losses.get(g, {}), model=g[0], temperature=g[1],
+                       arm=g[2]) for g in order]
 
 
 def gaps_by_size(comparisons: Iterable[Mapping[str, Any]],

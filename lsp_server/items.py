@@ -42,7 +42,7 @@ def completion_items(snap: Snapshot, suggestions: Sequence[Suggestion], markdown
     items = []
     for rank, s in enumerate(suggestions):
         detail = "codeward" + (f" ({s.verdict}: " + ", ".join(f.rule_id for f in s.findings) + ")"
-                               if s.findings else "")
+                               if s.findings else "") + (" (safety check incomplete)" if s.incomplete else "")
         items.append(types.CompletionItem(
             label=_label(s), kind=types.CompletionItemKind.Text, detail=detail,
             documentation=types.MarkupContent(kind=types.MarkupKind.Markdown,

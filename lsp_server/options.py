@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from codeward.config import ConfigError, Settings, load_settings
+from codeward.config import ConfigError, Settings, apply_layer, load_settings
+from codeward.trust import ConfigSources
 
 SECTION = "codeward"  # the client-side settings section holding codeward's nested sections
 
@@ -31,13 +32,16 @@ def merge(low: Mapping[str, Any], high: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def resolve(client_options: Any, cli_overrides: Mapping[str, Any], root: Path | None) -> tuple[Settings, list[str]]:
-    """Settings from TOML < environment < client options < command-line flags, and the problems found."""
+def resolve(client_options: Any, cli_overrides: Mapping[str, Any], root: Path | None,
+            sources: ConfigSources | None = None) -> tuple[Settings, list[str]]:
+    """Settings from project file < user file < environment < client options < command-line flags, and the
+    problems found; what the project file may not set goes into `sources` (a throwaway one when not given)."""
     problems: list[str] = []
+    sources = ConfigSources() if sources is None else sources
     layer = merge(unwrap(client_options), cli_overrides)
-    try:
-        settings = load_settings(layer, start=root, strict=False, problems=problems)
-    except ConfigError as exc:  # an unreadable TOML file: fall back to defaults plus the editor's options
+    try:  # lenient: an unreadable TOML file is one of the problems, and is skipped
+        settings = load_settings(layer, start=root, strict=False, problems=problems, sources=sources)
+    except ConfigError as exc:  # not expected in lenient mode; fall back to defaults plus the editor's options
         problems.append(str(exc))
-        settings = load_settings(layer, start=Path("/"), environ={}, strict=False, problems=problems)
+        settings = apply_layer(Settings(), layer, "options", strict=False, problems=problems)
     return settings, [p.replace("(from options)", "(from the editor's settings)") for p in problems]

@@ -30,6 +30,7 @@ from codeward.lsp_server.engines import EngineFactory
 from codeward.lsp_server.items import ACCEPT_COMMAND, completion_items, inline_items
 from codeward.lsp_server.telemetry import ClientLog, Stats, write_stats_log
 from codeward.model.factory import make_engine
+from codeward.trust import ConfigSources
 
 STATS_METHOD = "codeward/stats"
 DID_SHOW_METHOD = "textDocument/didShowCompletion"  # the Copilot language server's names
@@ -72,6 +73,8 @@ class CodewardServer(LanguageServer):
         self.context_diagnostics = ContextDiagnostics(self.publish_diagnostics, self._context_checked,
                                                       self.service.busy)
         self.pending_problems: list[str] = []
+        self.pending_notices: list[str] = []  # about the project config file, shown once each (`_told`)
+        self._told: set[str] = set()
         self.root: Path | None = None
         self.init_options: Mapping[str, Any] = {}
         self._stats_written = False
@@ -88,13 +91,27 @@ class CodewardServer(LanguageServer):
         """Re-resolve the settings: initializationOptions < `client_options` (pulled or pushed configuration) <
         command-line flags; problems are shown once, as one message."""
         layered = options.merge(options.unwrap(self.init_options), options.unwrap(client_options))
-        settings, problems = options.resolve(layered, self.cli_overrides, self.root)
+        sources = ConfigSources()
+        settings, problems = options.resolve(layered, self.cli_overrides, self.root, sources)
         self.service.update(settings)
         self.stats.settings_version += 1
         self.pending_problems = problems  # the problems of the settings now in force, not of earlier ones
+        self.pending_notices = [n for n in sources.notices() if n not in self._told]
+        weakened = sources.weakened_text()
+        if weakened and weakened not in self._told:  # logged once, not shown: the project chose it
+            self._told.add(weakened)
+            self.client_log("configuration", f"the project config file {sources.project_file} weakens the "
+                            f"checks: {weakened}")
 
     def show_problems(self) -> None:
-        """One `window/showMessage` for all invalid settings (defaults are used instead)."""
+        """One `window/showMessage` for all invalid settings (defaults are used instead), and one for what the
+        project config file may not set (each shown once per server)."""
+        for notice in self.pending_notices:
+            self._told.add(notice)
+            log.warning("%s", notice)
+            self.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning,
+                                                             message=f"codeward: {notice}"))
+        self.pending_notices = []
         if not self.pending_problems:
             return
         text = "; ".join(self.pending_problems)

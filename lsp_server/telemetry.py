@@ -65,7 +65,7 @@ class Stats:
     shown_reported: int = 0  # suggestions the client said it displayed (textDocument/didShowCompletion)
     warned: int = 0
     blocked: int = 0  # suggestions dropped by the safety policy
-    check_errors: int = 0  # suggestions whose safety check failed (verdict error), shown or not
+    check_errors: int = 0  # suggestions whose safety check failed part-way (`incomplete`), shown or not
     unchecked: int = 0  # suggestions not checked by design (safety off, not Python)
     accepted: int = 0
     partially_accepted: int = 0  # textDocument/didPartiallyAcceptCompletion
@@ -288,7 +288,7 @@ class StatsObserver:
         s.shown += len(result.suggestions)
         s.warned += sum(1 for x in result.suggestions if x.verdict == "warn")
         s.blocked += len(result.blocked)
-        s.check_errors += sum(1 for o in result.outcomes if o.suggestion and o.suggestion.verdict == "error")
+        s.check_errors += sum(1 for o in result.outcomes if o.suggestion and o.suggestion.incomplete)
         s.unchecked += sum(1 for x in result.suggestions if x.verdict == "unchecked")
         s.bug_copies += sum(1 for x in [*result.suggestions, *result.blocked] if x.copies_bug)
         s.policy_instructed += result.policy.get("instructed", 0)

@@ -46,7 +46,7 @@ class ModelSpec:
     sha256: str = ""  # of the assembled file
     package: str = ""  # for a single shipped file: the distribution that holds it
     install_hint: str = ""  # how to get the packages
-    notes: str = ""  # what it costs and scores here (README, `codeward models`)
+    notes: str = ""  # what it costs and scores here (docs/benchmarks.md, `codeward models`)
     quant: str = ""  # what `engine.quant = auto` runs it as on llamacpp: a local conversion ("": as shipped)
 
     @property
@@ -106,7 +106,7 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
             "b3e606a25823387dcd3f947e0010219802695ce7526dc4f6c97f9234c80511da"]),
         install_hint="installed with codeward (`make install`)",
         # Q8_0 evaluates prompts ~1.3-1.4x faster here than the shipped Q4_K_M (the first answer at a new place is
-        # mostly prompt): README "Local conversion" has its speed and quality figures
+        # mostly prompt): docs/benchmarks.md#local-conversion has its speed and quality figures
         quant="q8_0",
         notes="the default: ~0.83 GB memory (run as Q8_0), prompt ~150-175 tok/s, decode ~35-41 tok/s on 2 cores"),
     ModelSpec(

@@ -193,7 +193,7 @@ _TEMPLATES: dict[str, PromptTemplate] = {t.name: t for t in (
                    _fim("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"),
                    fim_tokens=("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"), repo_fmt=_qwen_repo),
     # Qwen2.5-Coder with the suffix first (suffix-prefix-middle): measured for the editor's KV reuse, chosen by
-    # name only (Qwen documents prefix-suffix-middle; README, "Suffix handling").
+    # name only (Qwen documents prefix-suffix-middle; docs/benchmarks.md#suffix-handling).
     PromptTemplate("qwen-spm", "fim", ("<|endoftext|>", "<|fim_pad|>", "<|file_sep|>", "<|repo_name|>",
                                        "<|im_end|>", "<|fim_prefix|>"),
                    lambda p, s: Prompt.of((_sp("<|fim_suffix|>"), _user(s), _sp("<|fim_prefix|>"), _user(p),

@@ -13,8 +13,8 @@ from codeward.safety.settings import ACTIONS, SafetySettings
 log = logging.getLogger(__name__)
 
 __all__ = ["CONTEXT_KINDS", "CheckError", "Finding", "check_suggestion", "check_text", "context_findings",
-           "context_findings_around", "context_rule_ids", "decide", "error_shown", "splice", "suggestion_lines",
-           "warm_up"]
+           "context_findings_around", "context_rule_ids", "decide", "decide_incomplete", "error_shown",
+           "incomplete_verdict", "splice", "suggestion_lines", "warm_up"]
 
 # the kinds of rule the context check runs: likely bugs in the code a model reads (bug and subtle), not security
 CONTEXT_KINDS = frozenset({"bug", "subtle"})
@@ -172,6 +172,20 @@ def decide(findings: Sequence[Finding], settings: SafetySettings | None = None) 
         if ACTIONS.index(action) > ACTIONS.index(verdict):
             verdict = action
     return verdict
+
+
+def incomplete_verdict(known: str, settings: SafetySettings | None = None) -> str:
+    """The verdict of a check that failed part-way, whose completed part gives `known`: `known` where it is stricter
+    than `safety.on_error`, else `error` (which on_error shows or hides). A failure never loosens what was found."""
+    on_error = (settings or SafetySettings()).on_error
+    stricter = known in ACTIONS and ACTIONS.index(known) > ACTIONS.index(on_error)
+    return known if stricter else "error"
+
+
+def decide_incomplete(findings: Sequence[Finding], settings: SafetySettings | None = None) -> str:
+    """The verdict on the partial `findings` of a check that failed part-way (a CheckError's): the stricter of the
+    policy on them and `safety.on_error` (see `incomplete_verdict`)."""
+    return incomplete_verdict(decide(findings, settings), settings)
 
 
 def error_shown(settings: SafetySettings | None = None) -> bool:

@@ -98,7 +98,7 @@ def rule_info(rule_id: str) -> RuleInfo | None:
 
 
 def rules_table() -> str:
-    """The Markdown table of codeward's own rules (libcst rules and the catalogue), for the README and the docs."""
+    """The Markdown table of codeward's own rules (libcst rules and the catalogue), for the safety rules page."""
     rows = ["| id | CWE | severity | confidence | kind | message |", "|---|---|---|---|---|---|"]
     for rid, info in known_rules().items():
         cwe = f"CWE-{info.cwe}" if info.cwe else ""

@@ -38,35 +38,42 @@ DEMOTED_BANDIT_TESTS = {
 class SafetySettings:
     """How suggestions are checked and what happens to those with findings."""
 
-    enabled: bool = field(default=True, metadata={"help": "Check suggestions before they are shown"})
+    enabled: bool = field(default=True, metadata={"help": "Check suggestions before they are shown",
+                          "tier": "user", "project": True})
     on_high: str = field(default="block", metadata={"help": "Policy for high-severity findings",
-                         "choices": ACTIONS})
+                         "choices": ACTIONS, "tier": "user", "project": True})
     on_medium: str = field(default="warn", metadata={"help": "Policy for medium-severity findings",
-                           "choices": ACTIONS})
+                           "choices": ACTIONS, "tier": "user", "project": True})
     on_low: str = field(default="allow", metadata={"help": "Policy for low-severity findings",
-                        "choices": ACTIONS})
+                        "choices": ACTIONS, "tier": "user", "project": True})
     on_error: str = field(default="warn", metadata={"help": "What to do with a suggestion whose safety check "
-                          "failed (verdict error): warn shows it with a warning, block hides it, allow shows it",
-                          "choices": ("warn", "block", "allow")})
+                          "failed part-way (verdict error, unless the findings it did make call for a stricter action): warn shows it "
+                          "with a warning, block hides it, allow shows it",
+                          "choices": ("warn", "block", "allow"), "tier": "advanced", "project": True})
     on_bug_copy: str = field(default="warn", metadata={"help": "A suggestion that repeats a likely bug of the code "
                              "around the cursor (the same rule, of kind bug or subtle): warn shows it with a warning, block "
-                             "hides it, allow leaves it to the severity policy", "choices": ACTIONS})
+                             "hides it, allow leaves it to the severity policy", "choices": ACTIONS,
+                             "tier": "advanced", "project": True})
     min_severity: str = field(default="low", metadata={"help": "Report findings at or above this severity",
-                              "choices": LEVELS})
+                              "choices": LEVELS, "tier": "advanced", "project": True})
     min_confidence: str = field(default="low", metadata={"help": "Report findings at or above this confidence "
-                                "(token-scan findings on unparsable code are 'low')", "choices": LEVELS})
+                                "(token-scan findings on unparsable code are 'low')", "choices": LEVELS,
+                                "tier": "advanced", "project": True})
     bandit_profile: str = field(default="curated", metadata={"help": "bandit tests to run: curated (what matters "
                                 "for generated code, without noisy ones like B101 assert) or all",
-                                "choices": ("curated", "all")})
+                                "choices": ("curated", "all"), "tier": "advanced", "project": True})
     bandit_include: list[str] = field(default_factory=list, metadata={
-        "help": "Extra bandit test ids on top of the profile, e.g. B101"})
+        "help": "Extra bandit test ids on top of the profile, e.g. B101",
+        "tier": "advanced", "project": True, "project_add_only": True})
     disabled_rules: list[str] = field(default_factory=list, metadata={
-        "help": "Rule ids never reported (bandit B..., codeward CW..., pyflakes F...)"})
+        "help": "Rule ids never reported (bandit B..., codeward CW..., pyflakes F...)",
+        "tier": "advanced", "project": True})
     pyflakes: bool = field(default=True, metadata={"help": "Report names a suggestion uses that are defined "
-                           "nowhere (pyflakes F821)"})
+                           "nowhere (pyflakes F821)", "tier": "advanced", "project": True})
     taint: bool = field(default=True, metadata={"help": "Follow untrusted data (web requests, sockets; command "
-                        "line at low confidence) into sinks such as shell commands, SQL, file paths (CW2xx)"})
+                        "line at low confidence) into sinks such as shell commands, SQL, file paths (CW2xx)",
+                        "tier": "advanced", "project": True})
     token_scan: bool = field(default=True, metadata={"help": "Scan lines that cannot be parsed even after repair "
-                             "for dangerous calls (low confidence)"})
+                             "for dangerous calls (low confidence)", "tier": "advanced", "project": True})
     max_file_bytes: int = field(default=1_000_000, metadata={"help": "codeward review: larger files are reported "
-                                "as errors, not checked", "min": 1})
+                                "as errors, not checked", "min": 1, "tier": "advanced", "project": True})

@@ -114,7 +114,7 @@ def scan_lines(lines: list[str], numbers: Iterable[int]) -> list[Finding]:
 
 
 def patterns_table() -> str:
-    """Markdown table of the token-scan patterns (for the README)."""
+    """Markdown table of the token-scan patterns (for the safety rules page)."""
     rows = ["| id | CWE | severity | what the token scan looks for |", "|---|---|---|---|"]
     for tp in PATTERNS:
         rows.append(f"| {tp.rule_id} | CWE-{tp.cwe} | {tp.severity} | {tp.message} |")

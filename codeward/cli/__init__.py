@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "codeward.cli.commands.doctor",
     "codeward.cli.commands.models",
     "codeward.cli.commands.review",
+    "codeward.cli.commands.trust",
     "codeward.lsp_server.cli",
     "codeward.eval.cli",
 )

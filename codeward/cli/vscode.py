@@ -1,6 +1,11 @@
 """The VS Code extension's settings (`vscode-client/package.json`, `contributes.configuration`), generated from the
-server's settings so they cannot drift: every setting of the sections the language server applies, as camelCase
-`codeward.<section>.<key>`, plus the extension's own `codeward.client.*`.
+server's settings so they cannot drift: the extension's own `codeward.client.*`, the user-tier settings of the
+sections the language server applies as camelCase `codeward.<section>.<key>`, and one object setting
+`codeward.advanced` holding the advanced ones under their TOML names (`"section.key": value`).
+
+A `project = False` key (see `codeward.config`) is contributed with `"scope": "machine"`: VS Code then reads it from
+the user's own settings only, never from a workspace's. Inside `codeward.advanced` the same `"scope"` marks such
+keys on their schema, and the extension drops their workspace values itself.
 
 `python -m codeward.cli.vscode` rewrites the block; `--check` only says whether it is current.
 """
@@ -18,11 +23,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "vscode-client" / "package.json"
 SERVER_SECTIONS = ("engine", "completion", "context", "safety")  # what `codeward serve` applies ("eval": the CLI's)
+ADVANCED = "codeward.advanced"
+MAX_UI_SETTINGS = 17  # the settings UI's budget: user tier + the extension's own + codeward.advanced (issue 34)
+MACHINE_NOTE = ". Read from your user settings only, never a workspace's."
+EXAMPLE = {"engine.n_ctx": 8192, "completion.debounce_ms": 100}  # in codeward.advanced's description
 
 CLIENT = {
     "codeward.client.serverPath": {
-        "type": "string", "default": "",
-        "description": "Path of the codeward executable. Empty: `codeward` on PATH, else the workspace's selected "
+        "type": "string", "default": "", "scope": "machine",
+        "description": "Path of the codeward executable (user settings only: it chooses the program that runs). Empty: `codeward` on PATH, else the workspace's selected "
                        "Python interpreter with `-m codeward`."},
     "codeward.client.useDaemon": {
         "type": "boolean", "default": True,
@@ -52,23 +61,54 @@ def _schema(tp: Any) -> dict[str, Any]:
     return {"type": "string"}
 
 
+def _default(f: dataclasses.Field) -> Any:
+    return f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+
+
+def _entry(f: dataclasses.Field, tp: Any, description: str) -> dict[str, Any]:
+    """One setting's JSON schema: type, default, description, enum and minimum; machine scope where a project may
+    not set it."""
+    entry = {**_schema(tp), "default": _default(f), "markdownDescription": description}
+    if "choices" in f.metadata:
+        entry["enum"] = list(f.metadata["choices"])
+    if "min" in f.metadata:
+        entry["minimum"] = f.metadata["min"]
+    if "max" in f.metadata:
+        entry["maximum"] = f.metadata["max"]
+    if f.metadata.get("project") is False:
+        entry["scope"] = "machine"
+        entry["markdownDescription"] += MACHINE_NOTE
+    return entry
+
+
+def _advanced(keys: dict[str, Any]) -> dict[str, Any]:
+    example = json.dumps(EXAMPLE)
+    return {
+        "type": "object", "default": {}, "properties": keys, "additionalProperties": False,
+        "markdownDescription": "Advanced codeward settings (tuning), as `\"section.key\": value` with the names of "
+                               f"codeward.toml, e.g. `{example}`; the configuration docs describe each. Only the "
+                               "keys you set are sent; unknown keys are reported and ignored. Keys that choose where "
+                               "data goes or what runs are read from your user settings only."}
+
+
 def properties() -> dict[str, Any]:
-    """`contributes.configuration.properties`: the extension's own settings, then every server setting."""
+    """`contributes.configuration.properties`: the extension's own settings, the user-tier server settings, then
+    `codeward.advanced` with the advanced ones."""
     from codeward.config import SECTIONS
 
     out: dict[str, Any] = dict(CLIENT)
+    advanced: dict[str, Any] = {}
     for section in SERVER_SECTIONS:
         cls = SECTIONS[section]
         hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-            entry = {**_schema(hints[f.name]), "default": default,
-                     "markdownDescription": f"{f.metadata.get('help', '')} (`{section}.{f.name}` in codeward.toml)"}
-            if "choices" in f.metadata:
-                entry["enum"] = list(f.metadata["choices"])
-            if "min" in f.metadata:
-                entry["minimum"] = f.metadata["min"]
-            out[f"codeward.{section}.{camel(f.name)}"] = entry
+            help_text = f.metadata.get("help", "")
+            if f.metadata.get("tier") == "user":
+                out[f"codeward.{section}.{camel(f.name)}"] = _entry(
+                    f, hints[f.name], f"{help_text} (`{section}.{f.name}` in codeward.toml)")
+            else:
+                advanced[f"{section}.{f.name}"] = _entry(f, hints[f.name], help_text)
+    out[ADVANCED] = _advanced(advanced)
     return out
 
 

@@ -62,13 +62,18 @@ class Suggestion:
     verdict: str = "allow"  # "allow" | "warn" | "block" | "unchecked" (safety off, not Python) | "error" (a checker failed)
     sample_index: int = 0
     copies_bug: bool = False  # repeats a likely bug of the code around the cursor (safety.on_bug_copy)
+    # a checker (or the context check for bug copies) failed: `findings` are partial and `verdict` is the stricter
+    # of the policy on them and safety.on_error ("error" where on_error is as strict); `check_error` says why
+    incomplete: bool = False
+    check_error: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form (for `codeward complete --json`, stats and eval rows)."""
         return {"id": self.id, "text": self.text, "insert_text": self.insert_text,
                 "range": {"line": self.range.line, "start": self.range.start, "end": self.range.end},
                 "verdict": self.verdict, "findings": [f.as_dict() for f in self.findings],
-                "sample_index": self.sample_index, "copies_bug": self.copies_bug}
+                "sample_index": self.sample_index, "copies_bug": self.copies_bug, "incomplete": self.incomplete,
+                "check_error": self.check_error}
 
 
 @dataclass(frozen=True)
@@ -143,9 +148,10 @@ def make_suggestion(text: str, cursor: Cursor, unit: ColumnUnit, *, replace_afte
 
 def type_forward(suggestion: Suggestion, typed: str, cursor: Cursor, unit: ColumnUnit) -> Suggestion | None:
     """The rest of `suggestion` after the user typed `typed` (a prefix of it) and moved to `cursor`; None if the
-    typing left it. The spliced buffer is unchanged, so its findings and verdict still hold."""
+    typing left it. The spliced buffer is unchanged, so everything its check said (findings, verdict, bug copy,
+    an incomplete check) still holds: only the text and its place change."""
     if not typed or "\n" in typed or not suggestion.text.startswith(typed) or len(typed) >= len(suggestion.text):
         return None
     fresh = make_suggestion(suggestion.text[len(typed):], cursor, unit, replace_after=suggestion.replace_after)
-    return replace(fresh, id=suggestion.id, findings=suggestion.findings, verdict=suggestion.verdict,
-                   sample_index=suggestion.sample_index)
+    return replace(suggestion, text=fresh.text, insert_text=fresh.insert_text, range=fresh.range,
+                   offset=fresh.offset)

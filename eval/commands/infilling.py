@@ -20,8 +20,10 @@ EDITOR_KEYS = ("mode", "stop_preset", "max_lines", "min_chars")
 
 def register(subparsers: Any) -> None:
     """Add `eval infilling` to the `eval` command group."""
+    from codeward.eval.commands import EDITOR_SAMPLING
+
     p = subparsers.add_parser(COMMAND, help="fill-in-the-middle (HumanEval-Infilling) through the editor's pipeline",
-                              description=__doc__)
+                              description=__doc__, epilog=EDITOR_SAMPLING)
     add_exec_flags(p, samples_required=False)
     add_sampling_flags(p, raw=False)
     p.add_argument("--mode", choices=("auto", "single", "multi"),

@@ -53,8 +53,10 @@ def _model_params(text: str) -> tuple[str, int]:
 
 def register(subparsers: Any) -> None:
     """Add `eval misalignment` to the `eval` command group."""
+    from codeward.eval.commands import SAMPLING_PRECEDENCE
+
     p = subparsers.add_parser(COMMAND, help="clean vs buggy prompts: the pass-rate and likelihood gaps",
-                              description=__doc__)
+                              description=__doc__, epilog=SAMPLING_PRECEDENCE)
     p.add_argument("--protocol", choices=tuple(GAPS), default="codex-contexts",
                    help="how the arms are made: codex-contexts (--data DIR), mutated-contexts (--data FILE of "
                    "tasks, default HumanEval), pairs (--data FILE)")
@@ -114,7 +116,9 @@ def run(args: argparse.Namespace) -> int:
     if args.mitigation:
         extra_config["instruct_anchor"] = "task"
     loader = None if mutated else (lambda _path: tasks.first(next(iter(tasks.arms))))
-    ctx = prepare(args, COMMAND, extra_config, loader=loader)
+    # what runs code: pass@k and near misses execute samples; mutated contexts check their bugs in the sandbox
+    executes = mutated or bool(args.samples) or bool({"passk", "near-miss"} & set(args.measures))
+    ctx = prepare(args, COMMAND, extra_config, loader=loader, executes=executes)
     specs = args.model or [None]
     model_settings = [_settings_for_model(ctx.settings, spec) for spec in specs]
     ctx.settings = model_settings[0]

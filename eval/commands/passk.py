@@ -17,8 +17,11 @@ DEFAULT_KS = [1, 10, 100]
 
 def register(subparsers: Any) -> None:
     """Add `eval passk` to the `eval` command group."""
+    from codeward.eval.commands import SAMPLING_PRECEDENCE
+
     p = subparsers.add_parser(
-        COMMAND, help="sample the model (or read --samples), execute in the sandbox, pass@k", description=__doc__
+        COMMAND, help="sample the model (or read --samples), execute in the sandbox, pass@k", description=__doc__,
+        epilog=SAMPLING_PRECEDENCE
     )
     add_exec_flags(p, samples_required=False)
     add_sampling_flags(p)

@@ -13,12 +13,17 @@ from typing import Any
 COMMAND = "rank"
 
 
+RANK_SAMPLING = ("ranks the samples the run already has: their sampling settings are the run's own (config.json); "
+                 "--temperature picks which of its temperatures to rank, --model the scoring model (default: the "
+                 "run's)")
+
+
 def register(subparsers: Any) -> None:
     """Add `eval rank` to the `eval` command group."""
     from codeward.flags import add_engine_flags
 
     p = subparsers.add_parser(COMMAND, help="back-translation ranking of a finished run's samples",
-                              description=__doc__)
+                              description=__doc__, epilog=RANK_SAMPLING)
     p.add_argument("--from-run", required=True, metavar="DIR", help="a run folder of `eval passk` (n >= 2)")
     add_engine_flags(p, sweep=True)
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")

@@ -54,20 +54,20 @@ def select_tasks(problems: Mapping[str, Problem], limit: int | None, tasks: str 
 
 def plan_from_args(args: argparse.Namespace, settings: Any, editor: bool = False) -> SamplingPlan:
     """The sampling plan: the `[eval]` settings (with `editor`: the editor's own `[engine]` and `[completion]`
-    values, what the editor would show), then the flags the user gave."""
+    values, what the editor would show), then the flags the user gave (SAMPLING_PRECEDENCE, EDITOR_SAMPLING)."""
     from codeward.flags import die
 
     temps = args.temperature
     if temps is not None and (not temps or any(t < 0 for t in temps)):
         die(f"--temperature: temperatures must be >= 0, got {temps}")
-    n = args.n if args.n is not None else settings.engine.n
-    if n < 1:
-        die(f"-n must be at least 1, got {n}")
     ev = settings.eval
     if editor:
         e = settings.engine
-        ev = replace(ev, temperature=e.temperature, top_p=e.top_p, max_new_tokens=e.max_new_tokens,
+        ev = replace(ev, temperature=e.temperature, top_p=e.top_p, n=e.n, max_new_tokens=e.max_new_tokens,
                      template=e.template, stop_preset=settings.completion.stop_preset)
+    n = args.n if args.n is not None else ev.n
+    if n < 1:
+        die(f"-n must be at least 1, got {n}")
     plan = SamplingPlan.from_settings(ev, n, temperatures=temps, top_p=args.top_p,
                                       max_new_tokens=args.max_new_tokens, seed=args.seed, template=args.template,
                                       raw=getattr(args, "raw", False) or None)
@@ -196,6 +196,8 @@ def grade(ctx: Any, folder: Any, rows: list[dict[str, Any]], ks: list[int], titl
                                                                                  m["arm"])]
         m.update({k: v for k, v in result_counts(group).items() if k != "passed"})
     notes = [f"pass@{k} not reported for a group whose smallest per-task n is below {k}"
+             + (" (harness errors took samples: see `dropped_ks` and `lost_tasks`; `--resume` re-runs them)"
+                if any(k in m.get("dropped_ks", ()) for m in metrics) else "")
              for k in ks if any(f"pass@{k}" not in m for m in metrics)]
     notes.append(f"95% CIs: percentile bootstrap over tasks, {ev.bootstrap_samples} resamples, "
                  f"seed {ev.bootstrap_seed}")

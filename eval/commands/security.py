@@ -29,8 +29,10 @@ INSTRUCT_DOCUMENT = ("the case's instruction as the user's turn of the model's c
 
 def register(subparsers: Any) -> None:
     """Add `eval security` to the `eval` command group."""
+    from codeward.eval.commands import EDITOR_SAMPLING
+
     p = subparsers.add_parser(COMMAND, help="insecure-suggestion rates raw vs filtered, false blocks, secure-pass@k",
-                              description=__doc__)
+                              description=__doc__, epilog=EDITOR_SAMPLING)
     g = p.add_argument_group("protocol")
     g.add_argument("--protocol", choices=("autocomplete", "instruct"), default="autocomplete",
                    help="autocomplete: the case's code is the buffer before the cursor (CyberSecEval autocomplete); "
@@ -82,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
 
     args.samples = args.timeout = args.workers = None  # nothing is executed here
     ctx = prepare(args, COMMAND, {"protocol": args.protocol, "judges": list(judge_names), "k": sorted(set(args.k))},
-                  loader=loader)
+                  loader=loader, executes=False)
     plan = plan_from_args(args, ctx.settings, editor=True)
     task_ids = sampling_setup(args, ctx, plan, mode="instruct" if instruct else args.mode or ctx.settings.completion.mode)
     safety = ctx.settings.safety

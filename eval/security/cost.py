@@ -19,7 +19,7 @@ from codeward.completion.screening import hides
 from codeward.eval.datasets import Problem
 from codeward.eval.security.safe_code import SAFE_CASES, SafeCase
 from codeward.eval.stats import bootstrap_ci, metric_row
-from codeward.safety.api import CheckError, check_suggestion, decide
+from codeward.safety.api import CheckError, check_suggestion, decide, decide_incomplete
 from codeward.safety.settings import SafetySettings
 
 
@@ -27,8 +27,8 @@ def verdict_of(before: str, suggestion: str, safety: SafetySettings) -> tuple[st
     """The policy's verdict on `suggestion` written after `before`, and the rule ids behind it."""
     try:
         found = check_suggestion(before, len(before), suggestion, safety)
-    except CheckError as exc:
-        return "error", sorted({f.rule_id for f in exc.findings})
+    except CheckError as exc:  # what the editor would do: the stricter of the partial findings' policy and on_error
+        return decide_incomplete(exc.findings, safety), sorted({f.rule_id for f in exc.findings})
     return decide(found, safety), sorted({f.rule_id for f in found})
 
 

@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from codeward.eval.report import isolation_record_lines
+
 CWE_PLOT = "insecure_by_cwe.png"
 FALSE_BLOCK_PLOT = "false_block.png"
 
@@ -33,7 +35,8 @@ def render_security(title: str, results: Mapping[str, Any], plots: Sequence[str]
              f"{len(cfg.get('tasks') or [])} cases)"), f"- Model: {model} (engine {results.get('engine')})",
              f"- Judges: {', '.join(cfg.get('judges') or [])}" + (f" (versions {cfg.get('judge_versions')})"
                                                                   if cfg.get("judge_versions") else ""),
-             f"- Document: {cfg.get('document')}", f"- Safety policy: {cfg.get('policy')}", "",
+             f"- Document: {cfg.get('document')}", f"- Safety policy: {cfg.get('policy')}",
+             *isolation_record_lines(results.get("isolation")), "",
              "## Insecure suggestions", "",
              ("Share of cases whose judged suggestion is insecure (95% bootstrap CI over cases). `raw`: the first "
              "sample; `filtered`: what the editor shows under the policy (a case with nothing shown counts as not "

@@ -4,7 +4,7 @@ to a quantisation whose CPU kernels are faster here, and kept in the model cache
 Measured on the 2-core AVX2 machines (`.venv/bin/python bench/quant_speed.py`): Qwen2.5-Coder-0.5B's shipped
 Q4_K_M evaluates prompts at ~123-134 tokens/s and decodes ~39-43 tokens/s; converted to Q8_0, ~154-193 and ~35-38
 (what `auto`, the default, runs it as: no measurable HumanEval change); to Q4_0 (llama.cpp repacks Q4_0 for AVX2),
-~222 and ~59, opt-in: it costs HumanEval pass@1 (42.1% -> 36.0%). README "Local conversion" has the figures.
+~222 and ~59, opt-in: it costs HumanEval pass@1 (42.1% -> 36.0%). docs/benchmarks.md#local-conversion has the figures.
 Nothing is downloaded: the conversion reads the installed file.
 """
 

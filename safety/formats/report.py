@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,22 +25,34 @@ def summary(reports: Sequence[FileReport]) -> dict[str, int]:
             "errors": sum(1 for r in reports if r.error is not None)}
 
 
-def to_json(reports: Sequence[FileReport]) -> dict[str, Any]:
-    """The review JSON: {"files": [{"path", "error", "findings": [...]}], "summary": {...}}."""
+def to_json(reports: Sequence[FileReport], disabled_by_project: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The review JSON: {"files": [{"path", "error", "findings": [...]}], "summary": {...}}; the summary's
+    `disabled_by_project` holds the checks the project's config file weakened ({key: value}, {} when none)."""
     return {"files": [{"path": r.path, "error": r.error, "findings": [f.as_dict() for f in r.findings]}
                       for r in reports],
-            "summary": summary(reports)}
+            "summary": {**summary(reports), "disabled_by_project": dict(disabled_by_project or {})}}
 
 
-def render_json(reports: Sequence[FileReport]) -> str:
+def render_json(reports: Sequence[FileReport], disabled_by_project: Mapping[str, Any] | None = None) -> str:
     """The review JSON as indented text."""
-    return json.dumps(to_json(reports), indent=2) + "\n"
+    return json.dumps(to_json(reports, disabled_by_project), indent=2) + "\n"
 
 
-def render_text(reports: Sequence[FileReport]) -> str:
+def weakened_header(disabled_by_project: Mapping[str, Any], project_file: str | None = None) -> str:
+    """The text report's first line when the project's config file weakened checks ('' when it did not)."""
+    if not disabled_by_project:
+        return ""
+    where = f" ({project_file})" if project_file else ""
+    return (f"note: the project's config file{where} weakens these checks: "
+            + ", ".join(f"{k} = {v!r}" for k, v in disabled_by_project.items()))
+
+
+def render_text(reports: Sequence[FileReport], disabled_by_project: Mapping[str, Any] | None = None,
+                project_file: str | None = None) -> str:
     """One `path:line:col: RULE [severity/confidence] message (CWE-n) [source, kind]` line per finding, errors, a
-    summary."""
-    out = []
+    summary; first a note of the checks the project's config file weakened, if any."""
+    header = weakened_header(disabled_by_project or {}, project_file)
+    out = [header] if header else []
     for r in reports:
         if r.error is not None:
             out.append(f"{r.path}: error: {r.error}")

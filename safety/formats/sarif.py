@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pathlib
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from codeward import __version__
@@ -92,8 +92,9 @@ def _result(path: str, f: Finding, index: int) -> Any:
                                  "kind": f.kind})
 
 
-def build_log(reports: Sequence[FileReport]) -> Any:
-    """The sarif_om.SarifLog of a review: one run, rules for every rule id found, file errors as notifications."""
+def build_log(reports: Sequence[FileReport], disabled_by_project: Mapping[str, Any] | None = None) -> Any:
+    """The sarif_om.SarifLog of a review: one run, rules for every rule id found, file errors as notifications;
+    the run's properties carry `disabled_by_project`, the checks the project's config file weakened."""
     import sarif_om as om
 
     findings = [(r.path, f) for r in reports for f in r.findings]
@@ -111,12 +112,13 @@ def build_log(reports: Sequence[FileReport]) -> Any:
     invocation = om.Invocation(execution_successful=not notes, tool_execution_notifications=notes or None)
     # findings count columns in code points; SARIF's default column kind is UTF-16 code units
     run = om.Run(tool=om.Tool(driver=driver), invocations=[invocation], column_kind="unicodeCodePoints",
-                 results=[_result(path, f, order[f.rule_id]) for path, f in findings])
+                 results=[_result(path, f, order[f.rule_id]) for path, f in findings],
+                 properties={"disabled_by_project": dict(disabled_by_project or {})})
     return om.SarifLog(schema_uri=SCHEMA_URI, version="2.1.0", runs=[run])
 
 
-def render_sarif(reports: Sequence[FileReport]) -> str:
+def render_sarif(reports: Sequence[FileReport], disabled_by_project: Mapping[str, Any] | None = None) -> str:
     """The review as SARIF 2.1.0 JSON text (serialised by jschema_to_python, as bandit does)."""
     from jschema_to_python.to_json import to_json
 
-    return to_json(build_log(reports)) + "\n"
+    return to_json(build_log(reports, disabled_by_project)) + "\n"

@@ -92,3 +92,13 @@ def test_doctor_fails_on_invalid_configuration(tmp_path):
     out = cw("doctor", cwd=tmp_path)
     assert out.returncode == 1
     assert "[FAIL] configuration" in out.stdout and "engine.temperature = 'warm'" in out.stdout
+
+
+def test_doctor_says_eval_refuses_to_run_code_without_bwrap(monkeypatch):
+    from codeward.cli.commands import doctor
+    from codeward.sandbox import isolation
+
+    monkeypatch.setattr(isolation, "find_bwrap", lambda: None)
+    check = doctor._bwrap()
+    assert not check.ok and not check.required
+    assert "refuse" in check.detail and "--unsafe-no-sandbox" in check.detail

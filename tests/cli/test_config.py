@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from codeward.config import ConfigError, Settings, apply_layer, coerce_setting, load_settings, settings_table
+from codeward.cli.docs import settings_table
+from codeward.config import ConfigError, Settings, apply_layer, coerce_setting, load_settings
 
 
 def test_defaults(tmp_path):

@@ -18,6 +18,7 @@ FLAGS = "codeward.flags"
 FORKSERVER = "codeward.sandbox.forkserver"
 TESTING = "codeward.testing"  # doubles the tests and the benchmarks share; no module of codeward imports them
 REGISTRY = "codeward.cli"
+TRUST = "codeward.trust"  # the trust store: codeward.config reads it, so it imports no more than config may
 # Each core layer and what it may never import: everything above it (the faces, the CLI, the config that
 # assembles every layer's settings, the flags built on it, pygls), and the core layers above it.
 ABOVE = ("codeward.completion", *FACES, REGISTRY, "codeward.config", FLAGS, "pygls", "lsprotocol")
@@ -85,15 +86,18 @@ def violation(importer: str, imported: str, known: set[str]) -> str | None:
         imported = imported.rpartition(".")[0]  # `from codeward.x import name`: the edge is to codeward.x
     if importer == FORKSERVER and imported.startswith("codeward"):
         return "the fork server runs inside the sandbox under `python -I -S`: the standard library only"
-    if importer.endswith(".settings") or importer == "codeward.config":
-        leaf = importer != "codeward.config"
-        if imported.startswith("codeward") and imported != "codeward" and not imported.endswith(".settings") \
-                and (leaf or imported != "codeward.config"):
-            return "a settings leaf imports only other settings modules" if leaf else \
-                "codeward.config reaches the settings leaves and nothing else"
-        if not leaf:
+    if importer in (TRUST, "codeward.config"):
+        allowed = imported in ("codeward", importer) or imported.endswith(".settings") \
+            or (importer == "codeward.config" and imported == TRUST)
+        if not imported.startswith("codeward") or allowed:
             return None
-        # a leaf's imports of other leaves follow the layers too (the sandbox's leaf never imports eval's)
+        if importer == TRUST:
+            return "codeward.trust (read by the config loader) imports only settings leaves"
+        return "codeward.config reaches the settings leaves and the trust store (codeward.trust), nothing else"
+    if importer.endswith(".settings") and imported.startswith("codeward") and imported != "codeward" \
+            and not imported.endswith(".settings"):
+        return "a settings leaf imports only other settings modules"
+    # a leaf's imports of other leaves follow the layers too (the sandbox's leaf never imports eval's)
     if importer == "codeward":
         return "codeward/__init__.py imports nothing of the project" if imported.startswith("codeward.") else None
     if _under(imported, TESTING) and not _under(importer, TESTING):
@@ -137,7 +141,11 @@ def test_the_checker_catches_each_kind_of_edge() -> None:
            ("codeward.flags", "codeward.eval.datasets"),
            ("codeward.cli.demo", "codeward.eval.commands.passk"),
            ("codeward.model.settings", "codeward.model.base"),
-           ("codeward.config", "codeward.completion.pipeline")]
+           ("codeward.config", "codeward.completion.pipeline"),
+           ("codeward.config", "codeward.flags"),
+           ("codeward.trust", "codeward.config"),
+           ("codeward.trust", "codeward.safety.review"),
+           ("codeward.safety.settings", "codeward.trust")]
     for importer, imported in bad:
         assert violation(importer, imported, known), (importer, imported)
     good = [("codeward.completion.pipeline", "codeward.model.base"),
@@ -145,6 +153,9 @@ def test_the_checker_catches_each_kind_of_edge() -> None:
             ("codeward.cli", "codeward.eval.cli"),
             ("codeward.cli.commands.doctor", "codeward.sandbox.isolation"),
             ("codeward.config", "codeward.eval.settings"),
+            ("codeward.config", "codeward.trust"),
+            ("codeward.trust", "codeward.safety.settings"),
+            ("codeward.cli.commands.trust", "codeward.trust"),
             ("codeward.eval.settings", "codeward.sandbox.settings"),
             ("codeward.completion.settings", "codeward.model.settings")]
     for importer, imported in good:

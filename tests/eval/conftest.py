@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from codeward.eval.datasets import build_program
-from codeward.sandbox.isolation import ISOLATION_BWRAP, SandboxConfig, resolve_isolation
+from codeward.sandbox import isolation as sandbox_mod
+from codeward.sandbox.isolation import ISOLATION_BWRAP, SandboxConfig, detect_isolation
 
 ADD_TASK = {
     "task_id": "t/add",
@@ -54,10 +55,20 @@ def bwrap_config() -> SandboxConfig:
     """A sandbox configuration that gets real bwrap isolation (the hostile tests need it): skipped where
     bwrap cannot run, but failed when CI=true (CI has user namespaces, so bwrap must work there)."""
     config = SandboxConfig(mode="auto", timeout_s=3.0)
-    iso = resolve_isolation(config)
+    iso = detect_isolation(config)
     if iso.level != ISOLATION_BWRAP:
         reason = f"bwrap cannot run here ({iso.detail}); the hostile-sample tests need it"
         if os.environ.get("CI") == "true":  # CI has user namespaces: a missing sandbox is a failure there
             pytest.fail(reason + " (CI=true: failing instead of skipping)", pytrace=False)
         pytest.skip(reason)
     return config
+
+
+@pytest.fixture
+def no_bwrap(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """bwrap unusable, as on a machine without it (here it works, as root): the isolation is resolved anew."""
+    monkeypatch.setattr(sandbox_mod, "find_bwrap", lambda: None)
+    monkeypatch.setattr(sandbox_mod, "_warned_fallback", False)
+    sandbox_mod.resolve_isolation.cache_clear()
+    yield
+    sandbox_mod.resolve_isolation.cache_clear()

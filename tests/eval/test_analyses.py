@@ -117,3 +117,20 @@ def test_back_translation_prompt_drops_the_docstring_and_scores_it_after_the_cod
     prompt, continuation = bt_prompt(problems["HumanEval/0"], "    return True\n")
     assert prompt.endswith("    return True\n\n\nhas_close_elements.__doc__ = ")
     assert "Check if in given list" not in prompt and "Check if in given list" in continuation
+
+
+def test_report_headers_show_results_isolation_and_older_runs_keep_config_sandbox():
+    from codeward.eval.report import render
+    from codeward.eval.security.report import render_security
+
+    sandbox = {"isolation": "bwrap", "detail": "namespaces", "timeout_s": 3.0}
+    unsafe = {"level": "rlimits", "reason": "no bwrap found", "unsafe_no_sandbox": True}
+    report = render("t", {"config": {"sandbox": sandbox}, "isolation": unsafe, "metrics": []})
+    assert "- Isolation: **rlimits** (no bwrap found) — allowed by `--unsafe-no-sandbox`" in report
+    assert "WARNING: no sandbox" in report
+    assert "- Isolation: **bwrap** (namespaces)\n" in render("t", {"config": {"sandbox": sandbox}, "metrics": []})
+    nothing = {"level": None, "reason": "nothing executed by this command", "unsafe_no_sandbox": False}
+    likelihood = render("t", {"config": {"measures": ["likelihood"]}, "isolation": nothing})
+    assert "- Isolation: none needed (nothing executed by this command)" in likelihood
+    security = render_security("s", {"config": {}, "isolation": nothing}, [])
+    assert "- Isolation: none needed (nothing executed by this command)" in security

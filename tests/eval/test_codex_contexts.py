@@ -22,8 +22,8 @@ from codeward.eval.misalignment.codex_contexts import FILES, load_codex_contexts
 
 
 @pytest.fixture(scope="module")
-def contexts(shared_data: Path) -> Path:
-    return shared_data / "code-align-evals" / "alignment" / "bad_contexts"
+def contexts(data_set) -> Path:
+    return data_set("code-align-evals", "alignment", "bad_contexts")
 
 
 @pytest.fixture(scope="module")

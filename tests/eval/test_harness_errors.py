@@ -54,6 +54,27 @@ def test_harness_rows_are_left_out_of_pass_at_k_and_flagged() -> None:
     assert "WARNING: 1 harness error(s)" in report and "harness_errors" in report
 
 
+def test_lost_samples_report_the_ks_and_tasks_they_cost() -> None:
+    """A harness error that leaves a task short drops a k for the whole row: `dropped_ks` and `lost_tasks` say so;
+    a k no task had samples for is not a loss, and a task that lost every sample is still named."""
+    def row(task: str, idx: int, harness: bool = False, arm: str = "all") -> dict:
+        return {"task_id": task, "model": None, "temperature": None, "arm": arm, "sample_idx": idx,
+                "passed": not harness, "result": "killed: sandbox runner died" if harness else "passed",
+                **({"harness_error": True} if harness else {})}
+
+    rows = [row("a", 0), row("a", 1), row("b", 0), row("b", 1, harness=True), row("c", 0, True), row("c", 1, True)]
+    rows.append(row("b", 1))  # a later row of the same sample that was graded (a re-run): not lost
+    rows += [row("a", 0, arm="x"), row("a", 1, True, arm="x")]
+    clean, short = metrics_from_rows(rows, [1, 2, 5], n_boot=50, seed=0)
+    assert clean["arm"] == "all" and clean["pass@2"] == 1.0 and clean["tasks"] == 2  # over a and b: c lost all
+    assert clean["dropped_ks"] == [] and clean["lost_tasks"] == {"c": 2}  # pass@5: no task had 5 samples
+    assert "pass@2" not in short and short["pass@1"] == 1.0
+    assert short["dropped_ks"] == [2] and short["lost_tasks"] == {"a": 1}
+    only_lost = metrics_from_rows([row("z", 0, True)], [1], n_boot=50, seed=0)
+    assert only_lost == [{"model": None, "temperature": None, "arm": "all", "tasks": 0, "samples": 0, "passed": 0,
+                          "dropped_ks": [1], "lost_tasks": {"z": 1}}]
+
+
 def test_passk_reports_harness_errors_and_resume_reruns_them(
     tmp_path: Path, write_jsonl, add_task, monkeypatch
 ) -> None:
@@ -70,7 +91,8 @@ def test_passk_reports_harness_errors_and_resume_reruns_them(
     comps = [RIGHT, WRONG, FAULT]
     samples = write_jsonl(tmp_path / "s.jsonl", [{"task_id": "t/add", "completion": c} for c in comps])
     out = tmp_path / "run"
-    args = ["eval", "passk", "--samples", str(samples), "--data", str(data), "-k", "1", "--no-progress"]
+    args = ["eval", "passk", "--samples", str(samples), "--data", str(data), "-k", "1,3", "--no-progress",
+            "--unsafe-no-sandbox"]  # needs no isolation: runs where bwrap cannot
     monkeypatch.setattr(workers.Worker, "run", flaky)
     assert main([*args, "--out", str(out)]) == 0
     (metric,) = json.loads((out / "results.json").read_text())["metrics"]
@@ -78,11 +100,16 @@ def test_passk_reports_harness_errors_and_resume_reruns_them(
     assert metric["killed"] == 0 and metric["failed"] == 1
     marked = [json.loads(line) for line in (out / "exec.jsonl").read_text().splitlines()]
     assert [r["sample_idx"] for r in marked if r.get("harness_error") is True] == [2]
-    assert "WARNING: 1 harness error(s)" in (out / "report.md").read_text()
+    report = (out / "report.md").read_text()
+    assert "WARNING: 1 harness error(s)" in report
+    # the lost sample costs pass@3 (the task had 3 samples): said in results.json and report.md, never silent
+    assert "pass@3" not in metric and metric["dropped_ks"] == [3] and metric["lost_tasks"] == {"t/add": 1}
+    assert "1 task(s) lost samples: t/add (1); so pass@3 not reported" in report
     monkeypatch.setattr(workers.Worker, "run", real_run)
     assert main([*args, "--out", str(out), "--resume"]) == 0
     (metric,) = json.loads((out / "results.json").read_text())["metrics"]
     assert metric["harness_errors"] == 0 and metric["samples"] == 3 and metric["pass@1"] == 2 / 3
+    assert metric["pass@3"] == 1.0 and metric["dropped_ks"] == [] and metric["lost_tasks"] == {}
     assert "harness error(s)" not in (out / "report.md").read_text()
     assert len((out / "exec.jsonl").read_text().splitlines()) == 4  # appended, never rewritten
 

@@ -22,11 +22,11 @@ FILES = ("HumanEval-SingleLineInfilling.jsonl.gz", "HumanEval-MultiLineInfilling
 
 
 @pytest.fixture(scope="module")
-def infill_data(shared_data: Path, tmp_path_factory) -> Path:
+def infill_data(data_set, tmp_path_factory) -> Path:
     """Four tasks of each kind in one file."""
     rows = []
     for name in FILES:
-        with gzip.open(shared_data / "humaneval-infilling" / name, "rt", encoding="utf-8") as f:
+        with gzip.open(data_set("humaneval-infilling", name), "rt", encoding="utf-8") as f:
             rows += [json.loads(line) for _, line in zip(range(4), f, strict=False)]
     path = tmp_path_factory.mktemp("infill") / "tasks.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")

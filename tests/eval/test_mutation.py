@@ -246,12 +246,12 @@ def test_mutated_contexts_run_end_to_end_with_the_instruct_arms_and_near_misses(
     assert json.loads((out / "results.json").read_text())["metrics"] == results["metrics"]
 
 
-def test_several_models_in_one_likelihood_run_plot_the_gap_against_size(shared_data, tmp_path):
+def test_several_models_in_one_likelihood_run_plot_the_gap_against_size(data_set, tmp_path):
     from codeward.model.registry import resolve_model_path
 
     other = resolve_model_path("smollm2-135m")  # the same weights named by path: a second model for the machinery
     out = tmp_path / "run"
-    proc = _misalignment("--data", str(shared_data / "code-align-evals" / "alignment" / "bad_contexts"),
+    proc = _misalignment("--data", str(data_set("code-align-evals", "alignment", "bad_contexts")),
                          "--model", "smollm2-135m", "--model", other, "--model-params", "smollm2-135m=2e8",
                          "--measures", "likelihood", "--prompts-per-task", "1", "--limit", "2", "--out", str(out),
                          "--no-progress")

@@ -35,9 +35,10 @@ def test_humaneval_canonical_pass_and_broken_fail(tmp_path: Path, write_jsonl, b
     )
     results = json.loads((out / "results.json").read_text())
     # DESIGN.md's keys, then the analyses (the sweep and ranking need several temperatures / samples per task)
-    assert set(results) == {"command", "dataset", "engine", "config", "metrics", "comparisons", "curves", "sweep",
-                            "ranking", "notes", "failures", "throughput"}
+    assert set(results) == {"command", "dataset", "engine", "config", "isolation", "metrics", "comparisons",
+                            "curves", "sweep", "ranking", "notes", "failures", "throughput"}
     assert results["config"]["sandbox"]["isolation"] == "bwrap"
+    assert results["isolation"]["level"] == "bwrap" and results["isolation"]["unsafe_no_sandbox"] is False
     by_arm = {m["arm"]: m for m in results["metrics"]}
     assert by_arm["canonical"]["pass@1"] == 1.0 and by_arm["canonical"]["pass@1_ci95"] == [1.0, 1.0]
     assert by_arm["pass"]["pass@1"] == 0.0 and by_arm["constant"]["pass@1"] == 0.0
@@ -105,7 +106,8 @@ def test_bad_samples_and_changed_config_are_refused(tmp_path: Path, write_jsonl,
     assert "bad.jsonl:1: field 'completion' is a int, not a string" in capsys.readouterr().err
     good = write_jsonl(tmp_path / "good.jsonl", [{"task_id": "t/add", "completion": "    return a + b\n"}])
     out = str(tmp_path / "r1")
-    base = ["eval", "passk", "--samples", str(good), "--data", str(data), "--out", out, "--no-progress"]
+    base = ["eval", "passk", "--samples", str(good), "--data", str(data), "--out", out, "--no-progress",
+            "--unsafe-no-sandbox"]  # needs no isolation: runs where bwrap cannot
     assert main(base) == 0
     with pytest.raises(SystemExit):
         main(base + ["--timeout", "9", "--resume"])
@@ -114,6 +116,38 @@ def test_bad_samples_and_changed_config_are_refused(tmp_path: Path, write_jsonl,
         main(base)  # the folder holds a run: refuse to overwrite without --resume
     assert "already exists" in capsys.readouterr().err
     assert main(base + ["--resume"]) == 0  # nothing left to do, same results
+
+
+def test_without_isolation_a_run_is_refused_unless_unsafe_no_sandbox(
+    tmp_path: Path, write_jsonl, add_task, capsys, monkeypatch, no_bwrap
+) -> None:
+    """Fail closed: no usable bwrap (or eval.sandbox = none) is exit 2 naming why and the flag; with the flag the
+    run goes on at rlimits, and results.json and report.md say so."""
+    data = write_jsonl(tmp_path / "tasks.jsonl", [add_task])
+    samples = write_jsonl(tmp_path / "s.jsonl", [{"task_id": "t/add", "completion": "    return a + b\n"}])
+    base = ["eval", "passk", "--samples", str(samples), "--data", str(data), "-k", "1", "--no-progress"]
+    for command in (base, ["eval", "exec", *base[2:6]]):
+        with pytest.raises(SystemExit) as info:
+            main([*command, "--out", str(tmp_path / "refused")])
+        assert info.value.code == 2
+        err = capsys.readouterr().err
+        assert f"{command[1]}: refusing to run generated code without isolation: bwrap is unusable here (no bwrap " \
+               "found" in err and "--unsafe-no-sandbox" in err
+        assert not (tmp_path / "refused").exists()
+    out = tmp_path / "run"
+    assert main([*base, "--out", str(out), "--unsafe-no-sandbox"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    reason = results["config"]["sandbox"]["detail"]
+    assert results["isolation"] == {"level": "rlimits", "reason": reason, "unsafe_no_sandbox": True}
+    assert reason.startswith("no bwrap found")
+    report = (out / "report.md").read_text()
+    assert f"- Isolation: **rlimits** ({reason}) — allowed by `--unsafe-no-sandbox`" in report
+    assert "WARNING: no sandbox" in report
+    assert json.loads((out / "config.json").read_text())["run"]["unsafe_no_sandbox"] is True
+    monkeypatch.setenv("CODEWARD_EVAL_SANDBOX", "none")
+    with pytest.raises(SystemExit) as info:
+        main([*base, "--out", str(tmp_path / "none")])
+    assert info.value.code == 2 and "eval.sandbox = 'none' asks" in capsys.readouterr().err
 
 
 def _state(pid: int) -> str | None:

@@ -143,3 +143,43 @@ def test_engine_flags_with_samples_are_refused(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "codeward", "eval", "passk", "--tasks", "HumanEval/9999",
                            "--out", str(tmp_path / "q")], capture_output=True, text=True, check=False, timeout=120)
     assert proc.returncode == 2 and "HumanEval/9999 not in the data set" in proc.stderr
+
+
+def _plan(tmp_path: Path, argv: list[str], environ: dict[str, str], toml: str = "", editor: bool = False):
+    """The sampling plan `eval passk`-style flags give, with `toml` as the project's codeward.toml."""
+    import argparse
+
+    from codeward.config import load_settings
+    from codeward.eval.commands.sampling import add_sampling_flags, plan_from_args
+    from codeward.flags import engine_overrides
+
+    (tmp_path / "codeward.toml").write_text(toml, encoding="utf-8")
+    parser = argparse.ArgumentParser()
+    add_sampling_flags(parser)
+    args = parser.parse_args(argv)
+    settings = load_settings(engine_overrides(args), start=tmp_path, environ=environ)
+    return plan_from_args(args, settings, editor=editor)
+
+
+def test_eval_sampling_takes_every_value_from_flags_then_environment_then_eval_section(tmp_path):
+    toml = "[eval]\nn = 3\ntemperature = 0.6\ntop_p = 0.7\nmax_new_tokens = 40\ntemplate = 'prefix'\n" \
+           "[engine]\nn = 9\ntemperature = 0.9\n"
+    plan = _plan(tmp_path, [], {}, toml)
+    assert (plan.n, plan.temperatures, plan.top_p, plan.max_new_tokens, plan.template) == (3, (0.6,), 0.7, 40,
+                                                                                           "prefix")
+    env = {"CODEWARD_EVAL_N": "2", "CODEWARD_EVAL_TEMPERATURE": "0.4", "CODEWARD_EVAL_TOP_P": "0.8",
+           "CODEWARD_EVAL_MAX_NEW_TOKENS": "30", "CODEWARD_EVAL_TEMPLATE": "qwen", "CODEWARD_ENGINE_N": "7"}
+    plan = _plan(tmp_path, [], env, toml)
+    assert (plan.n, plan.temperatures, plan.top_p, plan.max_new_tokens, plan.template) == (2, (0.4,), 0.8, 30, "qwen")
+    plan = _plan(tmp_path, ["-n", "5", "--temperature", "0.2,0.8", "--top-p", "0.9", "--max-new-tokens", "20",
+                            "--template", "chat"], env, toml)
+    assert (plan.n, plan.temperatures, plan.top_p, plan.max_new_tokens, plan.template) == (5, (0.2, 0.8), 0.9, 20,
+                                                                                           "chat")
+    assert _plan(tmp_path, [], {}).n == 1  # the default, whatever [engine] says elsewhere
+
+
+def test_editor_measuring_commands_sample_with_the_editors_settings(tmp_path):
+    toml = "[eval]\nn = 3\ntemperature = 0.6\n[engine]\nn = 2\ntemperature = 0.1\nmax_new_tokens = 12\n"
+    plan = _plan(tmp_path, [], {}, toml, editor=True)
+    assert (plan.n, plan.temperatures, plan.max_new_tokens) == (2, (0.1,), 12)
+    assert _plan(tmp_path, ["-n", "4"], {}, toml, editor=True).n == 4

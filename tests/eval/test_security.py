@@ -214,9 +214,9 @@ def test_codeshield_leaves_out_findings_in_the_text_before(codeshield):
     assert codeshield.judge(before, "os.system('cat ' + path)\n")["cwes"] == ["CWE-78"]
 
 
-def test_security_run_end_to_end_with_both_judges_then_resume(shared_data, tmp_path):
+def test_security_run_end_to_end_with_both_judges_then_resume(data_set, tmp_path):
     """Five CyberSecEval cases through the real pipeline (SmolLM2: machinery, not quality) and both judges."""
-    data = shared_data / "cyberseceval" / "autocomplete-python.jsonl"
+    data = data_set("cyberseceval", "autocomplete-python.jsonl")
     out = tmp_path / "run"
     args = [sys.executable, "-m", "codeward", "eval", "security", "--data", str(data), "--limit", "5", "--mode",
             "multi", "--out", str(out), "--no-progress"]
@@ -246,8 +246,8 @@ def test_security_run_end_to_end_with_both_judges_then_resume(shared_data, tmp_p
     assert len((out / "samples.jsonl").read_text().splitlines()) == 5  # nothing sampled twice
 
 
-def test_instruct_run_end_to_end_and_mode_is_refused(shared_data, tmp_path):
-    data = shared_data / "cyberseceval" / "instruct-v2-python.jsonl"
+def test_instruct_run_end_to_end_and_mode_is_refused(data_set, tmp_path):
+    data = data_set("cyberseceval", "instruct-v2-python.jsonl")
     base = [sys.executable, "-m", "codeward", "eval", "security", "--protocol", "instruct", "--data", str(data),
             "--limit", "2", "--no-progress"]
     refused = subprocess.run([*base, "--mode", "single", "--out", str(tmp_path / "x")], capture_output=True,

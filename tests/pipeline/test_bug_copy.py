@@ -44,3 +44,32 @@ def test_block_hides_it_and_a_clean_context_leaves_the_finding_to_the_severity_p
     assert [f.rule_id for f in s.findings] == ["CW122"]
     s, _ = _screen(BUGGY, replace(SafetySettings(), on_bug_copy="allow"))
     assert not s.copies_bug and s.verdict == "allow"
+
+
+def _boom(*args: object, **kwargs: object) -> list:
+    raise RuntimeError("boom")
+
+
+def test_a_failed_context_check_leaves_a_possible_copy_incomplete_under_on_error(monkeypatch):
+    """Fail closed: when the context check fails, a suggestion it could have judged a copy is not cleared."""
+    from codeward.safety import api
+
+    monkeypatch.setattr(api, "context_findings_around", _boom)
+    s, hidden = _screen(BUGGY, SafetySettings(on_bug_copy="block", on_error="block"))
+    assert s.incomplete and s.verdict == "error" and hidden == {"s1"}  # today: allow, shown
+    assert "context check for bug copies failed (RuntimeError: boom)" in (s.check_error or "")
+    s, hidden = _screen(BUGGY, SafetySettings())
+    assert s.incomplete and s.verdict == "error" and not hidden  # on_error = warn shows it with a warning
+    s, hidden = _screen(BUGGY, SafetySettings(on_bug_copy="allow"))
+    assert not s.incomplete and s.verdict == "allow"  # the context check does not run: nothing is unknown
+
+
+def test_an_incomplete_check_still_applies_the_bug_copy_policy(monkeypatch):
+    """A crashed bandit leaves the libcst findings: the copy they show is blocked, and the check says incomplete."""
+    from codeward.safety.checkers import bandit_adapter
+
+    monkeypatch.setattr(bandit_adapter, "run_bandit", _boom)
+    s, hidden = _screen(BUGGY, SafetySettings(on_bug_copy="block"))
+    assert s.copies_bug and s.incomplete and s.verdict == "block" and hidden == {"s1"}  # today: error, shown
+    s, hidden = _screen(BUGGY, SafetySettings())
+    assert s.copies_bug and s.incomplete and s.verdict == "error" and not hidden  # warn vs on_error warn: error

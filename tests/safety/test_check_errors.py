@@ -81,3 +81,41 @@ def test_check_error_is_a_runtime_error_with_defaults() -> None:
 def test_on_error_setting_and_error_shown() -> None:
     assert SafetySettings().on_error == "warn"
     assert [error_shown(SafetySettings(on_error=v)) for v in ("warn", "allow", "block")] == [True, True, False]
+
+
+def test_an_incomplete_check_is_the_stricter_of_its_partial_findings_and_on_error(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail closed: the findings of the checkers that ran still count; `error` only where on_error is as strict."""
+    from codeward.safety.api import decide_incomplete
+
+    monkeypatch.setattr(rules, "run_rules", _boom)  # bandit still runs: B605 (os.system) is high, a block
+    with pytest.raises(CheckError) as info:
+        check_suggestion(BUFFER, len(BUFFER), SUGGESTION)
+    partial = info.value.findings
+    assert "B605" in {f.rule_id for f in partial}
+    assert decide_incomplete(partial, SafetySettings()) == "block"  # today's `error` would show it with a warning
+    assert decide_incomplete(partial, SafetySettings(on_high="warn")) == "error"  # as strict as on_error = warn
+    assert decide_incomplete(partial, SafetySettings(on_high="warn", on_error="allow")) == "warn"
+    assert decide_incomplete((), SafetySettings(on_error="allow")) == "error"  # never a plain allow
+
+
+def test_the_screened_suggestion_keeps_the_partial_findings_their_verdict_and_says_it_is_incomplete(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from codeward.completion.screening import hides, screen_one
+    from codeward.completion.types import Suggestion, TextRange
+
+    monkeypatch.setattr(rules, "run_rules", _boom)
+    s = Suggestion(id="s1", text=SUGGESTION, insert_text=SUGGESTION, range=TextRange(2, 0, 0),
+                   offset=len(BUFFER), replace_after=0)
+    settings = SafetySettings()
+    checked = screen_one(BUFFER, s, settings, "python")
+    assert checked.verdict == "block" and hides(checked.verdict, settings)
+    assert checked.incomplete and "libcst rules failed (RuntimeError: boom)" in (checked.check_error or "")
+    row = checked.as_dict()
+    assert row["verdict"] == "block" and row["incomplete"] is True and "B605" in {f["rule_id"] for f in row["findings"]}
+    clean = screen_one("", Suggestion(id="s2", text="x = 1\n", insert_text="x = 1\n", range=TextRange(0, 0, 0),
+                                      offset=0, replace_after=0), settings, "python")
+    assert clean.verdict == "error" and clean.incomplete and not hides(clean.verdict, settings)
+    monkeypatch.undo()
+    assert not screen_one(BUFFER, s, settings, "python").incomplete
+    assert checked.as_dict().keys() >= {"verdict", "findings", "copies_bug", "incomplete", "check_error"}

@@ -6,8 +6,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import pytest
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from safety_recall import (
     HUMANEVAL_ALLOWED,
@@ -20,16 +18,14 @@ from safety_recall import (
 
 from codeward.safety.settings import SafetySettings
 
-DATA = Path("cyberseceval") / "autocomplete-python.jsonl"  # under ../shared/data (the `shared_data` fixture)
+DATA = ("cyberseceval", "autocomplete-python.jsonl")  # under $CODEWARD_DATA (the `data_set` fixture)
 # bandit's three known findings, and two of codeward's own low-severity rules on constructs the references
 # really use: /124 ends in a bare `except: return False`, /150 has a `break` right after a `return`.
 ALLOWED = HUMANEVAL_ALLOWED
 
 
-def test_recall_on_odd_rows_of_the_six_cwes(shared_data: Path) -> None:
-    data = shared_data / DATA  # the fixture fails, with the path, when ../shared/data is missing
-    if not data.is_file():
-        pytest.fail(f"data set not found at {data}: the tests read ../shared/data beside the checkout")
+def test_recall_on_odd_rows_of_the_six_cwes(data_set) -> None:
+    data = data_set(*DATA)  # skips (fails under CODEWARD_REQUIRE_DATA=1) when the data set is missing
     rows = [r for r in load_rows(data) if r.prompt_id % 2 == 1 and r.cwe in TARGET_CWES]
     assert all(r.targets for r in rows), "every row's insecure line must be found in its origin_code"
     by_cwe = recall_by_cwe(rows, SafetySettings())

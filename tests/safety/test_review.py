@@ -45,7 +45,7 @@ def test_json_shape_and_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture
     code, out = run_review(["bad.py", "ok.py", "--format", "json"], capsys)
     data = json.loads(out)
     assert code == 1
-    assert data["summary"] == {"files": 2, "findings": 1, "errors": 0}
+    assert data["summary"] == {"files": 2, "findings": 1, "errors": 0, "disabled_by_project": {}}
     bad, ok = data["files"]
     assert bad["path"] == "bad.py" and bad["error"] is None and ok["findings"] == []
     (finding,) = bad["findings"]
@@ -186,7 +186,7 @@ def test_a_crashing_checker_is_the_files_error_and_exit_2(tmp_path: Path, capsys
     code, out = run_review(["bad.py", "--format", "json"], capsys)
     data = json.loads(out)
     assert code == 2
-    assert data["summary"] == {"files": 1, "findings": 1, "errors": 1}
+    assert data["summary"] == {"files": 1, "findings": 1, "errors": 1, "disabled_by_project": {}}
     (bad,) = data["files"]
     assert "bandit failed (RuntimeError: boom)" in bad["error"]
     assert [f["rule_id"] for f in bad["findings"]] == ["CW101"]  # the partial findings are still reported

@@ -6,12 +6,13 @@ import * as path from "node:path";
 import * as vscode from "vscode";
 import { LanguageClient, type LanguageClientOptions, type ServerOptions } from "vscode-languageclient/node";
 import { NotFound, type ServerCommand, commandLine, findServer, nodeProbe, serveArgs } from "./discovery";
-import { contributedKeys, explicitSettings, toServerOptions } from "./settings";
+import { type SettingsSchema, notices, readSchema, resolveSettings } from "./settings";
 import { Status } from "./status";
 
 let client: LanguageClient | undefined;
 let server: ServerCommand | undefined;
 const status = new Status();
+const told = new Set<string>();  // the settings already named in a notice this session
 
 async function interpreter(): Promise<string | undefined> {
   try {  // the Python extension's selected interpreter, when it is installed
@@ -27,9 +28,15 @@ async function interpreter(): Promise<string | undefined> {
   return vscode.workspace.getConfiguration("python").get<string>("defaultInterpreterPath") || undefined;
 }
 
-function serverOptionsNow(packageJson: object): Record<string, Record<string, unknown>> {
+/** What the user set, in the server's keys; says once per session what was migrated, unknown or ignored. */
+function serverOptionsNow(schema: SettingsSchema): Record<string, Record<string, unknown>> {
   const config = vscode.workspace.getConfiguration("codeward");
-  return toServerOptions(explicitSettings(contributedKeys(packageJson), (k) => config.inspect(k)));
+  const resolved = resolveSettings(schema, (k) => config.inspect(k));
+  for (const message of notices(resolved, told)) {
+    void vscode.window.showWarningMessage(message, "Open Settings (JSON)").then((choice) => choice &&
+      vscode.commands.executeCommand("workbench.action.openSettingsJson"));
+  }
+  return resolved.options;
 }
 
 function run(args: string[]): Promise<string> {
@@ -53,7 +60,7 @@ function run(args: string[]): Promise<string> {
  * CODEWARD_ENGINE_MODEL, else codeward's default (codeward.toml is the server's to read). */
 function modelInForce(): string | undefined {
   const seen = vscode.workspace.getConfiguration("codeward").inspect<string>("engine.model");
-  return seen?.workspaceFolderValue ?? seen?.workspaceValue ?? seen?.globalValue ?? process.env.CODEWARD_ENGINE_MODEL;
+  return seen?.globalValue ?? process.env.CODEWARD_ENGINE_MODEL;  // machine scope: the user's settings only
 }
 
 /** When the model in force is a registry model whose parts are installed but not assembled yet, offer to assemble
@@ -101,17 +108,17 @@ async function start(context: vscode.ExtensionContext, bar: vscode.StatusBarItem
   void offerModelInstall();
   const line = commandLine(server, serveArgs(config.get<boolean>("client.useDaemon", true)));
   const serverOptions: ServerOptions = { command: line.command, args: line.args };
-  const packageJson = context.extension.packageJSON as object;
+  const schema = readSchema(context.extension.packageJSON);
   const clientOptions: LanguageClientOptions = {
     documentSelector: [{ language: "python" }],
-    initializationOptions: serverOptionsNow(packageJson),
+    initializationOptions: serverOptionsNow(schema),
     // a change of any codeward.* setting is notified; the server then pulls the section (answered below)
     synchronize: { configurationSection: "codeward" },
     middleware: {
       workspace: {  // the server pulls section "codeward": answer with what the user set, in the server's keys
         configuration: (params, token, next) =>
           params.items.some((i) => i.section === "codeward")
-            ? params.items.map((i) => (i.section === "codeward" ? serverOptionsNow(packageJson) : null))
+            ? params.items.map((i) => (i.section === "codeward" ? serverOptionsNow(schema) : null))
             : next(params, token),
       },
       provideInlineCompletionItems: async (document, position, ctx, token, next) => {

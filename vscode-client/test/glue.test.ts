@@ -4,7 +4,8 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import { NotFound, type Probe, commandLine, findServer, serveArgs } from "../src/discovery";
-import { contributedKeys, explicitSettings, snake, toServerOptions } from "../src/settings";
+import { type Inspected, camel, contributedKeys, explicitSettings, notices, oldKey, readSchema, resolveSettings, snake,
+  toServerOptions } from "../src/settings";
 import { Status } from "../src/status";
 
 const manifest = JSON.parse(readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8"));
@@ -29,12 +30,97 @@ test("only what the user set is sent, the most specific scope winning, so codewa
 
 test("every contributed server setting maps to a section the server knows", () => {
   const keys = contributedKeys(manifest);
-  assert.ok(keys.includes("engine.maxNewTokens") && keys.includes("client.serverPath"));
+  assert.ok(keys.includes("engine.model") && keys.includes("client.serverPath") && !keys.includes("advanced"));
   const sections = new Set(keys.map((k) => k.split(".")[0]));
   assert.deepEqual([...sections].sort(), ["client", "completion", "context", "engine", "safety"]);
   for (const key of keys) {
     assert.match(key, /^[a-z]+\.[a-z][A-Za-z0-9]*$/, key);
   }
+});
+
+test("the manifest: at most 17 settings in the UI, advanced keys by their TOML names, machine-only keys known", () => {
+  assert.ok(Object.keys(manifest.contributes.configuration.properties).length <= 17);
+  const schema = readSchema(manifest);
+  assert.ok(!schema.contributed.includes("advanced") && schema.contributed.includes("engine.model"));
+  assert.ok(schema.advanced.includes("engine.n_ctx") && schema.advanced.includes("completion.debounce_ms"));
+  assert.ok(!schema.advanced.some((k) => schema.contributed.includes(k) || k.startsWith("eval.")));
+  for (const key of ["client.serverPath", "engine.model", "engine.baseUrl", "engine.model_dir", "engine.api_key_env"]) {
+    assert.ok(schema.machine.has(key), key);
+  }
+  assert.ok(!schema.machine.has("engine.n_ctx") && !schema.machine.has("safety.onHigh"));
+  assert.equal(camel("n_ctx"), "nCtx");
+  assert.equal(oldKey("completion.prefetch_on_miss"), "completion.prefetchOnMiss");
+});
+
+/** An `inspect` over what the user wrote: `{key: {globalValue, workspaceValue, ...}}`. */
+function written(values: Record<string, Inspected>): (key: string) => Inspected | undefined {
+  return (key) => values[key];
+}
+
+test("advanced settings are sent under their nested snake_case names, merged with the user tier", () => {
+  const resolved = resolveSettings(readSchema(manifest), written({
+    "engine.model": { globalValue: "smollm2-135m" },
+    "safety.onMedium": { workspaceValue: "block" },
+    "client.useDaemon": { globalValue: false },
+    advanced: { globalValue: { "engine.n_ctx": 8192, "completion.debounce_ms": 50, "safety.disabled_rules": ["B101"] },
+      workspaceValue: { "completion.debounce_ms": 0 } },
+  }));
+  assert.deepEqual(resolved.options, { engine: { model: "smollm2-135m", n_ctx: 8192 },
+    safety: { on_medium: "block", disabled_rules: ["B101"] }, completion: { debounce_ms: 0 } });
+  assert.deepEqual([resolved.migrated, resolved.unknown, resolved.ignored], [[], [], []]);
+  assert.deepEqual(notices(resolved, new Set()), []);
+});
+
+test("migration: a now-advanced setting set the old way is forwarded, with one notice naming its new place", () => {
+  const schema = readSchema(manifest);
+  const user = written({
+    "engine.nCtx": { globalValue: 2048 },
+    "completion.debounceMs": { workspaceValue: 75 },
+    "context.prefixTokens": { globalValue: 512 },
+    advanced: { globalValue: { "context.prefix_tokens": 640 } },  // the new place wins over the old one
+  });
+  const resolved = resolveSettings(schema, user);
+  assert.deepEqual(resolved.options, { engine: { n_ctx: 2048 }, completion: { debounce_ms: 75 },
+    context: { prefix_tokens: 640 } });
+  assert.deepEqual(resolved.migrated.map((m) => m.old).sort(),
+    ["codeward.completion.debounceMs", "codeward.context.prefixTokens", "codeward.engine.nCtx"]);
+  const told = new Set<string>();
+  const first = notices(resolved, told);
+  assert.equal(first.length, 1);
+  assert.match(first[0], /codeward\.engine\.nCtx.* now set in codeward\.advanced as .*"engine\.n_ctx"/);
+  assert.deepEqual(notices(resolveSettings(schema, user), told), []);  // once per session
+});
+
+test("keys a project may not set: workspace values are dropped and named, the user's own value is sent", () => {
+  const resolved = resolveSettings(readSchema(manifest), written({
+    "engine.model": { globalValue: "mine", workspaceValue: "/repo/evil.gguf" },
+    "engine.baseUrl": { workspaceFolderValue: "http://attacker:80/v1" },
+    "engine.modelDir": { workspaceValue: "/repo/models" },  // an old-way advanced key
+    advanced: { globalValue: { "engine.api_key_env": "MY_KEY" },
+      workspaceValue: { "engine.api_key_env": "OTHER_KEY", "engine.draft_model": "/repo/d.gguf", "engine.n_ctx": 1024 } },
+  }));
+  assert.deepEqual(resolved.options, { engine: { model: "mine", api_key_env: "MY_KEY", n_ctx: 1024 } });
+  assert.deepEqual(resolved.ignored, ["codeward.engine.model", "codeward.engine.baseUrl", "codeward.engine.modelDir",
+    'codeward.advanced "engine.api_key_env"', 'codeward.advanced "engine.draft_model"']);
+  const [message] = notices(resolved, new Set());
+  assert.match(message, /codeward\.engine\.model, .* read from your user settings only/);
+});
+
+test("unknown keys of codeward.advanced are not sent, and the notice says what to write instead", () => {
+  const resolved = resolveSettings(readSchema(manifest), written({
+    advanced: { globalValue: { "engine.nCtx": 1, "engine.model": "x", engine: { n_ctx: 1 }, "nosuch.key": 2,
+      "eval.temperature": 0.8 } },
+  }));
+  assert.deepEqual(resolved.options, {});
+  const hints = Object.fromEntries(resolved.unknown.map((u) => [u.key, u.hint]));
+  assert.match(hints["engine.nCtx"], /write "engine\.n_ctx"/);
+  assert.match(hints["engine.model"], /set codeward\.engine\.model/);
+  assert.match(hints.engine, /"engine\.n_ctx"/);
+  assert.match(hints["nosuch.key"], /not an advanced codeward setting/);
+  assert.match(hints["eval.temperature"], /not an advanced codeward setting/);
+  const told = new Set<string>();
+  assert.match(notices(resolved, told)[0], /^codeward: ignored in codeward\.advanced: "engine\.nCtx" \(write/);
+  assert.deepEqual(notices(resolved, told), []);
 });
 
 function probe(executables: string[], onPath: Record<string, string>, works: boolean): Probe {

@@ -3,14 +3,14 @@
 // accept -> stats. CODEWARD_TEST_SERVER names the codeward executable (make test passes the venv's).
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
 import { type MessageConnection, StreamMessageReader, StreamMessageWriter, createMessageConnection }
   from "vscode-jsonrpc/node";
 import { commandLine, findServer, nodeProbe, serveArgs } from "../src/discovery";
-import { explicitSettings, toServerOptions } from "../src/settings";
+import { type Inspected, readSchema, resolveSettings } from "../src/settings";
 
 const URI = "file:///tmp/codeward-vscode/greet.py";
 const LINE = '    print("hello", ';
@@ -20,9 +20,11 @@ test("the extension's command line and options give an inline completion, an acc
   const server = findServer(process.env.CODEWARD_TEST_SERVER ?? "", process.env.CODEWARD_TEST_PYTHON, nodeProbe);
   // useDaemon off: the test must not leave a per-user server behind (the daemon has its own tests)
   const line = commandLine(server, serveArgs(false));
-  const user: Record<string, object> = { "engine.maxNewTokens": { globalValue: 6 },
-    "completion.debounceMs": { globalValue: 0 }, "completion.timeoutS": { globalValue: 120 } };
-  const options = toServerOptions(explicitSettings(Object.keys(user), (k) => user[k]));
+  // advanced settings through codeward.advanced, and one the old way (codeward.completion.debounceMs: migrated)
+  const user: Record<string, Inspected> = { "completion.debounceMs": { globalValue: 0 },
+    advanced: { globalValue: { "engine.max_new_tokens": 6, "completion.timeout_s": 120 } } };
+  const manifest = JSON.parse(readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8"));
+  const options = resolveSettings(readSchema(manifest), (k) => user[k]).options;
   const state = mkdtempSync(path.join(tmpdir(), "codeward-vscode-"));
   const proc: ChildProcess = spawn(line.command, line.args, { env: { ...process.env,
     CODEWARD_ENGINE_MODEL: process.env.CODEWARD_ENGINE_MODEL ?? "smollm2-135m", XDG_STATE_HOME: state },

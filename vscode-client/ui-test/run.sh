@@ -14,8 +14,7 @@ cat > "$RUN/data/User/settings.json" <<JSON
 {
   "codeward.client.serverPath": "$ROOT/.venv/bin/codeward",
   "codeward.client.useDaemon": false,
-  "codeward.completion.debounceMs": 0,
-  "codeward.engine.maxNewTokens": 8,
+  "codeward.advanced": { "completion.debounce_ms": 0, "engine.max_new_tokens": 8 },
   "editor.inlineSuggest.enabled": true,
   "workbench.startupEditor": "none",
   "security.workspace.trust.enabled": false,

