@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import tomllib
 import types
@@ -147,10 +148,14 @@ def _coerce(value: Any, tp: Any, from_text: bool) -> Any:
         if isinstance(value, bool):
             raise ValueError
         if isinstance(value, (int, float)):
-            return float(value)
-        if from_text:
-            return float(str(value).strip())
-        raise ValueError
+            out = float(value)
+        elif from_text:
+            out = float(str(value).strip())
+        else:
+            raise ValueError
+        if not math.isfinite(out):  # nan slips past every min/max comparison; inf is no useful setting either
+            raise ValueError
+        return out
     if tp is str:
         if isinstance(value, str):
             return value

@@ -13,6 +13,10 @@ from pathlib import Path
 from codeward.eval.datasets import humaneval_path
 
 TASKS = 8
+# The known limit of the sandbox's verdicts, in the words of docs/security.md (tests/eval/test_verdict_token.py).
+VERDICT_LIMIT = ("The verdict token stops accidental and generic forgeries, but a sample written against the "
+                 "runner's protocol can forge a pass (docs/security.md, Limits).")
+HOSTILE = 3  # the sample_idx of each task's os._exit(0) sample
 
 
 def _write_inputs(folder: Path) -> tuple[Path, Path]:
@@ -46,6 +50,9 @@ def run_demo(out_dir: str | None = None) -> None:
     for row in results["metrics"]:
         print(f"expected: pass@1 = 0.5 (2 of 4 samples per task are correct), pass@4 = 1.0; "
               f"got {row['pass@1']:.3f} and {row.get('pass@4', float('nan')):.3f}")
+    rows = [json.loads(line) for line in Path(out_dir, "exec.jsonl").read_text(encoding="utf-8").splitlines()]
+    faked = sum(1 for r in rows if r["sample_idx"] == HOSTILE and r["passed"])
+    print(f"os._exit(0) samples graded as passes: {faked} of {TASKS}. {VERDICT_LIMIT}")
 
 
 MISALIGNMENT_TASKS = 2

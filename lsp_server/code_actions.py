@@ -8,7 +8,9 @@ import re
 
 from lsprotocol import types
 
+from codeward.completion.text import ColumnUnit, from_code_points
 from codeward.lsp_server.diagnostics import SOURCE
+from codeward.lsp_server.documents import Snapshot, line_text
 from codeward.safety.api import CONTEXT_KINDS
 from codeward.safety.catalogue import RuleInfo, rule_info
 
@@ -36,15 +38,16 @@ def _why(info: RuleInfo) -> str:
     return f"{SECURITY}{cwe}."
 
 
-def ignore_edit(uri: str, line_text: str, line: int, rule_id: str, end_col: int) -> types.WorkspaceEdit:
-    """The edit that adds `rule_id` to the line's `# nosec` comment, or appends one. `end_col`: the line's end in
-    the client's units."""
-    match = _NOSEC.search(line_text)
+def ignore_edit(uri: str, text: str, line: int, rule_id: str, unit: ColumnUnit = "utf-16") -> types.WorkspaceEdit:
+    """The edit that adds `rule_id` to the `# nosec` comment of `text` (line `line`'s text, without its line
+    ending), or appends one; columns in `unit`, the position encoding the client negotiated."""
+    end_col = from_code_points(text, len(text), unit)
+    match = _NOSEC.search(text)
     if match:  # `# nosec B602` -> `# nosec B602,CW122`; a bare `# nosec` already silences everything
         ids = match.group(2).strip()
-        text = f"{ids},{rule_id}" if ids else ""
-        new = f"# nosec {text}".rstrip()
-        start = len(line_text[:match.start()].encode("utf-16-le")) // 2
+        comment = f"{ids},{rule_id}" if ids else ""
+        new = f"# nosec {comment}".rstrip()
+        start = from_code_points(text, match.start(), unit)
         rng = types.Range(types.Position(line, start), types.Position(line, end_col))
     else:
         new = f"  # nosec {rule_id}"
@@ -52,9 +55,10 @@ def ignore_edit(uri: str, line_text: str, line: int, rule_id: str, end_col: int)
     return types.WorkspaceEdit(changes={uri: [types.TextEdit(range=rng, new_text=new)]})
 
 
-def actions(uri: str, lines: list[str], diagnostics: list[types.Diagnostic]) -> list[types.CodeAction]:
+def actions(snap: Snapshot, diagnostics: list[types.Diagnostic]) -> list[types.CodeAction]:
     """The "Why?" action on each of codeward's diagnostics with a known rule id; "Ignore here" only on the context kinds
-    (an accepted suggestion's findings are not re-checked, so a comment would not clear them)."""
+    (an accepted suggestion's findings are not re-checked, so a comment would not clear them). Lines end at LSP's
+    line endings; columns are in the document's negotiated unit."""
     out = []
     for d in diagnostics:
         rule = str(d.code or "")
@@ -62,13 +66,12 @@ def actions(uri: str, lines: list[str], diagnostics: list[types.Diagnostic]) -> 
         if info is None:
             continue
         line = d.range.start.line
-        text = lines[line] if line < len(lines) else ""
-        end = len(text.encode("utf-16-le")) // 2
+        text = line_text(snap.text, line)
         out.append(types.CodeAction(title=f"Why is this flagged? ({rule})", kind=types.CodeActionKind.QuickFix,
                                     diagnostics=[d], command=types.Command(title=f"Explain {rule}",
                                                                            command=EXPLAIN_COMMAND, arguments=[rule])))
         if info.kind in CONTEXT_KINDS and not re.search(r"#\s*nosec\s*$", text, re.IGNORECASE):
             out.append(types.CodeAction(title=f"Ignore {rule} here (# nosec {rule})",
                                         kind=types.CodeActionKind.QuickFix, diagnostics=[d],
-                                        edit=ignore_edit(uri, text, line, rule, end)))
+                                        edit=ignore_edit(snap.uri, text, line, rule, snap.unit)))
     return out

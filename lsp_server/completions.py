@@ -56,8 +56,8 @@ class CompletionService:
         self.engines.forget(uri)
 
     def update(self, settings: Settings) -> None:
-        """New settings: the pipeline is rebuilt; the engine is reloaded on the next request if its section
-        changed; cached results are dropped (they may break the new policy), ids stay known for accept."""
+        """New settings: the pipeline is rebuilt; the engine is reloaded on the next request if its load key
+        changed (not for a sampling value); cached results are dropped (they may break the new policy), ids stay known for accept."""
         self.scheduler.settings = settings
         self.engines.update(settings)
         self.cache.clear_results(settings.completion.cache_size)

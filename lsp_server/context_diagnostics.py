@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from lsprotocol import types
 
 from codeward.config import Settings
-from codeward.lsp_server.diagnostics import to_diagnostic
+from codeward.lsp_server.diagnostics import follow, to_diagnostic
 from codeward.lsp_server.documents import Snapshot
 from codeward.safety.api import context_findings_around
 from codeward.safety.findings import Finding
@@ -71,6 +72,22 @@ class ContextDiagnostics:
         if found or self._found.get(uri):
             self._found[uri] = found
             self._publish(uri)
+
+    def edited(self, uri: str, changes: Sequence[Any]) -> None:
+        """Move the last check's findings along a `didChange` until the next check replaces them (a finding on a
+        deleted line goes away), so that a publish in between shows them where they are."""
+        found = self._found.get(uri)
+        if not found:
+            return
+        kept = []
+        for finding in found:
+            line: int | None = finding.line - 1
+            for change in changes:
+                where = follow(line, change, finding.col) if line is not None else ()
+                line = where[0] if where else None
+            if line is not None:
+                kept.append(finding.shifted(line - (finding.line - 1)))
+        self._found[uri] = kept
 
     def diagnostics(self, snap: Snapshot) -> list[types.Diagnostic]:
         out = []

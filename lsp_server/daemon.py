@@ -3,9 +3,11 @@
 The editor still starts `codeward serve --daemon` over stdio; that process is a relay: it connects to the per-user
 server's socket (`$XDG_RUNTIME_DIR/codeward/serve.sock`, else `/tmp/codeward-UID/serve.sock`; the folder 0700, the
 socket 0600), starting the server first when none answers (one at a time: a lock file), and copies bytes both ways
-until either side closes. The server runs each connection as its own LSP session (its own documents and settings)
-concurrently, all sessions in one event loop, with one engine per model for all of them (`engines.EnginePool`); it
-stops after `--idle-timeout` seconds without a session, and on SIGINT/SIGTERM.
+until either side closes. The folder is opened without following links and used through its descriptor
+(`runtime`); both ends check with SO_PEERCRED that the other runs as the same user. The server runs each
+connection as its own LSP session (its own documents and settings) concurrently, all sessions in one event loop,
+with one engine per model for all of them (`engines.EnginePool`); it stops after `--idle-timeout` seconds without a
+session, and on SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
@@ -17,15 +19,14 @@ import logging
 import os
 import signal
 import socket
-import stat
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
+from codeward.lsp_server.runtime import RuntimeDir, RuntimeDirError, require_peer
 from codeward.lsp_server.server import CodewardServer
 from codeward.lsp_server.tcp import Connections, run_session
 from codeward.lsp_server.telemetry import state_dir
@@ -33,42 +34,23 @@ from codeward.lsp_server.telemetry import state_dir
 log = logging.getLogger("codeward.lsp")
 IDLE_TIMEOUT_S = 900.0
 START_TIMEOUT_S = 60.0
+SOCKET = "serve.sock"  # names in the runtime folder
+LOCK = "serve.lock"
 
 
-class DaemonError(RuntimeError):
+class DaemonError(RuntimeDirError):
     """The per-user server could not be reached or started; the message says why and what to do."""
-
-
-def runtime_dir() -> Path:
-    """The private folder of the socket: $CODEWARD_RUNTIME_DIR, $XDG_RUNTIME_DIR/codeward or /tmp/codeward-UID,
-    created 0700; DaemonError if it exists and is another user's or open to others."""
-    base = os.environ.get("CODEWARD_RUNTIME_DIR")
-    if base:
-        folder = Path(base)
-    elif os.environ.get("XDG_RUNTIME_DIR"):
-        folder = Path(os.environ["XDG_RUNTIME_DIR"]) / "codeward"
-    else:
-        folder = Path("/tmp") / f"codeward-{os.getuid()}"
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    info = folder.stat()
-    if info.st_uid != os.getuid() or stat.S_IMODE(info.st_mode) & 0o077:
-        raise DaemonError(f"{folder} must belong to you and be private (mode 0700): another user could talk to "
-                          f"your codeward server; fix it with `chmod 700 {folder}` or set CODEWARD_RUNTIME_DIR")
-    return folder
-
-
-def socket_path() -> Path:
-    return runtime_dir() / "serve.sock"
 
 
 class DaemonSessions(Connections):
     """Concurrent LSP sessions, each on a fresh server made by `make_server`; counts them for the idle timer."""
 
     def __init__(self, make_server: Callable[[], CodewardServer], idle_timeout: float,
-                 info: Callable[[], dict[str, Any]] | None = None) -> None:
+                 info: Callable[[], dict[str, Any]] | None = None, uid: int | None = None) -> None:
         super().__init__()
         self._make = make_server
         self._info = info
+        self.uid = os.getuid() if uid is None else uid  # the only user whose connections are served
         self.idle_timeout = idle_timeout
         self.active = 0
         self.total = 0
@@ -76,6 +58,12 @@ class DaemonSessions(Connections):
         self._idle_since = time.monotonic()
 
     async def connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            require_peer(writer.get_extra_info("socket"), "a process connecting to the per-user server", self.uid)
+        except RuntimeDirError as exc:
+            log.warning("connection refused: %s", exc)
+            writer.close()
+            return
         self.active += 1
         self.total += 1
         n = self.total
@@ -102,21 +90,21 @@ class DaemonSessions(Connections):
         await self.wait()
 
 
-def serve_daemon(make_server: Callable[[], CodewardServer], path: Path, idle_timeout: float = IDLE_TIMEOUT_S,
-                 info: Callable[[], dict[str, Any]] | None = None) -> None:
-    """Listen on the Unix socket `path` until idle for `idle_timeout` s or SIGINT/SIGTERM; `info` adds to what
-    `codeward/stats` says about the process (the engine pool's counts)."""
-    asyncio.run(_serve(make_server, path, idle_timeout, info))
+def serve_daemon(make_server: Callable[[], CodewardServer], folder: RuntimeDir,
+                 idle_timeout: float = IDLE_TIMEOUT_S, info: Callable[[], dict[str, Any]] | None = None) -> None:
+    """Listen on the Unix socket in the runtime `folder` until idle for `idle_timeout` s or SIGINT/SIGTERM; `info`
+    adds to what `codeward/stats` says about the process (the engine pool's counts)."""
+    asyncio.run(_serve(make_server, folder, idle_timeout, info))
 
 
-async def _serve(make_server: Callable[[], CodewardServer], path: Path, idle_timeout: float,
+async def _serve(make_server: Callable[[], CodewardServer], folder: RuntimeDir, idle_timeout: float,
                  info: Callable[[], dict[str, Any]] | None) -> None:
     sessions = DaemonSessions(make_server, idle_timeout, info)
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()  # a stale socket of a server that died (the caller holds the start lock)
+    path = folder.path / SOCKET
+    folder.remove(SOCKET)  # a stale socket of a server that died (the caller holds the start lock)
     old = os.umask(0o177)  # the socket is created 0600: no window in which another user could connect
     try:
-        listener = await asyncio.start_unix_server(sessions.connection, path=str(path))
+        listener = await asyncio.start_unix_server(sessions.connection, path=folder.entry(SOCKET))
     finally:
         os.umask(old)
     print(f"codeward: listening on {path} (per-user server, pid {os.getpid()})", file=sys.stderr, flush=True)
@@ -129,33 +117,40 @@ async def _serve(make_server: Callable[[], CodewardServer], path: Path, idle_tim
     finally:
         watcher.cancel()
         listener.close()
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+        folder.remove(SOCKET)
         await sessions.close()
         await listener.wait_closed()
     print("codeward: per-user server stopped", file=sys.stderr, flush=True)
 
 
-def _connect(path: Path) -> socket.socket | None:
+def _connect(folder: RuntimeDir) -> socket.socket | None:
+    """A connection to the per-user server's socket in `folder` (None when none listens); DaemonError when the
+    process listening there is another user's."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        sock.connect(str(path))
+        sock.connect(folder.entry(SOCKET))
+        require_peer(sock, f"the server listening on {folder.path / SOCKET}")
     except (FileNotFoundError, ConnectionRefusedError):
         sock.close()
         return None
+    except RuntimeDirError as exc:
+        sock.close()
+        raise DaemonError(str(exc)) from None
     return sock
 
 
-def connect_or_start(path: Path, server_command: Sequence[str], timeout: float = START_TIMEOUT_S) -> socket.socket:
-    """A connection to the per-user server at `path`, starting it with `server_command` if none answers."""
-    sock = _connect(path)
+def connect_or_start(folder: RuntimeDir, server_command: Sequence[str],
+                     timeout: float = START_TIMEOUT_S) -> socket.socket:
+    """A connection to the per-user server in the runtime `folder`, starting it with `server_command` if none
+    answers."""
+    sock = _connect(folder)
     if sock is not None:
         return sock
     logs = state_dir()
     logs.mkdir(parents=True, exist_ok=True)
-    with open(path.with_suffix(".lock"), "w") as lock:
+    with open(folder.open_lock(LOCK), "r+b") as lock:  # never follows a link, never truncates
         fcntl.flock(lock, fcntl.LOCK_EX)  # one relay starts the server; the others wait and connect to it
-        sock = _connect(path)
+        sock = _connect(folder)
         if sock is not None:
             return sock
         with open(logs / "daemon.log", "ab") as out:
@@ -163,14 +158,14 @@ def connect_or_start(path: Path, server_command: Sequence[str], timeout: float =
                                     start_new_session=True)  # outlives this relay and its editor
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            sock = _connect(path)
+            sock = _connect(folder)
             if sock is not None:
                 return sock
             if proc.poll() is not None:
                 raise DaemonError(f"the per-user codeward server exited with code {proc.returncode} at start; see "
                                   f"{logs / 'daemon.log'} (or run `codeward serve` to see the error)")
             time.sleep(0.05)
-    raise DaemonError(f"the per-user codeward server did not listen on {path} within {timeout:.0f} s; see "
+    raise DaemonError(f"the per-user codeward server did not listen on {folder.path / SOCKET} within {timeout:.0f} s; see "
                       f"{logs / 'daemon.log'}")
 
 

@@ -1,9 +1,10 @@
-"""Documents: the text behind a URI (open in the editor, or read from disk) and the client's column unit."""
+"""Documents: the text of a URI the editor opened (never a file read from disk) and the client's column unit."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
@@ -47,33 +48,14 @@ def file_path(uri: str) -> Path | None:
     return Path(unquote(parsed.path)) if parsed.scheme == "file" else None
 
 
-def _read_disk(uri: str, max_chars: int, unit: ColumnUnit) -> Snapshot:
-    path = file_path(uri)
-    if path is None:
-        raise DocumentError(f"document {uri} is not open; open it (textDocument/didOpen) before asking for "
-                            "completions")
-    try:
-        if path.stat().st_size > max_chars * 4:
-            raise DocumentError(f"document {uri} is not open and its file is too large to read")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise DocumentError(f"document {uri} is not open and cannot be read from disk "
-                            f"({exc.strerror or exc}); open it in the editor first") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DocumentError(f"document {uri} is not valid UTF-8 on disk (byte {exc.start}: {exc.reason}); "
-                            "no completions for it until it is saved as UTF-8") from None
-    return Snapshot(uri, text, _language_of(str(path), None), str(path), unit)
-
-
-def snapshot(workspace: Workspace, uri: str, max_chars: int) -> Snapshot:
-    """The text of `uri`: the open document, else the file on disk (UTF-8 only); DocumentError otherwise."""
-    unit = client_unit(workspace)
-    if uri in workspace.text_documents:
-        doc = workspace.get_text_document(uri)
-        return Snapshot(uri, doc.source, _language_of(doc.path, doc.language_id), doc.path, unit)
-    return _read_disk(uri, max_chars, unit)
+def snapshot(workspace: Workspace, uri: str) -> Snapshot:
+    """The text of `uri` as the client opened it; DocumentError for a URI it has not opened (no file is ever read
+    from disk for it: a client must not read files through the server)."""
+    if uri not in workspace.text_documents:
+        raise DocumentError(f"document {uri} is not open; open it (textDocument/didOpen) before asking about it "
+                            "(codeward never reads an unopened file from disk)")
+    doc = workspace.get_text_document(uri)
+    return Snapshot(uri, doc.source, _language_of(doc.path, doc.language_id), doc.path, client_unit(workspace))
 
 
 def others(workspace: Workspace, uri: str) -> tuple[OtherDocument, ...]:
@@ -100,3 +82,18 @@ def request_for(snap: Snapshot, position: types.Position, workspace: Workspace) 
 def to_client_column(snap: Snapshot, line: int, column: int) -> int:
     """Column in the client's unit of code-point `column` on `line`."""
     return from_code_points(line_text(snap.text, line), column, snap.unit)
+
+
+def edited_position(changes: Any, unit: ColumnUnit) -> types.Position:
+    """Where the cursor is after the last change: the end of its inserted text, the column in `unit` (the
+    client's) as the change's range is (the prefill of a prefix-suffix-middle prompt needs only the line, a
+    suffix-first one the column). Lines end at LSP's line endings."""
+    last = changes[-1] if changes else None
+    rng = getattr(last, "range", None)
+    if rng is None:
+        return types.Position(0, 0)
+    lines = split_lines(last.text)
+    width = from_code_points(lines[-1], len(lines[-1]), unit)
+    if len(lines) == 1:
+        return types.Position(rng.start.line, rng.start.character + width)
+    return types.Position(rng.start.line + len(lines) - 1, width)

@@ -5,24 +5,24 @@ does not cancel the load), builds the pipeline on it, and replaces it when the e
 engine is closed only once the generation still running on it has stopped (closing llama.cpp under a running decode
 crashes the process). The per-user server (`codeward serve --daemon`) gives its sessions an `EnginePool` as their
 engine factory: one engine per model for every session (three editor windows must not load three models on two
-cores), each session holding a `SharedEngine` view of it.
+cores), each session holding a `SharedEngine` view of it. Both key an engine on `load_key`: a change of a sampling
+value (temperature, n, …) keeps the engine and its KV caches, and the rebuilt pipeline samples with the new values.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, replace
+from dataclasses import replace
 from typing import Any
 
 from codeward.completion.pipeline import Pipeline, cold_context
 from codeward.config import Settings
 from codeward.lsp_server.telemetry import StatsObserver
 from codeward.model.base import Engine, PromptLike, Sample, SamplingParams
-from codeward.model.settings import EngineSettings
+from codeward.model.settings import EngineSettings, LoadKey, load_key
 from codeward.safety.api import warm_up
 from codeward.safety.settings import SafetySettings
 
@@ -38,15 +38,15 @@ class EngineHolder:
         self._factory = factory
         self._observer = observer
         self._engine: Engine | None = None
-        self._engine_settings: EngineSettings | None = None
+        self._engine_key: LoadKey | None = None  # the load key of the engine loaded or loading
         self._loading: asyncio.Future[Engine] | None = None
         self._pipeline: Pipeline | None = None
         self._lock = asyncio.Lock()  # held by the pipeline's model calls, then by the close of a replaced engine
         self._closing: set[asyncio.Future[None]] = set()
 
     def update(self, settings: Settings) -> None:
-        """New settings: the pipeline is rebuilt; the engine is reloaded on the next request if its section
-        changed."""
+        """New settings: the pipeline is rebuilt (with the new sampling values); the engine is reloaded on the next
+        request only if its load key changed."""
         self.settings = settings
         self._pipeline = None
 
@@ -71,7 +71,7 @@ class EngineHolder:
         change while it loads)."""
         while True:
             wanted = self.settings.engine
-            if self._engine is not None and self._engine_settings == wanted:
+            if self._engine is not None and self._engine_key == load_key(wanted):
                 if self._pipeline is None:
                     self._pipeline = Pipeline(self.settings.pipeline(), self._engine, self._lock)
                 return self._pipeline
@@ -94,10 +94,10 @@ class EngineHolder:
         """Load the engine once for concurrent requests; a cancelled request does not cancel the load.
 
         A load superseded by newer settings, and the engine it replaces, are closed once idle."""
-        if self._loading is None or self._engine_settings != wanted:
+        if self._loading is None or self._engine_key != load_key(wanted):
             if self._loading is not None:
                 self._close_later(self._loading, self._lock)
-            self._engine, self._engine_settings, self._pipeline = None, wanted, None
+            self._engine, self._engine_key, self._pipeline = None, load_key(wanted), None
             self._lock = asyncio.Lock()
             self._loading = asyncio.ensure_future(asyncio.to_thread(self._load_warm, wanted, self.settings.safety))
         loading = self._loading
@@ -105,7 +105,7 @@ class EngineHolder:
             engine = await asyncio.shield(loading)
         except Exception:
             if self._loading is loading:
-                self._loading, self._engine_settings = None, None  # try again on the next request
+                self._loading, self._engine_key = None, None  # try again on the next request
             raise
         if self._loading is loading:
             self._engine = engine
@@ -120,7 +120,7 @@ class EngineHolder:
         if self._loading is not None:
             # A timed-out generation may still be running in its thread: close only once it has stopped.
             self._close_later(self._loading, self._lock)
-        self._loading, self._engine, self._engine_settings, self._pipeline = None, None, None, None
+        self._loading, self._engine, self._engine_key, self._pipeline = None, None, None, None
         closing, self._closing = list(self._closing), set()
         await asyncio.gather(*closing)
 
@@ -143,10 +143,6 @@ def _close(engine: Engine) -> None:
         log.exception("closing the previous engine failed")
 
 
-def _key(settings: EngineSettings) -> str:
-    return json.dumps(asdict(settings), sort_keys=True, default=str)
-
-
 class _Entry:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -155,19 +151,19 @@ class _Entry:
 
 
 class EnginePool:
-    """The per-user server's engine factory: engines by their settings, shared by the sessions that ask for the
-    same settings; the engine is closed when the last session's view of it is."""
+    """The per-user server's engine factory: engines by their load key, shared by the sessions whose settings
+    differ at most in sampling values; the engine is closed when the last session's view of it is."""
 
     def __init__(self, factory: EngineFactory) -> None:
         self._factory = factory
-        self._entries: dict[str, _Entry] = {}
-        self._loading: dict[str, threading.Event] = {}
+        self._entries: dict[LoadKey, _Entry] = {}
+        self._loading: dict[LoadKey, threading.Event] = {}
         self._lock = threading.Lock()
         self.loads = 0  # engines loaded since the server started (the test: two sessions, one load)
 
     def __call__(self, settings: EngineSettings) -> Engine:
         """An engine factory (a session's `EngineHolder` calls it in a thread): a view of the shared engine."""
-        key = _key(settings)
+        key = load_key(settings)
         while True:
             with self._lock:
                 entry = self._entries.get(key)
@@ -192,7 +188,7 @@ class EnginePool:
             self._loading.pop(key).set()
         return SharedEngine(self, key, entry)
 
-    def release(self, key: str, entry: _Entry) -> None:
+    def release(self, key: LoadKey, entry: _Entry) -> None:
         with self._lock:
             entry.users -= 1
             last = entry.users == 0 and self._entries.get(key) is entry
@@ -213,7 +209,7 @@ class SharedEngine(Engine):
     model calls in threads), and the view keeps its own current model context (KV cache key), switched to before
     every call, so sessions never run in each other's context."""
 
-    def __init__(self, pool: EnginePool, key: str, entry: _Entry) -> None:
+    def __init__(self, pool: EnginePool, key: LoadKey, entry: _Entry) -> None:
         self._pool, self._key, self._entry = pool, key, entry
         self._inner = entry.engine
         self.info = entry.engine.info

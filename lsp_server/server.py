@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
@@ -25,10 +26,18 @@ from codeward.lsp_server import code_actions, options
 from codeward.lsp_server.completions import CompletionService
 from codeward.lsp_server.context_diagnostics import ContextDiagnostics
 from codeward.lsp_server.diagnostics import AcceptedFindings
-from codeward.lsp_server.documents import DocumentError, Snapshot, file_path, request_for, snapshot
+from codeward.lsp_server.documents import (
+    DocumentError,
+    Snapshot,
+    client_unit,
+    edited_position,
+    file_path,
+    request_for,
+    snapshot,
+)
 from codeward.lsp_server.engines import EngineFactory
 from codeward.lsp_server.items import ACCEPT_COMMAND, completion_items, inline_items
-from codeward.lsp_server.telemetry import ClientLog, Stats, write_stats_log
+from codeward.lsp_server.telemetry import ClientLog, DebugRecord, Stats, write_stats_log
 from codeward.model.factory import make_engine
 from codeward.trust import ConfigSources
 
@@ -54,18 +63,25 @@ class CodewardProtocol(LanguageServerProtocol):
             self.writer.close()  # the session's read loop sees the end of the stream and stops
         return None
 
+    @lsp_method(types.INITIALIZE)
+    def lsp_initialize(self, params: types.InitializeParams) -> Generator[Any, Any, types.InitializeResult]:
+        """pygls's initialize, after taking the TCP token out of the options (pygls logs the params)."""
+        params.initialization_options = options.without_token(params.initialization_options)
+        return (yield from super().lsp_initialize(params))
+
 
 class CodewardServer(LanguageServer):
     """pygls server holding codeward's settings and completion service."""
 
     def __init__(self, engine_factory: EngineFactory = make_engine,
-                 cli_overrides: Mapping[str, Any] | None = None) -> None:
+                 cli_overrides: Mapping[str, Any] | None = None, debug_prompts: bool = False) -> None:
         super().__init__("codeward", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
                          protocol_cls=CodewardProtocol)
         self.session_only = False  # True for a TCP session: `exit` then closes the connection, not the process
+        self.client_restricted = False  # True over TCP: the client may not set `project = false` keys
         self.process_info: Callable[[], dict[str, Any]] | None = None  # the per-user server's counts, for stats
         self.cli_overrides = dict(cli_overrides or {})
-        self.stats = Stats()
+        self.stats = Stats(debug=DebugRecord() if debug_prompts else None)  # `serve --debug-prompts`
         self.client_log = ClientLog(self._send_log)
         settings, _ = options.resolve({}, self.cli_overrides, None)
         self.service = CompletionService(settings, engine_factory, self.client_log, self.stats)
@@ -91,6 +107,12 @@ class CodewardServer(LanguageServer):
         """Re-resolve the settings: initializationOptions < `client_options` (pulled or pushed configuration) <
         command-line flags; problems are shown once, as one message."""
         layered = options.merge(options.unwrap(self.init_options), options.unwrap(client_options))
+        if self.client_restricted:
+            layered, removed = options.machine_keys_removed(layered)
+            note = options.removed_note(removed)
+            if note and note not in self._told:
+                self._told.add(note)
+                self.client_log("configuration", note)
         sources = ConfigSources()
         settings, problems = options.resolve(layered, self.cli_overrides, self.root, sources)
         self.service.update(settings)
@@ -154,17 +176,18 @@ class CodewardServer(LanguageServer):
             return False
         return bool(formats) and types.MarkupKind.Markdown in formats
 
-    def snapshot_or_log(self, uri: str) -> Snapshot | None:
-        """The document's text, or None after logging why there is none."""
+    def snapshot_or_log(self, uri: str) -> Snapshot:
+        """The text of a document the client opened; for any other URI an error response (JsonRpcInvalidParams,
+        logged once): no file is read from disk for it."""
         try:
-            return snapshot(self.workspace, uri, self.settings.completion.max_document_chars)
+            return snapshot(self.workspace, uri)
         except DocumentError as exc:
             self.client_log("document", str(exc))
-            return None
+            raise JsonRpcInvalidParams(str(exc)) from None
 
     def open_snapshot(self, uri: str) -> Snapshot | None:
-        """The text of an open document (None, without a log line, when it is not open; logged when unreadable)."""
-        return self.snapshot_or_log(uri) if uri in self.workspace.text_documents else None
+        """The text of an open document (None, without a log line, when it is not open)."""
+        return snapshot(self.workspace, uri) if uri in self.workspace.text_documents else None
 
     def request_at(self, uri: str, position: types.Position) -> CompletionRequest | None:
         """A pipeline request at `position` of an open document (None if it is not open or not readable)."""
@@ -173,14 +196,13 @@ class CodewardServer(LanguageServer):
 
     async def suggestions_at(self, uri: str, position: types.Position,
                              invoked: bool = True) -> tuple[Snapshot, list] | None:
-        """Shown suggestions at `position` of `uri` (None when there are none to give); an automatic request
-        (`invoked` False) waits the adaptive debounce."""
-        if not self.settings.completion.enabled:
-            return None
-        snap = self.snapshot_or_log(uri)
-        if snap is None:
+        """Shown suggestions at `position` of `uri` (None when there are none to give; an error response, counted as
+        rejected, when the client has not opened it); an automatic request (`invoked` False) waits the debounce."""
+        if uri not in self.workspace.text_documents:
             self.stats.requests += 1
             self.stats.rejected += 1
+        snap = self.snapshot_or_log(uri)  # an error response for a document not open
+        if not self.settings.completion.enabled:
             return None
         # Size and position are the pipeline's to check (`validate`): the service logs and counts its refusals.
         result = await self.service.complete(uri, request_for(snap, position, self.workspace), invoked)
@@ -189,10 +211,11 @@ class CodewardServer(LanguageServer):
         return snap, result.suggestions
 
 
-def build_server(engine_factory: EngineFactory = make_engine,
-                 cli_overrides: Mapping[str, Any] | None = None) -> CodewardServer:
-    """A server with every handler registered; `engine_factory` lets tests plug in a failing engine."""
-    server = CodewardServer(engine_factory, cli_overrides)
+def build_server(engine_factory: EngineFactory = make_engine, cli_overrides: Mapping[str, Any] | None = None,
+                 debug_prompts: bool = False) -> CodewardServer:
+    """A server with every handler registered; `engine_factory` lets tests plug in a failing engine;
+    `debug_prompts` adds the last prompt and suggestions to `codeward/stats` (`serve --debug-prompts`)."""
+    server = CodewardServer(engine_factory, cli_overrides, debug_prompts)
 
     @server.feature(types.INITIALIZE)
     def initialize(ls: CodewardServer, params: types.InitializeParams) -> None:
@@ -222,8 +245,12 @@ def build_server(engine_factory: EngineFactory = make_engine,
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: CodewardServer, params: types.DidChangeTextDocumentParams) -> None:
         uri = params.text_document.uri
-        edited = edited_position(params.content_changes)
+        edited = edited_position(params.content_changes, client_unit(ls.workspace))
         ls.service.changed(uri, ls.request_at(uri, edited))
+        ls.context_diagnostics.edited(uri, params.content_changes)
+        snap = ls.open_snapshot(uri)
+        if ls.accepted.edited(uri, params.content_changes, snap.text if snap is not None else None):
+            ls.publish_diagnostics(uri)  # an accepted suggestion's finding moved or went away
         ls.check_context(uri, edited.line)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
@@ -266,7 +293,7 @@ def build_server(engine_factory: EngineFactory = make_engine,
         snap = ls.snapshot_or_log(params.text_document.uri)
         if snap is None:
             return []
-        return code_actions.actions(snap.uri, snap.text.split("\n"), list(params.context.diagnostics))
+        return code_actions.actions(snap, list(params.context.diagnostics))
 
     @server.command(code_actions.EXPLAIN_COMMAND)
     def explain(ls: CodewardServer, *arguments: Any) -> str:
@@ -318,20 +345,6 @@ def opening_position(text: str, prefix_tokens: int) -> types.Position:
     return types.Position(text.count("\n"), 0)
 
 
-def edited_position(changes: Any) -> types.Position:
-    """Where the cursor is after the last change: the end of its inserted text (columns in UTF-16, the default
-    encoding; the prefill of a prefix-suffix-middle prompt needs only the line, a suffix-first one the column)."""
-    last = changes[-1] if changes else None
-    rng = getattr(last, "range", None)
-    if rng is None:
-        return types.Position(0, 0)
-    lines = last.text.split("\n")
-    width = len(lines[-1].encode("utf-16-le")) // 2
-    if len(lines) == 1:
-        return types.Position(rng.start.line, rng.start.character + width)
-    return types.Position(rng.start.line + len(lines) - 1, width)
-
-
 def accepted_length(params: Any) -> int:
     """Characters a `didPartiallyAcceptCompletion` says were accepted (its `acceptedLength`), 0 if absent."""
     value = params.get("acceptedLength") if isinstance(params, dict) else getattr(params, "acceptedLength", None)
@@ -349,6 +362,6 @@ def accept(ls: CodewardServer, arguments: list[Any] | None) -> bool:
     uri, suggestion = found
     ls.stats.accepted += 1
     ls.stats.accepted_chars += len(suggestion.text)
-    ls.accepted.add(uri, suggestion.id, suggestion.findings)
+    ls.accepted.add(uri, suggestion)
     ls.publish_diagnostics(uri)
     return True

@@ -1,10 +1,12 @@
 """Telemetry, local only: counters and latencies for `codeward/stats` (`Stats`), the observer that turns what the
 request scheduler reports into them and logs each fault once (`StatsObserver`), a stats log written at shutdown,
-and a client log that does not storm. Nothing here holds the user's code except `last_prompt`/`last_suggestions`,
-which `codeward/stats` answers to the local editor and the stats log never writes."""
+and a client log that does not storm. Nothing here holds the user's code: only `serve --debug-prompts` (stdio and
+daemon, for tests and the demo) keeps the last prompt and suggestions (`DebugRecord`), which `codeward/stats` then
+answers and the stats log never writes."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import logging
@@ -39,6 +41,14 @@ def percentiles(values: Iterable[float]) -> dict[str, float | int | None]:
         return round(data[min(len(data), max(1, math.ceil(q * len(data)))) - 1], 1)
 
     return {"p50": rank(0.50), "p95": rank(0.95), "p99": rank(0.99), "count": len(data)}
+
+
+@dataclass
+class DebugRecord:
+    """The last prompt and suggestions (the user's code), kept only under `serve --debug-prompts`."""
+
+    last_prompt: str | None = None
+    last_suggestions: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -95,8 +105,7 @@ class Stats:
     stage_ms: dict[str, deque[float]] = field(default_factory=dict)
     overhead_ms: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
     overhead_share: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))  # each: overhead / latency
-    last_prompt: str | None = None
-    last_suggestions: list[dict[str, Any]] = field(default_factory=list)
+    debug: DebugRecord | None = None  # `serve --debug-prompts` only
     started: float = field(default_factory=time.time)
 
     def as_dict(self, engine_counters: Mapping[str, int] | None = None) -> dict[str, Any]:
@@ -114,7 +123,7 @@ class Stats:
                                "stages": {k: percentiles(v) for k, v in self.stage_ms.items()}},
                 "overhead_share_p50": round(statistics.median(self.overhead_share), 3) if self.overhead_share
                 else None,
-                "last_prompt": self.last_prompt, "last_suggestions": self.last_suggestions}
+                **(dataclasses.asdict(self.debug) if self.debug is not None else {})}
 
     def log_record(self, engine_counters: Mapping[str, int] | None = None) -> dict[str, Any]:
         """What the stats log keeps of a session: counts and timings only, never prompts or suggestions."""
@@ -280,8 +289,8 @@ class StatsObserver:
         self.stats.request_ms.setdefault(mode, deque(maxlen=WINDOW)).append(elapsed)
 
     def _record(self, result: CompletionResult) -> None:
-        """A request completed with `result`: its suggestions, verdicts and context policy counted, and kept as the
-        last prompt and suggestions."""
+        """A request completed with `result`: its suggestions, verdicts and context policy counted (and, under
+        `--debug-prompts`, kept as the last prompt and suggestions)."""
         s = self.stats
         s.completed += 1
         s.empty += not result.suggestions
@@ -294,8 +303,9 @@ class StatsObserver:
         s.policy_instructed += result.policy.get("instructed", 0)
         s.policy_elided_lines += result.policy.get("elided_lines", 0)
         s.policy_excluded_snippets += result.policy.get("excluded_snippets", 0)
-        s.last_prompt = result.prompt
-        s.last_suggestions = [o.as_dict() for o in result.outcomes]
+        if s.debug is not None:
+            s.debug.last_prompt = result.prompt
+            s.debug.last_suggestions = [o.as_dict() for o in result.outcomes]
 
     def _fault(self, kind: str, message: str) -> None:
         self._log(kind, message, logging.WARNING)

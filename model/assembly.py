@@ -61,6 +61,44 @@ def _write_marker(final: Path, spec: ModelSpec) -> None:
                                           "mtime_ns": stat.st_mtime_ns}), encoding="utf-8")
 
 
+def _shipped_marker(spec: ModelSpec, directory: Path) -> Path:
+    return directory / f"{spec.file_name}.verified"
+
+
+def shipped_verified(path: Path, spec: ModelSpec, directory: Path) -> bool:
+    """True when the marker in `directory` records `path` with the expected hash at its current size and mtime."""
+    try:
+        stat = path.stat()
+        mark = json.loads(_shipped_marker(spec, directory).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return (mark.get("path") == str(path) and mark.get("sha256") == spec.sha256
+            and mark.get("size") == stat.st_size == spec.size and mark.get("mtime_ns") == stat.st_mtime_ns)
+
+
+def _verify_shipped(spec: ModelSpec, directory: Path, progress: bool, search_path: Sequence[str] | None) -> Path:
+    """A single-file model's GGUF, its SHA-256 checked once (a marker in `directory` spares later loads)."""
+    path = shipped_file(spec, search_path)
+    if not spec.sha256 or shipped_verified(path, spec, directory):
+        return path
+    size = path.stat().st_size
+    digest = _sha256(path, progress) if size == spec.size else None
+    if digest != spec.sha256:
+        found = f"SHA-256 {digest}" if digest else f"{size:,} bytes"
+        raise ModelError(f"model {spec.name!r}: {path} has {found}, expected {spec.sha256} ({spec.size:,} bytes: "
+                         f"a damaged or different file); reinstall it with `{spec.reinstall_command}`")
+    stat = path.stat()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        staged = directory / f".{spec.file_name}.verified-{os.getpid()}"
+        staged.write_text(json.dumps({"path": str(path), "sha256": spec.sha256, "size": stat.st_size,
+                                      "mtime_ns": stat.st_mtime_ns}), encoding="utf-8")
+        os.replace(staged, _shipped_marker(spec, directory))
+    except OSError as exc:  # the file is good; the next load checks it again
+        log.debug("cannot record the check of %s in %s: %s", path, directory, exc)
+    return path
+
+
 def part_files(spec: ModelSpec, search_path: Sequence[str] | None = None) -> list[Path]:
     """The data file of every part, in order; ModelError naming the first missing or short part."""
     files = []
@@ -98,7 +136,7 @@ def ensure_model(spec: ModelSpec, directory: Path, progress: bool = True, search
                  on_chunk: Callable[[int], None] | None = None) -> Path:
     """The model's verified GGUF path, assembling it into `directory` first if needed (once, across processes)."""
     if not spec.parts:
-        return shipped_file(spec, search_path)
+        return _verify_shipped(spec, directory, progress, search_path)
     final = directory / spec.file_name
     if is_verified(final, spec):
         return final
@@ -200,7 +238,7 @@ def model_status(spec: ModelSpec, directory: Path, search_path: Sequence[str] | 
         except ModelError as exc:
             return ModelStatus(0, 1, False, False, None, 0, 0, str(exc))
         size = path.stat().st_size
-        return ModelStatus(1, 1, True, True, path, size, 0)
+        return ModelStatus(1, 1, True, shipped_verified(path, spec, directory), path, size, 0)
     present, disk_parts = 0, 0
     for part in spec.parts:
         path = data_file(part.package, ".bin", search_path)

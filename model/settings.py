@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 ENGINES = ("llamacpp", "transformers", "openai")
+# Values every request reads anew (the pipeline builds `SamplingParams` and picks the template from them): changing
+# them keeps the loaded engine and its KV caches. Every other field shapes the loaded engine.
+PER_REQUEST = frozenset({"n", "temperature", "top_p", "max_new_tokens", "seed", "template"})
+LoadKey = tuple[tuple[str, object], ...]
 
 
 @dataclass
@@ -13,7 +17,7 @@ class EngineSettings:
 
     engine: str = field(default="llamacpp", metadata={"help": "Engine: llamacpp (GGUF, CPU), transformers "
                         "(HF dirs or GGUF, GPU/CPU), openai (an OpenAI-compatible server)", "choices": ENGINES,
-                        "tier": "user", "project": True})
+                        "tier": "user", "project": False})
     model: str = field(default="qwen2.5-coder-0.5b", metadata={"help": "An installed model's name "
                        "(qwen2.5-coder-0.5b, qwen2.5-coder-1.5b, smollm2-135m; 'embedded' = the default; "
                        "`codeward models` lists them), a GGUF path, an HF model dir/id, or a served model name",
@@ -69,3 +73,10 @@ class EngineSettings:
     parallel_requests: int = field(default=8, metadata={"help": "Prompts sent at once to a remote server (the "
                                    "openai engine), so a batching server such as vLLM can batch them", "min": 1,
                                    "tier": "advanced", "project": True})
+
+
+def load_key(settings: EngineSettings) -> LoadKey:
+    """What the loaded engine depends on: two settings with the same key can share one engine (the engine, the
+    model, its quantization and context, threads, cache size, draft model, device and dtype, the server's URL and
+    HTTP values); the sampling values (`PER_REQUEST`) are left out."""
+    return tuple(sorted((name, value) for name, value in asdict(settings).items() if name not in PER_REQUEST))

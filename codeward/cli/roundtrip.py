@@ -1,5 +1,6 @@
-"""An LSP round trip for `make demo`: start `codeward serve`, open a file, ask for an inline completion at a
-cursor, and report the suggestion with its safety verdict (read back through `codeward/stats`).
+"""An LSP round trip for `make demo`: start `codeward serve --debug-prompts`, open a file, ask for an inline
+completion at a cursor, and report the suggestion with its safety verdict (read back through `codeward/stats`, which
+holds the prompt and suggestions only under `--debug-prompts`).
 
 Run: `python -m codeward.cli.roundtrip FILE LINE COL` (1-based line and column, code points).
 """
@@ -38,7 +39,7 @@ async def round_trip(path: Path, line: int, col: int, options: dict[str, Any] | 
     def log_message(params: types.LogMessageParams) -> None:
         print(f"server: {params.message}", file=sys.stderr)
 
-    await client.start_io(sys.executable, "-m", "codeward", "serve")
+    await client.start_io(sys.executable, "-m", "codeward", "serve", "--debug-prompts")
     try:
         init = await client.initialize_async(types.InitializeParams(
             capabilities=types.ClientCapabilities(), initialization_options=options or {},

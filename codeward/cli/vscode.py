@@ -5,7 +5,11 @@ sections the language server applies as camelCase `codeward.<section>.<key>`, an
 
 A `project = False` key (see `codeward.config`) is contributed with `"scope": "machine"`: VS Code then reads it from
 the user's own settings only, never from a workspace's. Inside `codeward.advanced` the same `"scope"` marks such
-keys on their schema, and the extension drops their workspace values itself.
+keys on their schema, and the extension drops their workspace values itself. Every machine-scoped key is also
+restricted: the manifest declares `capabilities.untrustedWorkspaces` as `limited` with those keys as its
+`restrictedConfigurations`, so VS Code gives the extension no workspace value of them in an untrusted workspace
+(sub-keys of `codeward.advanced` cannot be listed there; the extension drops them in every workspace). In an
+untrusted workspace the extension also runs the server with no interpreter or program the workspace chose.
 
 `python -m codeward.cli.vscode` rewrites the block; `--check` only says whether it is current.
 """
@@ -27,6 +31,9 @@ ADVANCED = "codeward.advanced"
 MAX_UI_SETTINGS = 17  # the settings UI's budget: user tier + the extension's own + codeward.advanced (issue 34)
 MACHINE_NOTE = ". Read from your user settings only, never a workspace's."
 EXAMPLE = {"engine.n_ctx": 8192, "completion.debounce_ms": 100}  # in codeward.advanced's description
+UNTRUSTED_NOTE = ("In Restricted Mode codeward runs the server found through your user settings or PATH, never the "
+                  "workspace's Python interpreter or a program inside the workspace, and ignores the workspace's "
+                  "values of settings that choose where your code goes or what runs.")
 
 CLIENT = {
     "codeward.client.serverPath": {
@@ -112,10 +119,26 @@ def properties() -> dict[str, Any]:
     return out
 
 
+def untrusted_workspaces(props: dict[str, Any]) -> dict[str, Any]:
+    """`capabilities.untrustedWorkspaces`: limited, every machine-scoped key restricted."""
+    return {
+        "supported": "limited",
+        "description": UNTRUSTED_NOTE,
+        "restrictedConfigurations": sorted(k for k, v in props.items() if v.get("scope") == "machine"),
+    }
+
+
 def render(text: str) -> str:
     manifest = json.loads(text)
-    manifest["contributes"]["configuration"]["properties"] = properties()
-    return json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
+    props = properties()
+    manifest["contributes"]["configuration"]["properties"] = props
+    capabilities = {**manifest.get("capabilities", {}), "untrustedWorkspaces": untrusted_workspaces(props)}
+    out: dict[str, Any] = {}
+    for key, value in manifest.items():  # a new `capabilities` goes just before `contributes`
+        if key == "contributes":
+            out["capabilities"] = capabilities
+        out[key] = capabilities if key == "capabilities" else value
+    return json.dumps(out, indent=2, ensure_ascii=False) + "\n"
 
 
 def main() -> int:

@@ -1,7 +1,8 @@
 """Engines for the fault tests, chosen by model name; any other name goes to the real `make_engine`.
 
-`scripted:<JSON list>` answers with those texts (the model is the test double; the safety checks are real),
-`raise` raises inside `generate`, `hang` never answers until cancelled.
+`scripted:<JSON list>` answers with those texts (the model is the test double; the safety checks are real), except
+that a prompt holding `HANG_MARKER` is never answered until cancelled; `raise` raises inside `generate`, `hang` never
+answers until cancelled.
 """
 
 from __future__ import annotations
@@ -14,6 +15,18 @@ from collections.abc import Sequence
 from codeward.model.base import Cancelled, Engine, EngineInfo, Sample, SamplingParams
 from codeward.model.factory import make_engine
 from codeward.model.settings import EngineSettings
+
+HANG_MARKER = "# codeward-test: hang"  # a scripted engine never answers a prompt holding it until cancelled
+
+
+def _wait_for_cancel(cancel: threading.Event | None) -> None:
+    """Block until `cancel` is set (or a minute passes), then raise Cancelled."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("cancelled")
+        time.sleep(0.02)
+    raise Cancelled("gave up")
 
 
 class _Fake(Engine):
@@ -36,6 +49,8 @@ class ScriptedEngine(_Fake):
 
     def generate(self, prompts: Sequence[str], params: SamplingParams,
                  cancel: threading.Event | None = None) -> list[list[Sample]]:
+        if any(HANG_MARKER in str(getattr(p, "text", p)) for p in prompts):
+            _wait_for_cancel(cancel)
         return [[Sample(t, "stop", -1.0, 2) for t in self.texts] for _ in prompts]
 
 
@@ -52,12 +67,8 @@ class HangingEngine(_Fake):
 
     def generate(self, prompts: Sequence[str], params: SamplingParams,
                  cancel: threading.Event | None = None) -> list[list[Sample]]:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if cancel is not None and cancel.is_set():
-                raise Cancelled("cancelled")
-            time.sleep(0.02)
-        raise Cancelled("gave up")
+        _wait_for_cancel(cancel)
+        return []
 
 
 def factory(settings: EngineSettings) -> Engine:

@@ -1,5 +1,6 @@
 """A minimal LSP client over any byte stream (a TCP connection, a relay's stdio): requests answered in order,
-notifications skipped, the server's own requests answered (configuration: empty)."""
+notifications kept in `notifications`, the server's own requests answered (configuration: `configuration`, empty
+by default)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ class RawClient:
     def __init__(self, stream: BinaryIO, write: Callable[[bytes], None]) -> None:
         self.stream, self._write = stream, write
         self.next_id = 0
+        self.configuration: Any = {}  # the `codeward` section answered to workspace/configuration
+        self.notifications: list[dict[str, Any]] = []  # what the server sent unasked, in order
 
     @classmethod
     def over_pipes(cls, proc: subprocess.Popen[bytes]) -> RawClient:
@@ -55,25 +58,36 @@ class RawClient:
     def closed_early(self, method: str) -> str:
         return f"the server closed the connection before answering {method}"
 
+    def _aside(self, message: dict[str, Any]) -> None:
+        """A message that is not the awaited answer: a server request is answered, a notification kept."""
+        if "method" in message and "id" in message:
+            result = [self.configuration] if message["method"] == "workspace/configuration" else None
+            self._frame({"jsonrpc": "2.0", "id": message["id"], "result": result})
+        elif "method" in message:
+            self.notifications.append(message)
+
     def wait_for(self, method: str) -> Any:
-        """The params of the next notification `method` (others skipped, the server's requests answered)."""
+        """The params of the next notification `method` (others kept, the server's requests answered)."""
         while True:
             message = self.receive()
             assert message is not None, f"the server closed the connection while we waited for {method}"
             if message.get("method") == method and "id" not in message:
                 return message["params"]
-            if "method" in message and "id" in message:
-                result = [{}] if message["method"] == "workspace/configuration" else None
-                self._frame({"jsonrpc": "2.0", "id": message["id"], "result": result})
+            self._aside(message)
 
-    def request(self, method: str, params: Any = None) -> Any:
-        msg_id = self.send(method, params)
+    def answer(self, msg_id: int | None) -> dict[str, Any] | None:
+        """The whole response to request `msg_id` (its `result` or its `error`); None when the server closed the
+        connection first."""
         while True:
             message = self.receive()
-            assert message is not None, self.closed_early(method)
+            if message is None:
+                return None
             if message.get("id") == msg_id and "method" not in message:
-                assert "error" not in message, message
-                return message["result"]
-            if "method" in message and "id" in message:  # a request from the server: answer it
-                result = [{}] if message["method"] == "workspace/configuration" else None
-                self._frame({"jsonrpc": "2.0", "id": message["id"], "result": result})
+                return message
+            self._aside(message)
+
+    def request(self, method: str, params: Any = None) -> Any:
+        message = self.answer(self.send(method, params))
+        assert message is not None, self.closed_early(method)
+        assert "error" not in message, message
+        return message["result"]

@@ -102,3 +102,36 @@ def test_doctor_says_eval_refuses_to_run_code_without_bwrap(monkeypatch):
     check = doctor._bwrap()
     assert not check.ok and not check.required
     assert "refuse" in check.detail and "--unsafe-no-sandbox" in check.detail
+
+
+@pytest.mark.parametrize("where", ["project", "user"])
+def test_doctor_reports_a_malformed_toml_as_a_failed_check_naming_the_file(where, tmp_path, monkeypatch, capsys):
+    from codeward.cli.commands import doctor
+
+    project, config = tmp_path / "project", tmp_path / "config"
+    (project / ".git").mkdir(parents=True)  # the upward walk stops at the repository root
+    (config / "codeward").mkdir(parents=True)
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
+    bad = project / "codeward.toml" if where == "project" else config / "codeward" / "config.toml"
+    bad.write_text("[engine\nmodel = 'x'\n")
+    found = {c.name: c for c in doctor.checks()}
+    check = found["configuration"]
+    assert not check.ok and check.required and str(bad) in check.detail
+    assert "Expected ']'" in check.detail and "line 1" in check.detail and check.fix == "fix the TOML file named above"
+    assert found["project config"].detail != "none" if where == "project" else found["project config"].ok
+    assert doctor.run(None) == 1  # type: ignore[arg-type]
+    assert f"[FAIL] configuration: cannot parse {bad}" in capsys.readouterr().out
+
+
+def test_a_doctor_check_that_raises_is_reported_and_the_others_still_run(monkeypatch, capsys):
+    from codeward.cli.commands import doctor
+
+    def broken():
+        raise RuntimeError("the trust store exploded")
+
+    monkeypatch.setattr(doctor, "_project", broken)
+    assert doctor.run(None) == 1  # type: ignore[arg-type]
+    out = capsys.readouterr().out
+    assert "[FAIL] project config: the check failed: RuntimeError: the trust store exploded" in out
+    assert "bwrap (sandbox)" in out  # the checks after it ran

@@ -41,6 +41,8 @@ def test_pyproject_without_table_is_skipped(tmp_path):
     ({"CODEWARD_ENGINE_ENGINE": "gpt"}, "one of 'llamacpp', 'transformers', 'openai'"),
     ({"CODEWARD_ENGINE_TOP_P": "1.5"}, "between 0.0 and 1.0"),
     ({"CODEWARD_ENGINE_N": "0"}, "an integer >= 1"),
+    ({"CODEWARD_ENGINE_TEMPERATURE": "nan"}, "a number >= 0.0"),
+    ({"CODEWARD_ENGINE_TOP_P": "inf"}, "a number between"),
 ])
 def test_invalid_env_is_named(tmp_path, env, needle):
     with pytest.raises(ConfigError) as err:

@@ -44,3 +44,13 @@ def test_the_advanced_object_names_toml_keys_and_refuses_others():
     assert '"section.key": value' in entry["markdownDescription"]
     assert entry["properties"]["engine.n_ctx"] == {"type": "integer", "default": 4096, "minimum": 256,
                                                    "markdownDescription": "Context window (tokens) for llamacpp"}
+
+
+def test_every_machine_scoped_key_is_restricted_in_untrusted_workspaces():
+    manifest = json.loads(vscode.PACKAGE.read_text(encoding="utf-8"))
+    props = manifest["contributes"]["configuration"]["properties"]
+    machine = sorted(k for k, v in props.items() if v.get("scope") == "machine")
+    assert {"codeward.client.serverPath", "codeward.engine.model", "codeward.engine.baseUrl"} <= set(machine)
+    untrusted = manifest["capabilities"]["untrustedWorkspaces"]
+    assert untrusted["supported"] == "limited" and untrusted["description"]
+    assert untrusted["restrictedConfigurations"] == machine

@@ -1,4 +1,6 @@
-"""The verdict token cannot be read by the program: the exact fd-scanning forgery never passes."""
+"""The verdict token: generic forgeries (scanning every descriptor for the token) never pass, and the known limit,
+kept as a test that succeeds so the claim stays honest: the verdict token stops accidental and generic forgeries,
+but a sample written against the runner's protocol can forge a pass (docs/security.md, Limits)."""
 
 from __future__ import annotations
 
@@ -44,6 +46,19 @@ for _fd in range(3, 1024):
         pass
 os._exit(0)
 """
+# The known limit: a program that knows the runner's protocol finds its socket (the only one it holds), takes the
+# runner's three steps itself (write R, read the token, echo it) and exits 0 before the (failing) tests run.
+PROTOCOL_FORGERY = """import os, stat
+for _fd in range(3, 1024):
+    try:
+        if stat.S_ISSOCK(os.fstat(_fd).st_mode):
+            os.set_blocking(_fd, True)
+            os.write(_fd, b'R')
+            os.write(_fd, os.read(_fd, 64))
+            os._exit(0)
+    except OSError:
+        pass
+"""
 
 
 def _isolations(bwrap_config: SandboxConfig) -> list[Isolation | None]:
@@ -63,3 +78,20 @@ def test_scanning_descriptors_for_the_token_does_not_pass(
         assert not out[0].passed, (isolation, out[0])
         assert out[0].result.startswith("killed: "), out[0]
         assert out[1].result == "passed", out[1]
+
+
+def test_known_limit_a_sample_written_against_the_protocol_forges_a_pass(
+    bwrap_config: SandboxConfig, make_program
+) -> None:
+    """KNOWN LIMIT, not a bug to be fixed by editing this test: the verdict token stops accidental and generic
+    forgeries, but a sample written against the runner's protocol can forge a pass. Wrong code that writes `R` to
+    its verdict socket, reads the token and echoes it is graded `passed`, in bwrap and in the fallback, because
+    the program shares its process with the runner (docs/security.md, Limits). If the tests ever run in a process
+    the program cannot reach, this test fails: then turn it into a test that the attack fails, and change the
+    sentence in forkserver.py, docs/security.md, docs/architecture.md and eval/demo.py."""
+    programs = [(0, make_program(WRONG + PROTOCOL_FORGERY)), (1, make_program(WRONG))]
+    for isolation in _isolations(bwrap_config):
+        with SandboxPool(bwrap_config, workers=1, isolation=isolation) as pool:
+            out = dict(pool.run(programs))
+        assert out[0].result == "passed", (isolation, out[0])  # the forgery succeeds: the documented limit
+        assert out[1].result == "failed: AssertionError", (isolation, out[1])  # the same code without it fails

@@ -1,9 +1,13 @@
 """`codeward serve --daemon`: editors started as they are configured (stdio) share one per-user server and one
-loaded model; one editor leaving does not stop the other; the socket is private; the server stops when idle."""
+loaded model; one editor leaving does not stop the other; the socket is private; the server stops when idle. The
+runtime folder is refused when it is a link or a file, the lock file is never followed or truncated, and each end
+of the socket checks that the other is the same user (SO_PEERCRED)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import socket
 import stat
 import subprocess
 import sys
@@ -13,6 +17,9 @@ from typing import Any
 
 import pytest
 
+from codeward.lsp_server import daemon
+from codeward.lsp_server.daemon import DaemonError, DaemonSessions
+from codeward.lsp_server.runtime import open_runtime_dir
 from codeward.testing.raw_client import RawClient
 
 DOC = "import os\n\n\ndef list_dir(path):\n    "
@@ -110,3 +117,85 @@ def test_a_socket_folder_others_can_enter_is_refused_with_what_to_do(env):
                           text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert proc.returncode == 2
     assert "must belong to you and be private" in proc.stderr and f"chmod 700 {runtime}" in proc.stderr
+
+
+def _daemon_fails(env: dict[str, str]) -> str:
+    """`codeward serve --daemon` refused at once: exit 2, one line, no traceback; that line."""
+    proc = subprocess.run([sys.executable, "-m", "codeward", "serve", "--daemon", "--idle-timeout", "1"], env=env,
+                          capture_output=True, check=False, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    return proc.stderr
+
+
+def test_a_symlinked_runtime_folder_is_refused(tmp_path: Path):
+    real = tmp_path / "theirs"
+    real.mkdir(mode=0o700)
+    link = tmp_path / "codeward-1000"
+    link.symlink_to(real)  # what another user could plant in /tmp before you first run codeward
+    err = _daemon_fails({**os.environ, "CODEWARD_RUNTIME_DIR": str(link)})
+    assert f"the runtime folder {link} is a symbolic link" in err and f"rm {link}" in err
+    assert list(real.iterdir()) == []  # no socket, no lock file in the folder it points to
+
+
+def test_a_file_squatting_the_runtime_folder_is_a_clear_error(tmp_path: Path):
+    squat = tmp_path / "codeward-1000"
+    squat.write_text("not a folder\n")
+    err = _daemon_fails({**os.environ, "CODEWARD_RUNTIME_DIR": str(squat)})
+    assert f"the runtime folder {squat} is a file, not a folder" in err and "CODEWARD_RUNTIME_DIR" in err
+
+
+def test_the_lock_file_is_never_followed_and_never_truncated(env, tmp_path: Path):
+    runtime = Path(env["CODEWARD_RUNTIME_DIR"])
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    (runtime / "serve.lock").symlink_to(victim)
+    err = _daemon_fails(env)
+    assert f"cannot open the lock file {runtime / 'serve.lock'}: is a symbolic link" in err
+    assert victim.read_text() == "precious\n"
+    (runtime / "serve.lock").unlink()
+    (runtime / "serve.lock").write_text("kept\n")  # a lock file of an earlier start: opened, not truncated
+    done = subprocess.run([sys.executable, "-m", "codeward", "serve", "--daemon", "--idle-timeout", "1"], env=env,
+                          capture_output=True, check=False, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    assert (runtime / "serve.lock").read_text() == "kept\n"
+
+
+def test_the_server_serves_only_its_own_user(tmp_path: Path):
+    folder = open_runtime_dir(tmp_path / "run")
+    made: list[int] = []
+
+    def make_server() -> Any:
+        made.append(1)
+        raise AssertionError("a session was started for another user's connection")
+
+    async def scenario() -> bytes:
+        sessions = DaemonSessions(make_server, 60.0, uid=os.getuid() + 1)  # as if we were another user
+        listener = await asyncio.start_unix_server(sessions.connection, path=folder.entry("serve.sock"))
+        try:
+            reader, writer = await asyncio.open_unix_connection(folder.entry("serve.sock"))
+            data = await asyncio.wait_for(reader.read(), 10)
+            writer.close()
+            return data
+        finally:
+            listener.close()
+            await listener.wait_closed()
+
+    try:
+        assert asyncio.run(scenario()) == b"" and made == []  # closed at once, no session
+    finally:
+        folder.close()
+
+
+def test_the_relay_talks_only_to_a_server_of_its_own_user(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    folder = open_runtime_dir(tmp_path / "run")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        listener.bind(folder.entry("serve.sock"))
+        listener.listen()
+        real = os.getuid()
+        monkeypatch.setattr(os, "getuid", lambda: real + 1)  # the server's uid is not "ours" any more
+        with pytest.raises(DaemonError, match=rf"runs as uid {real}, not as you \(uid {real + 1}\)"):
+            daemon._connect(folder)
+    finally:
+        listener.close()
+        folder.close()

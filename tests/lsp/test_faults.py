@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import pytest_lsp
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from .conftest import configure, initialize, inline, open_doc, stats, utf16
@@ -36,7 +37,7 @@ BASE = {"completion": {"debounce_ms": 0, "timeout_s": 2.0}, "engine": {"model": 
 
 
 @pytest_lsp.fixture(scope="module", config=ClientServerConfig(
-    server_command=[sys.executable, "-m", "codeward.testing.fake_server"]))
+    server_command=[sys.executable, "-m", "codeward.testing.fake_server", "--debug-prompts"]))
 async def client(lsp_client: LanguageClient):
     await initialize(lsp_client, BASE)
     open_doc(lsp_client, GOOD_URI, SHELL_DOC)
@@ -101,15 +102,30 @@ async def test_findings_of_an_accepted_suggestion_become_diagnostics(client: Lan
     await configure(client, {"safety": {"on_high": "block"}})
 
 
-async def test_unknown_document(client: LanguageClient):
-    await _empty_once(client, "file:///nonexistent/codeward/nowhere.py", 0, 0, "is not open", "rejected")
-    await _still_serving(client)
-
-
-async def test_invalid_utf8_on_disk(client: LanguageClient, tmp_path: Path):
-    path = tmp_path / "latin1.py"
-    path.write_bytes(b"name = 'caf\xe9'\nprint(name)\n")
-    await _empty_once(client, path.as_uri(), 1, 0, "not valid UTF-8", "rejected")
+async def test_a_document_not_opened_is_an_error_and_its_file_is_never_read(client: LanguageClient,
+                                                                           tmp_path: Path):
+    path = tmp_path / "secret.py"
+    path.write_text(SHELL_DOC, encoding="utf-8")  # on disk, readable, where the scripted model would answer
+    uri = path.as_uri()
+    before, logs = await stats(client), len(client.log_messages)
+    position = types.Position(4, 4)
+    asks = [client.text_document_inline_completion_async(types.InlineCompletionParams(
+                text_document=types.TextDocumentIdentifier(uri), position=position,
+                context=types.InlineCompletionContext(types.InlineCompletionTriggerKind.Invoked))),
+            client.text_document_completion_async(types.CompletionParams(
+                text_document=types.TextDocumentIdentifier(uri), position=position)),
+            client.text_document_code_action_async(types.CodeActionParams(
+                text_document=types.TextDocumentIdentifier(uri), range=types.Range(position, position),
+                context=types.CodeActionContext(diagnostics=[])))]
+    for ask in asks:
+        with pytest.raises(JsonRpcException) as raised:
+            await ask
+        assert raised.value.code == JsonRpcInvalidParams.CODE and "is not open" in str(raised.value)
+    new = [m.message for m in client.log_messages[logs:]]
+    assert len(new) == 1 and "is not open" in new[0], new  # logged once, not once per request
+    after = await stats(client)
+    assert after["requests"] - before["requests"] == 2 and after["rejected"] - before["rejected"] == 2
+    assert after["last_prompt"] == before["last_prompt"]  # nothing of the file reached the model
     await _still_serving(client)
 
 

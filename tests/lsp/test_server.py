@@ -21,7 +21,7 @@ UNI = "file:///tmp/codeward-test/unicode.py"
 
 
 @pytest_lsp.fixture(scope="module", config=ClientServerConfig(
-    server_command=[sys.executable, "-m", "codeward", "serve"]))
+    server_command=[sys.executable, "-m", "codeward", "serve", "--debug-prompts"]))
 async def client(lsp_client: LanguageClient):
     await initialize(lsp_client, INIT_OPTIONS)
     yield

@@ -216,7 +216,7 @@ def test_a_settings_change_never_closes_the_engine_while_a_request_counts_tokens
         await asyncio.to_thread(first.counting.wait, 10)
         changed = Settings()
         changed.completion.debounce_ms = 0
-        changed.engine.temperature = 0.5  # a new engine section: the engine is replaced
+        changed.engine.n_ctx = 2048  # a new load key: the engine is replaced
         service.update(changed)
         two = asyncio.ensure_future(service.complete("file:///b.py", CompletionRequest("z = ", 0, 4)))
         await two  # request 2 ran on the new engine; the old one is now queued for closing

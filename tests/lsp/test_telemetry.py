@@ -47,6 +47,8 @@ async def test_a_scripted_session_is_counted_and_logged_without_code(client: Lan
     assert await client.workspace_execute_command_async(types.ExecuteCommandParams(
         command=item.command.command, arguments=item.command.arguments)) is True
     s = await stats(client)
+    assert "last_prompt" not in s and "last_suggestions" not in s  # no code without `serve --debug-prompts`
+    assert SECRET not in json.dumps(s)
     assert s["requests"] == 2 and s["completed"] == 2 and s["cache_hits"] == 1
     assert s["shown"] == 2 and s["shown_reported"] == 1
     assert s["partially_accepted"] == 1 and s["accepted"] == 1

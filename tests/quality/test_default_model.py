@@ -24,7 +24,6 @@ from codeward.eval.generate import eval_pipeline_settings, sample_task
 from codeward.model.registry import DEFAULT_MODEL
 
 TASKS = ("HumanEval/2", "HumanEval/3", "HumanEval/4", "HumanEval/7", "HumanEval/12", "HumanEval/13")
-INFILLING = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "humaneval-infilling"
 FIM_TASK = "SingleLineInfilling/HumanEval/0/L2"
 CHAT_TASK = "HumanEval/13"
 
@@ -74,8 +73,9 @@ def test_completion_mode_solves_known_humaneval_tasks(qwen, tmp_path):
     assert len(solved) >= 5, [(r["task_id"], r["completion"]) for r in rows]
 
 
-def test_fim_fills_a_single_line_hole(qwen, tmp_path):
-    with gzip.open(INFILLING / "HumanEval-SingleLineInfilling.jsonl.gz", "rt", encoding="utf-8") as f:
+def test_fim_fills_a_single_line_hole(qwen, tmp_path, data_set):
+    with gzip.open(data_set("humaneval-infilling", "HumanEval-SingleLineInfilling.jsonl.gz"), "rt",
+                   encoding="utf-8") as f:
         task = next(t for t in map(json.loads, f) if t["task_id"] == FIM_TASK)
     from codeward.completion.types import CompletionRequest
 

@@ -1,11 +1,14 @@
 // codeward for VS Code: starts `codeward serve` (the per-user server by default), sends the settings the user set,
-// shows a status bar item, and offers toggle / stats / review / restart commands.
+// shows a status bar item, and offers toggle / stats / review / restart commands. In an untrusted workspace
+// (Restricted Mode, `capabilities.untrustedWorkspaces: limited`) it starts no interpreter or program the workspace
+// chose; the keys a project may not set are read from the user's settings in every workspace.
 
 import { execFile } from "node:child_process";
 import * as path from "node:path";
 import * as vscode from "vscode";
 import { LanguageClient, type LanguageClientOptions, type ServerOptions } from "vscode-languageclient/node";
-import { NotFound, type ServerCommand, commandLine, findServer, nodeProbe, serveArgs } from "./discovery";
+import { type InterpreterChoice, NotFound, type ServerCommand, type Trust, commandLine, findServer, nodeProbe,
+  pickInterpreter, serveArgs } from "./discovery";
 import { type SettingsSchema, notices, readSchema, resolveSettings } from "./settings";
 import { Status } from "./status";
 
@@ -14,18 +17,42 @@ let server: ServerCommand | undefined;
 const status = new Status();
 const told = new Set<string>();  // the settings already named in a notice this session
 
-async function interpreter(): Promise<string | undefined> {
-  try {  // the Python extension's selected interpreter, when it is installed
+function trustNow(): Trust {
+  return { trusted: vscode.workspace.isTrusted,
+    folders: (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath) };
+}
+
+/** The Python extension's selected interpreter, when it is installed (asked in a trusted workspace only). */
+async function selectedInterpreter(): Promise<string | undefined> {
+  try {
     const python = vscode.extensions.getExtension("ms-python.python");
     const api = python?.isActive ? python.exports : await python?.activate();
     const env = api?.environments?.getActiveEnvironmentPath?.();
-    if (env?.path) {
-      return env.path as string;
-    }
+    return env?.path ? env.path as string : undefined;
   } catch {
-    // fall through to the setting
+    return undefined;  // fall back to the setting
   }
-  return vscode.workspace.getConfiguration("python").get<string>("defaultInterpreterPath") || undefined;
+}
+
+/** The interpreter that may run the server (see `pickInterpreter`). */
+async function interpreter(trust: Trust): Promise<InterpreterChoice> {
+  const setting = vscode.workspace.getConfiguration("python").inspect<string>("defaultInterpreterPath");
+  return pickInterpreter(trust, trust.trusted ? await selectedInterpreter() : undefined, setting);
+}
+
+/** Says once per session which interpreter an untrusted workspace was refused, when it could have mattered (no
+ * server found, or one run by another interpreter). */
+function tellRefused(choice: InterpreterChoice): void {
+  if (server && server.source !== "interpreter") {
+    return;
+  }
+  const fresh = choice.ignored.filter((item) => !told.has(`interpreter ${item}`));
+  if (fresh.length) {
+    fresh.forEach((item) => told.add(`interpreter ${item}`));
+    void vscode.window.showWarningMessage(`codeward: this workspace is not trusted, so ${fresh.join(" and ")} ` +
+      `${fresh.length > 1 ? "are" : "is"} not used to run the server (your user settings and PATH are); trust ` +
+      "the workspace to use it.");
+  }
 }
 
 /** What the user set, in the server's keys; says once per session what was migrated, unknown or ignored. */
@@ -90,12 +117,19 @@ async function offerModelInstall(): Promise<void> {
 
 async function start(context: vscode.ExtensionContext, bar: vscode.StatusBarItem): Promise<void> {
   const config = vscode.workspace.getConfiguration("codeward");
+  const trust = trustNow();
+  // machine scope and restricted: the user's own value only, whatever the workspace says
+  const serverPath = config.inspect<string>("client.serverPath")?.globalValue ?? "";
+  const python = await interpreter(trust);
+  server = undefined;
   try {
-    server = findServer(config.get<string>("client.serverPath", ""), await interpreter(), nodeProbe);
+    server = findServer(serverPath, python.path, nodeProbe, trust);
+    tellRefused(python);
   } catch (error) {
     if (!(error instanceof NotFound)) {
       throw error;
     }
+    tellRefused(python);
     status.fail(error.message);
     refresh(bar);
     const choice = await vscode.window.showErrorMessage(error.message, "Install instructions");
@@ -200,6 +234,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       await client?.stop();
       client = undefined;
       await start(context, bar);
+    }),
+    vscode.workspace.onDidGrantWorkspaceTrust(async () => {
+      if (!server) {  // not found while untrusted: the workspace's interpreter may now run it
+        await start(context, bar);
+      }
     }),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration("codeward.completion.enabled")) {

@@ -9,6 +9,7 @@ export type ServerOptions = Record<string, Record<string, unknown>>;
 
 /** What `WorkspaceConfiguration.inspect(key)` says about one key (the parts we read). */
 export interface Inspected {
+  defaultValue?: unknown;
   globalValue?: unknown;
   workspaceValue?: unknown;
   workspaceFolderValue?: unknown;

@@ -21,6 +21,8 @@ test("the .vsix manifest and file list", () => {
   const source = JSON.parse(readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8"));
   assert.equal(packed.main, "./dist/extension.js");
   assert.deepEqual(packed.contributes, source.contributes);
+  assert.deepEqual(packed.capabilities, source.capabilities);  // Restricted Mode: limited, restricted keys
+  assert.equal(packed.capabilities.untrustedWorkspaces.supported, "limited");
   const settings = Object.keys(packed.contributes.configuration.properties);
   assert.ok(settings.length <= 17 && settings.includes("codeward.advanced"), settings.join(" "));
 });

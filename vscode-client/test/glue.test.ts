@@ -1,9 +1,11 @@
 // Unit tests of the glue: settings -> initialization options, server discovery, status logic.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
-import { NotFound, type Probe, commandLine, findServer, serveArgs } from "../src/discovery";
+import { NotFound, type Probe, type Trust, commandLine, findServer, nodeProbe, pickInterpreter, serveArgs,
+  untrustedProblem } from "../src/discovery";
 import { type Inspected, camel, contributedKeys, explicitSettings, notices, oldKey, readSchema, resolveSettings, snake,
   toServerOptions } from "../src/settings";
 import { Status } from "../src/status";
@@ -141,6 +143,82 @@ test("discovery: the configured path, else codeward on PATH, else the interprete
     (e: Error) => /not on PATH, and the selected Python interpreter \(\/usr\/bin\/python3\) has no codeward/.test(
       e.message));
   assert.deepEqual(serveArgs(false), ["serve"]);
+});
+
+test("Restricted Mode: limited support, and every key read from user settings only is a restricted one", () => {
+  const untrusted = manifest.capabilities.untrustedWorkspaces;
+  assert.equal(untrusted.supported, "limited");
+  assert.match(untrusted.description, /never the workspace's Python interpreter/);
+  const schema = readSchema(manifest);
+  const machine = schema.contributed.filter((k) => schema.machine.has(k)).map((k) => `codeward.${k}`).sort();
+  assert.deepEqual(untrusted.restrictedConfigurations, machine);
+  assert.ok(machine.includes("codeward.client.serverPath") && machine.includes("codeward.engine.baseUrl"));
+});
+
+const REPO: Trust = { trusted: false, folders: ["/home/me/cloned"] };
+
+test("untrusted workspace: a program in its folders, a relative path or an unresolved variable is refused", () => {
+  assert.equal(untrustedProblem("/home/me/cloned/.venv/bin/python", REPO.folders), "it is inside the workspace");
+  assert.equal(untrustedProblem("/home/me/cloned", REPO.folders), "it is inside the workspace");
+  assert.equal(untrustedProblem("/home/me/cloned/../cloned/bin/codeward", REPO.folders), "it is inside the workspace");
+  assert.equal(untrustedProblem(".venv/bin/python", REPO.folders), "it is a relative path");
+  assert.equal(untrustedProblem("${workspaceFolder}/.venv/bin/python", REPO.folders),
+    "it holds an unresolved variable");
+  assert.equal(untrustedProblem("/home/me/cloned-other/bin/python", REPO.folders), undefined);
+  assert.equal(untrustedProblem("/usr/bin/python3", REPO.folders), undefined);
+  assert.equal(untrustedProblem("python3", REPO.folders), undefined);  // looked up on PATH
+});
+
+test("the interpreter: the workspace's choice when trusted; only the user's own, outside the repo, when not", () => {
+  const setting = { defaultValue: "python", globalValue: "/usr/bin/python3",
+    workspaceValue: "/home/me/cloned/.venv/bin/python" };
+  assert.deepEqual(pickInterpreter({ ...REPO, trusted: true }, "/home/me/cloned/.venv/bin/python", setting),
+    { path: "/home/me/cloned/.venv/bin/python", ignored: [] });
+  assert.deepEqual(pickInterpreter({ ...REPO, trusted: true }, undefined, setting),
+    { path: "/home/me/cloned/.venv/bin/python", ignored: [] });
+  const untrusted = pickInterpreter(REPO, "/home/me/cloned/.venv/bin/python", setting);
+  assert.equal(untrusted.path, "/usr/bin/python3");
+  assert.deepEqual(untrusted.ignored, ["the Python extension's selected interpreter (/home/me/cloned/.venv/bin/python)",
+    "the workspace's python.defaultInterpreterPath (/home/me/cloned/.venv/bin/python)"]);
+  assert.deepEqual(pickInterpreter(REPO, undefined, { defaultValue: "python", workspaceFolderValue: "/x/python" }),
+    { path: "python", ignored: ["the workspace's python.defaultInterpreterPath (/x/python)"] });
+  assert.deepEqual(pickInterpreter(REPO, undefined, { globalValue: "${workspaceFolder}/.venv/bin/python" }),
+    { ignored: ["python.defaultInterpreterPath ${workspaceFolder}/.venv/bin/python (it holds an unresolved variable)"] });
+  assert.deepEqual(pickInterpreter(REPO, undefined, undefined), { path: undefined, ignored: [] });
+});
+
+test("discovery in an untrusted workspace: no codeward or interpreter inside it, and the error says why", () => {
+  const onPath = ["/home/me/cloned/bin/codeward", "/usr/local/bin/codeward"];
+  const probe: Probe = { isExecutable: () => true, works: () => true,
+    which: (_name, accept) => onPath.find((p) => !accept || accept(p)) };
+  assert.equal(findServer("", undefined, probe, REPO).command, "/usr/local/bin/codeward");
+  assert.equal(findServer("", undefined, probe, { ...REPO, trusted: true }).command, "/home/me/cloned/bin/codeward");
+  assert.equal(findServer("", undefined, probe).command, "/home/me/cloned/bin/codeward");  // no trust given: as before
+  // the user's own serverPath is the user's choice, even inside the folder
+  assert.equal(findServer("/home/me/cloned/bin/codeward", undefined, probe, REPO).source, "setting");
+  const nothing: Probe = { isExecutable: () => false, which: (_n, accept) =>
+    ["/home/me/cloned/bin/codeward"].find((p) => !accept || accept(p)), works: () => true };
+  assert.throws(() => findServer("", "/home/me/cloned/.venv/bin/python", nothing, REPO),
+    (e: Error) => e instanceof NotFound && /not on PATH\. Install/.test(e.message) &&
+      /This workspace is not trusted, so neither an interpreter it chose nor a program inside it/.test(e.message));
+  assert.equal(findServer("", "/usr/bin/python3", nothing, REPO).source, "interpreter");
+});
+
+test("the PATH lookup skips relative entries and the ones `accept` refuses", (t) => {
+  const root = mkdtempSync(path.join(tmpdir(), "codeward-which-"));
+  const [inside, outside] = [path.join(root, "repo", "bin"), path.join(root, "user", "bin")];
+  for (const dir of [inside, outside]) {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, "codeward"), "#!/bin/sh\n");
+    chmodSync(path.join(dir, "codeward"), 0o755);
+  }
+  const saved = process.env.PATH;
+  t.after(() => { process.env.PATH = saved; });
+  process.env.PATH = [path.relative(process.cwd(), inside), inside, outside].join(path.delimiter);
+  assert.equal(nodeProbe.which("codeward"), path.join(inside, "codeward"));
+  const repo: Trust = { trusted: false, folders: [path.join(root, "repo")] };
+  assert.equal(nodeProbe.which("codeward", (p) => untrustedProblem(p, repo.folders) === undefined),
+    path.join(outside, "codeward"));
 });
 
 test("status: thinking while a request runs, idle with its latency after, disabled and error stay visible", () => {

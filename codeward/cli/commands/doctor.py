@@ -7,6 +7,7 @@ import importlib
 import importlib.metadata
 import platform
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,27 +100,36 @@ def _bwrap() -> Check:
 
 
 def _config() -> Check:
-    """The settings every command will load here (TOML found upward, CODEWARD_* environment)."""
+    """The settings every command will load here (TOML found upward, the user's config.toml, CODEWARD_*
+    environment); a file that is not valid TOML is a failed check naming the file and the parse error."""
     from codeward.config import ConfigError, find_config_file, load_settings
 
     try:
         found = find_config_file()
     except ConfigError as exc:
         return Check("configuration", False, str(exc), "fix the TOML file named above")
-    where = str(found[0]) if found else "no codeward.toml or [tool.codeward] found; defaults"
+    where = str(found[0]) if found else "no codeward.toml or [tool.codeward] found"
     problems: list[str] = []
     load_settings(strict=False, problems=problems)
+    unreadable = [p for p in problems if p.startswith(("cannot parse", "cannot read"))]
+    if unreadable:
+        return Check("configuration", False, "; ".join(unreadable), "fix the TOML file named above")
     if problems:
         return Check("configuration", False, f"{where}: " + "; ".join(problems),
                      "correct or remove these settings: every command refuses to run with them")
-    return Check("configuration", True, where)
+    return Check("configuration", True, where if found else f"{where}; defaults")
 
 
 def _project() -> Check:
     """What the project's config file may not do here (keys ignored until `codeward trust`) and what it weakens."""
-    from codeward.config import load_settings
+    from codeward.config import ConfigError, find_project_file, load_settings
     from codeward.trust import ConfigSources
 
+    try:
+        find_project_file()
+    except ConfigError as exc:  # the configuration check names the file and the error
+        return Check("project config", False, f"cannot be read: {exc}", "fix the TOML file named above",
+                     required=False)
     sources = ConfigSources()
     load_settings(strict=False, problems=[], sources=sources)  # problems: the configuration check's
     said = sources.notices() + ([f"it weakens these checks: {sources.weakened_text()}"] if sources.weakened else [])
@@ -131,21 +141,34 @@ def _project() -> Check:
     return Check("project config", True, f"{sources.project_file}{trusted}" if sources.project_file else "none")
 
 
+def _guarded(name: str, check: Callable[[], Check]) -> Check:
+    """`check()`, or a failed check naming the error when it raises: the report always comes."""
+    try:
+        return check()
+    except Exception as exc:  # noqa: BLE001 - doctor reports every failure, it never crashes on one
+        return Check(name, False, f"the check failed: {type(exc).__name__}: {exc}",
+                     "fix what the error names, then run `codeward doctor` again")
+
+
 def checks() -> list[Check]:
     """Every check, in report order."""
     py_ok = sys.version_info >= (3, 11)
     out = [Check("python", py_ok, f"{platform.python_version()} at {sys.executable}", "use Python 3.11 or newer")]
-    out.append(_config())
-    out.append(_project())
-    out.append(_torch())
-    out.append(_importable("llama_cpp", "llama-cpp-python", "pip install llama-cpp-python  (compiles, ~7 min)"))
-    out.append(_importable("transformers", "transformers", "pip install transformers gguf accelerate",
-                           required=False))
-    out.append(_importable("httpx", "httpx", "pip install httpx"))
-    out.append(_model())
-    out.append(_importable("bandit", "bandit", "pip install bandit"))
-    out.append(_importable("pygls", "pygls", "pip install 'pygls>=2.1'"))
-    out.append(_bwrap())
+    steps: list[tuple[str, Callable[[], Check]]] = [
+        ("configuration", _config),
+        ("project config", _project),
+        ("torch", _torch),
+        ("llama-cpp-python", lambda: _importable("llama_cpp", "llama-cpp-python",
+                                                 "pip install llama-cpp-python  (compiles, ~7 min)")),
+        ("transformers", lambda: _importable("transformers", "transformers", "pip install transformers gguf "
+                                             "accelerate", required=False)),
+        ("httpx", lambda: _importable("httpx", "httpx", "pip install httpx")),
+        ("model", _model),
+        ("bandit", lambda: _importable("bandit", "bandit", "pip install bandit")),
+        ("pygls", lambda: _importable("pygls", "pygls", "pip install 'pygls>=2.1'")),
+        ("bwrap (sandbox)", _bwrap),
+    ]
+    out.extend(_guarded(name, check) for name, check in steps)
     return out
 
 
