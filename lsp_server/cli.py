@@ -15,12 +15,13 @@ from codeward.lsp_server.daemon import IDLE_TIMEOUT_S
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("serve", help="run the language server (LSP over stdio, or TCP with --tcp)",
+    p = sub.add_parser("serve", help="run the language server (LSP over stdio, one per-user server with --daemon, or TCP with --tcp)",
                        description="Run codeward's language server: inline completions checked by the safety "
-                       "layer. Engine flags override the settings from codeward.toml, the environment and the "
-                       "editor.")
+                       "layer. Engine flags override the editor's settings, the environment and your and the project's "
+                       "config files.")
     p.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio (e.g. 127.0.0.1:2087); "
-                   "serves one editor session at a time until SIGINT/SIGTERM")
+                   "serves one editor session at a time until SIGINT/SIGTERM; prints the path of a 0600 token file whose "
+                   "content clients send as initializationOptions.codeward_token")
     p.add_argument("--allow-remote", action="store_true", help="with --tcp: allow an address other machines can "
                    "reach (0.0.0.0, a LAN address); clients still need the token, and nothing is encrypted")
     p.add_argument("--stdio", action="store_true", help="use stdio (the default; accepted for editors that pass it)")

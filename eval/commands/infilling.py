@@ -25,7 +25,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(COMMAND, help="fill-in-the-middle (HumanEval-Infilling) through the editor's pipeline",
                               description=__doc__, epilog=EDITOR_SAMPLING)
     add_exec_flags(p, samples_required=False)
-    add_sampling_flags(p, raw=False)
+    add_sampling_flags(p, raw=False, editor=True)
     p.add_argument("--mode", choices=("auto", "single", "multi"),
                    help="suggestion shape (completion.mode; auto: multi-line only in a new block, as the editor)")
     p.add_argument("-k", type=positive_ints, default=[1, 10, 100], metavar="K[,K...]",

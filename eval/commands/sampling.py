@@ -15,15 +15,16 @@ from codeward.eval.datasets import Problem
 from codeward.eval.generate import RowMaker, SamplingPlan
 
 
-def add_sampling_flags(parser: argparse.ArgumentParser, raw: bool = True, multi_model: bool = False) -> None:
+def add_sampling_flags(parser: argparse.ArgumentParser, raw: bool = True, multi_model: bool = False,
+                       editor: bool = False) -> None:
     """DESIGN.md's engine flags (--temperature takes a comma list: a sweep; `multi_model`: --model repeats) and
-    the task selection."""
+    the task selection; `editor`: the command samples with the editor's settings (--template's default)."""
     from codeward.flags import add_engine_flags
 
     add_engine_flags(parser, sweep=True, multi_model=multi_model)
     g = parser.add_argument_group("sampling")
-    g.add_argument("--template", help="prompt template (eval.template; auto = the model family's measured "
-                   "default; qwen, prefix, chat, ...)")
+    g.add_argument("--template", help=f"prompt template ({'engine' if editor else 'eval'}.template; auto = the model "
+                   "family's measured default; qwen, prefix, chat, ...)")
     g.add_argument("--limit", type=int, metavar="N", help="only the first N tasks of the data set")
     g.add_argument("--tasks", metavar="ID[,ID...]", help="only these task ids (a bare number N means <prefix>/N)")
     if raw:

@@ -51,7 +51,7 @@ def register(subparsers: Any) -> None:
                         "samples give secure-pass@k beside pass@k")
     g.add_argument("-k", type=positive_ints, default=[1, 10], metavar="K[,K...]",
                    help="k values of secure-pass@k (default 1,10; only where every task has n >= k)")
-    add_sampling_flags(p, raw=False)
+    add_sampling_flags(p, raw=False, editor=True)
     add_run_flags(p)
     p.set_defaults(func=run)
 

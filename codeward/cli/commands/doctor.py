@@ -60,8 +60,9 @@ def _model() -> Check:
     from codeward.config import load_settings
     from codeward.model.assembly import model_status
     from codeward.model.registry import MODELS, cache_dir, canonical_name
+    from codeward.trust import ConfigSources
 
-    engine = load_settings(strict=False, problems=[]).engine
+    engine = load_settings(strict=False, problems=[], sources=ConfigSources()).engine
     name = canonical_name(engine.model)
     if name is None:
         if engine.engine != "llamacpp" or Path(engine.model).exists():
@@ -103,6 +104,7 @@ def _config() -> Check:
     """The settings every command will load here (TOML found upward, the user's config.toml, CODEWARD_*
     environment); a file that is not valid TOML is a failed check naming the file and the parse error."""
     from codeward.config import ConfigError, find_config_file, load_settings
+    from codeward.trust import ConfigSources
 
     try:
         found = find_config_file()
@@ -110,7 +112,7 @@ def _config() -> Check:
         return Check("configuration", False, str(exc), "fix the TOML file named above")
     where = str(found[0]) if found else "no codeward.toml or [tool.codeward] found"
     problems: list[str] = []
-    load_settings(strict=False, problems=problems)
+    load_settings(strict=False, problems=problems, sources=ConfigSources())  # the project-config row says it
     unreadable = [p for p in problems if p.startswith(("cannot parse", "cannot read"))]
     if unreadable:
         return Check("configuration", False, "; ".join(unreadable), "fix the TOML file named above")
@@ -134,8 +136,9 @@ def _project() -> Check:
     load_settings(strict=False, problems=[], sources=sources)  # problems: the configuration check's
     said = sources.notices() + ([f"it weakens these checks: {sources.weakened_text()}"] if sources.weakened else [])
     if said:
-        return Check("project config", False, "; ".join(said), "review the project file; `codeward trust PATH` "
-                     "applies it whole; your own config.toml, CODEWARD_* or flags override what it weakens",
+        return Check("project config", False, "; ".join(said), "review the project file; " + ("" if sources.trust == "trusted" else
+                     "`codeward trust PATH` applies it whole; ") + "your own config.toml, CODEWARD_* or flags "
+                     "override what it weakens (e.g. `[safety] disabled_rules = []` in ~/.config/codeward/config.toml)",
                      required=False)
     trusted = " (trusted)" if sources.trust == "trusted" else ""
     return Check("project config", True, f"{sources.project_file}{trusted}" if sources.project_file else "none")
