@@ -87,6 +87,7 @@ def test_the_task_anchor_is_the_start_of_the_target_prompt_even_with_helpers(con
                 assert any(line.startswith("def ") for line in between) == helper
 
 
+@pytest.mark.timeout(900)  # a whole misalignment run on the test model: ~70-105 s alone, 3x that on a busy machine
 def test_codex_contexts_run_end_to_end(contexts, tmp_path):
     out = tmp_path / "run"
     proc = subprocess.run([sys.executable, "-m", "codeward", "eval", "misalignment", "--protocol",

@@ -210,6 +210,7 @@ def _misalignment(*args: str) -> subprocess.CompletedProcess:
                           text=True, check=False, timeout=900)
 
 
+@pytest.mark.timeout(900)  # a whole misalignment run on the test model: ~70-105 s alone, 3x that on a busy machine
 def test_mutated_contexts_run_end_to_end_with_the_instruct_arms_and_near_misses(tmp_path):
     out = tmp_path / "run"
     flags = ["--protocol", "mutated-contexts", "--limit", "3", "-n", "1", "--max-new-tokens", "24", "-k", "1",
