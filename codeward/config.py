@@ -27,11 +27,8 @@ A trusted folder's file applies whole (its add-only lists still joined).
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
 import os
 import tomllib
-import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -43,6 +40,7 @@ from codeward.completion.settings import CompletionSettings, ContextSettings, Pi
 from codeward.eval.settings import EvalSettings
 from codeward.model.settings import EngineSettings
 from codeward.safety.settings import SafetySettings
+from codeward.values import coerce, describe
 
 
 @dataclass
@@ -98,83 +96,6 @@ def _field_type(section: type, name: str) -> Any:
     return typing.get_type_hints(section)[name]
 
 
-def _describe(f: dataclasses.Field, tp: Any) -> str:
-    meta = f.metadata
-    if "choices" in meta:
-        return "one of " + ", ".join(repr(c) for c in meta["choices"])
-    base = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
-    plural = {bool: "booleans", int: "integers", float: "numbers", str: "strings"}
-    if typing.get_origin(tp) in (list, tuple):
-        (item,) = typing.get_args(tp)[:1] or (str,)
-        return (f"a list of {plural.get(item, str(item))} (in TOML `[\"a\", \"b\"]`; in the environment "
-                "a comma-separated list `a,b`)")
-    args = typing.get_args(tp)
-    optional = type(None) in args
-    inner = next((a for a in args if a is not type(None)), tp)
-    text = base.get(inner, str(inner))
-    if "min" in meta and "max" in meta:
-        text += f" between {meta['min']} and {meta['max']}"
-    elif "min" in meta:
-        text += f" >= {meta['min']}"
-    if optional:
-        text += " (or none)"
-    return text
-
-
-def _coerce(value: Any, tp: Any, from_text: bool) -> Any:
-    """Convert `value` to type `tp`; raise ValueError when it cannot be done faithfully."""
-    args = typing.get_args(tp)
-    if type(None) in args:
-        if value is None or (from_text and str(value).strip().lower() in ("", "none", "null")):
-            return None
-        tp = next(a for a in args if a is not type(None))
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        if from_text and str(value).strip().lower() in ("1", "true", "yes", "on"):
-            return True
-        if from_text and str(value).strip().lower() in ("0", "false", "no", "off"):
-            return False
-        raise ValueError
-    if tp is int:
-        if isinstance(value, bool):
-            raise ValueError
-        if isinstance(value, int):
-            return value
-        if from_text:
-            return int(str(value).strip())
-        raise ValueError
-    if tp is float:
-        if isinstance(value, bool):
-            raise ValueError
-        if isinstance(value, (int, float)):
-            out = float(value)
-        elif from_text:
-            out = float(str(value).strip())
-        else:
-            raise ValueError
-        if not math.isfinite(out):  # nan slips past every min/max comparison; inf is no useful setting either
-            raise ValueError
-        return out
-    if tp is str:
-        if isinstance(value, str):
-            return value
-        raise ValueError
-    if typing.get_origin(tp) in (list, tuple) or isinstance(tp, types.GenericAlias):
-        if from_text and isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                value = json.loads(text)  # a JSON list; a malformed one is reported as invalid
-            else:
-                value = [v.strip() for v in text.split(",") if v.strip()]
-        if not isinstance(value, (list, tuple)):
-            raise ValueError
-        (item_tp, *_) = typing.get_args(tp) or (str,)
-        items = [_coerce(v, item_tp, from_text) for v in value]
-        return tuple(items) if typing.get_origin(tp) is tuple else items
-    raise ValueError
-
-
 def coerce_setting(section: str, key: str, value: Any, origin: str, from_text: bool = False) -> Any:
     """Validate one setting; raise ConfigError naming the key, the value, its origin and what is allowed."""
     if section not in SECTIONS:
@@ -188,9 +109,9 @@ def coerce_setting(section: str, key: str, value: Any, origin: str, from_text: b
     f = fields[key]
     tp = _field_type(cls, key)
     invalid = ConfigError(f"invalid setting {section}.{key} = {value!r} (from {origin}): "
-                          f"expected {_describe(f, tp)}")
+                          f"expected {describe(f, tp)}")
     try:
-        out = _coerce(value, tp, from_text)
+        out = coerce(value, tp, from_text)
     except (ValueError, TypeError, StopIteration) as exc:  # json.JSONDecodeError is a ValueError
         raise invalid from exc
     meta = f.metadata

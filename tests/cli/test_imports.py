@@ -18,6 +18,7 @@ FLAGS = "codeward.flags"
 FORKSERVER = "codeward.sandbox.forkserver"
 TESTING = "codeward.testing"  # doubles the tests and the benchmarks share; no module of codeward imports them
 REGISTRY = "codeward.cli"
+VALUES = "codeward.values"  # settings values' types, for the config loader: imports nothing of the project
 TRUST = "codeward.trust"  # the trust store: codeward.config reads it, so it imports no more than config may
 # Each core layer and what it may never import: everything above it (the faces, the CLI, the config that
 # assembles every layer's settings, the flags built on it, pygls), and the core layers above it.
@@ -86,14 +87,16 @@ def violation(importer: str, imported: str, known: set[str]) -> str | None:
         imported = imported.rpartition(".")[0]  # `from codeward.x import name`: the edge is to codeward.x
     if importer == FORKSERVER and imported.startswith("codeward"):
         return "the fork server runs inside the sandbox under `python -I -S`: the standard library only"
+    if importer == VALUES and imported.startswith("codeward"):
+        return "codeward.values (used by the config loader) imports nothing of the project"
     if importer in (TRUST, "codeward.config"):
         allowed = imported in ("codeward", importer) or imported.endswith(".settings") \
-            or (importer == "codeward.config" and imported == TRUST)
+            or (importer == "codeward.config" and imported in (TRUST, VALUES))
         if not imported.startswith("codeward") or allowed:
             return None
         if importer == TRUST:
             return "codeward.trust (read by the config loader) imports only settings leaves"
-        return "codeward.config reaches the settings leaves and the trust store (codeward.trust), nothing else"
+        return "codeward.config reaches the settings leaves, the trust store and codeward.values, nothing else"
     if importer.endswith(".settings") and imported.startswith("codeward") and imported != "codeward" \
             and not imported.endswith(".settings"):
         return "a settings leaf imports only other settings modules"
@@ -144,6 +147,7 @@ def test_the_checker_catches_each_kind_of_edge() -> None:
            ("codeward.config", "codeward.completion.pipeline"),
            ("codeward.config", "codeward.flags"),
            ("codeward.trust", "codeward.config"),
+           ("codeward.values", "codeward.safety.settings"),
            ("codeward.trust", "codeward.safety.review"),
            ("codeward.safety.settings", "codeward.trust")]
     for importer, imported in bad:
@@ -154,6 +158,7 @@ def test_the_checker_catches_each_kind_of_edge() -> None:
             ("codeward.cli.commands.doctor", "codeward.sandbox.isolation"),
             ("codeward.config", "codeward.eval.settings"),
             ("codeward.config", "codeward.trust"),
+            ("codeward.config", "codeward.values"),
             ("codeward.trust", "codeward.safety.settings"),
             ("codeward.cli.commands.trust", "codeward.trust"),
             ("codeward.eval.settings", "codeward.sandbox.settings"),
