@@ -4,10 +4,24 @@ by default)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
+
+
+@contextlib.contextmanager
+def served(argv: list[str]) -> Iterator[tuple[subprocess.Popen[bytes], RawClient]]:
+    """A language server started by `argv` (stdio; its stderr dropped) and a client on its pipes; the server is killed
+    on the way out if the test left it running."""
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        yield proc, RawClient.over_pipes(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
 
 
 class RawClient:

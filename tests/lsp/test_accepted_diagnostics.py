@@ -105,28 +105,24 @@ def test_context_findings_move_with_the_edits_until_the_next_check():
 @pytest.mark.timeout(60)  # a diagnostic that is not published again would wait for it forever
 def test_the_server_moves_and_clears_an_accepted_suggestions_diagnostic_as_the_document_is_edited():
     import json
-    import subprocess
     import sys
 
-    from codeward.testing.raw_client import RawClient
+    from codeward.testing.raw_client import served
 
-    proc = subprocess.Popen([sys.executable, "-m", "codeward.testing.fake_server"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    c = RawClient.over_pipes(proc)
+    with served([sys.executable, "-m", "codeward.testing.fake_server"]) as (proc, c):
 
-    def edit(version: int, sl: int, sc: int, el: int, ec: int, text: str) -> None:
-        c.send("textDocument/didChange", {"textDocument": {"uri": URI, "version": version}, "contentChanges": [
-            {"range": {"start": {"line": sl, "character": sc}, "end": {"line": el, "character": ec}},
-             "text": text}]}, request=False)
+        def edit(version: int, sl: int, sc: int, el: int, ec: int, text: str) -> None:
+            c.send("textDocument/didChange", {"textDocument": {"uri": URI, "version": version}, "contentChanges": [
+                {"range": {"start": {"line": sl, "character": sc}, "end": {"line": el, "character": ec}},
+                 "text": text}]}, request=False)
 
-    def published() -> list[tuple[str, int]]:
-        kept = [m for m in c.notifications if m["method"] == "textDocument/publishDiagnostics"]
-        if kept:  # it came while a request waited for its answer
-            c.notifications.remove(kept[0])
-        params = kept[0]["params"] if kept else c.wait_for("textDocument/publishDiagnostics")
-        return [(d["code"], d["range"]["start"]["line"]) for d in params["diagnostics"]]
+        def published() -> list[tuple[str, int]]:
+            kept = [m for m in c.notifications if m["method"] == "textDocument/publishDiagnostics"]
+            if kept:  # it came while a request waited for its answer
+                c.notifications.remove(kept[0])
+            params = kept[0]["params"] if kept else c.wait_for("textDocument/publishDiagnostics")
+            return [(d["code"], d["range"]["start"]["line"]) for d in params["diagnostics"]]
 
-    try:
         c.request("initialize", {"processId": None, "rootUri": None, "capabilities": {}, "initializationOptions": {
             "engine": {"model": "scripted:" + json.dumps([TEXT])},
             "completion": {"debounce_ms": 0}, "context": {"diagnostics": False}}})
@@ -147,7 +143,3 @@ def test_the_server_moves_and_clears_an_accepted_suggestions_diagnostic_as_the_d
         c.request("shutdown")
         c.send("exit", request=False)
         assert proc.wait(timeout=30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate()

@@ -3,19 +3,15 @@ carries a command as a Command): "Why?" explains the rule, "Ignore here" adds `#
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
-from codeward.testing.raw_client import RawClient
+from codeward.testing.raw_client import served
 
 BUGGY = "def middle(xs):\n    return xs[len(xs) / 2]\n\n\ndef first(xs):\n    return xs[0]\n"
 
 
 def test_why_explains_and_ignore_here_adds_the_suppression_comment():
-    proc = subprocess.Popen([sys.executable, "-m", "codeward", "serve"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    c = RawClient.over_pipes(proc)
-    try:
+    with served([sys.executable, "-m", "codeward", "serve"]) as (proc, c):
         c.request("initialize", {"processId": None, "rootUri": None, "capabilities": {},
                                  "initializationOptions": {"context": {"diagnostics_delay_ms": 0}}})
         c.send("initialized", {}, request=False)
@@ -42,10 +38,6 @@ def test_why_explains_and_ignore_here_adds_the_suppression_comment():
         c.request("shutdown")
         c.send("exit", request=False)
         assert proc.wait(timeout=30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate()
 
 
 def test_ignore_here_extends_an_existing_nosec_comment_and_leaves_a_bare_one_alone():
@@ -144,10 +136,7 @@ def test_the_edited_position_is_in_the_clients_unit_and_lsp_lines():
 def test_ignore_here_lands_at_the_end_of_a_non_ascii_line_for_a_utf8_client():
     """Neovim negotiates UTF-8: the edit's column counts bytes, so the comment goes at the end of the line."""
     text = 'def middle(xs):\n    return xs[len(xs) / 2] or "é😀"\n'
-    proc = subprocess.Popen([sys.executable, "-m", "codeward", "serve"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    c = RawClient.over_pipes(proc)
-    try:
+    with served([sys.executable, "-m", "codeward", "serve"]) as (proc, c):
         init = c.request("initialize", {"processId": None, "rootUri": None,
                                         "capabilities": {"general": {"positionEncodings": ["utf-8"]}},
                                         "initializationOptions": {"context": {"diagnostics_delay_ms": 0}}})
@@ -167,7 +156,3 @@ def test_ignore_here_lands_at_the_end_of_a_non_ascii_line_for_a_utf8_client():
         c.request("shutdown")
         c.send("exit", request=False)
         assert proc.wait(timeout=30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate()
