@@ -39,10 +39,15 @@ class TrustError(Exception):
     """The trust store cannot be read or written; the message names the file and what to do."""
 
 
+def state_dir() -> Path:
+    """The user's state directory for codeward: `$XDG_STATE_HOME/codeward` (~/.local/state/codeward)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "codeward"
+
+
 def store_path() -> Path:
     """Where the trust store lives: `$XDG_STATE_HOME/codeward/trust.json` (~/.local/state/codeward/trust.json)."""
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "codeward" / "trust.json"
+    return state_dir() / "trust.json"
 
 
 def user_config_file() -> Path:

@@ -29,7 +29,7 @@ from typing import Any
 from codeward.lsp_server.runtime import RuntimeDir, RuntimeDirError, require_peer
 from codeward.lsp_server.server import CodewardServer
 from codeward.lsp_server.tcp import Connections, run_session
-from codeward.lsp_server.telemetry import state_dir
+from codeward.trust import state_dir
 
 log = logging.getLogger("codeward.lsp")
 IDLE_TIMEOUT_S = 900.0

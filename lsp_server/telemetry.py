@@ -11,7 +11,6 @@ import itertools
 import json
 import logging
 import math
-import os
 import statistics
 import time
 from collections import deque
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from codeward.completion.pipeline import RequestError
 from codeward.model.base import EngineError
+from codeward.trust import state_dir
 
 if TYPE_CHECKING:
     from codeward.completion.types import CompletionResult
@@ -129,12 +129,6 @@ class Stats:
         """What the stats log keeps of a session: counts and timings only, never prompts or suggestions."""
         record = {k: v for k, v in self.as_dict(engine_counters).items() if k not in PRIVATE}
         return {"started": round(self.started, 3), "ended": round(time.time(), 3), **record}
-
-
-def state_dir() -> Path:
-    """The user's state directory for codeward: `$XDG_STATE_HOME/codeward` (~/.local/state/codeward)."""
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "codeward"
 
 
 def write_stats_log(record: Mapping[str, Any], directory: Path | None = None) -> Path | None:

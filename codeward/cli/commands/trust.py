@@ -93,8 +93,8 @@ def _list(folders: dict[str, dict[str, str]]) -> int:
         print(f"no trusted folders ({trust.store_path()})")
     for folder, entry in sorted(folders.items()):
         try:
-            state = "ok" if trust.digest(Path(entry["file"]).read_bytes()) == entry["sha256"] else \
-                "changed since trusted: not applied until trusted again"
+            state = "ok" if trust.entry_state(Path(entry["file"]), Path(entry["file"]).read_bytes()) == "trusted" \
+                else "changed since trusted: not applied until trusted again"
         except OSError as exc:
             state = f"cannot read the file ({exc.strerror or exc})"
         print(f"{folder}: {entry['file']} [{state}] trusted {entry.get('trusted_at', '?')}")
