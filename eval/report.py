@@ -43,9 +43,8 @@ def isolation_lines(sandbox: Mapping[str, Any], record: Mapping[str, Any] | None
     it existed) and the limits; a run without namespaces says so in bold."""
     record = record or {"level": sandbox.get("isolation"), "reason": sandbox.get("detail")}
     level = record.get("level")
-    consent = " — allowed by `--unsafe-no-sandbox`" if record.get("unsafe_no_sandbox") else ""
     lines = [
-        f"- Isolation: **{level}** ({record.get('reason')}){consent}",
+        _isolation_line(record),
         (
             f"- Limits: {sandbox.get('timeout_s')} s wall clock, "
             f"{sandbox.get('memory_mb')} MiB address space, "
@@ -65,11 +64,15 @@ def isolation_lines(sandbox: Mapping[str, Any], record: Mapping[str, Any] | None
 def isolation_record_lines(record: Mapping[str, Any] | None) -> list[str]:
     """The isolation line from results.json's `isolation` alone (a run without pass@k, `eval security`): what ran
     its code (mutated contexts' checks), or that nothing ran."""
-    if not record:
-        return []
+    return [_isolation_line(record)] if record else []
+
+
+def _isolation_line(record: Mapping[str, Any]) -> str:
+    """One report line for results.json's `isolation`: the level and why, or that no code ran."""
     if record.get("level") is None:
-        return [f"- Isolation: none needed ({record.get('reason')})"]
-    return [f"- Isolation: **{record['level']}** ({record.get('reason')})"]
+        return f"- Isolation: none needed ({record.get('reason')})"
+    consent = " — allowed by `--unsafe-no-sandbox`" if record.get("unsafe_no_sandbox") else ""
+    return f"- Isolation: **{record['level']}** ({record.get('reason')}){consent}"
 
 
 def harness_lines(rows: Sequence[Mapping[str, Any]]) -> list[str]:

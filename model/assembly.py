@@ -44,42 +44,37 @@ def _marker(final: Path) -> Path:
     return final.with_name(final.name + ".verified")
 
 
-def is_verified(final: Path, spec: ModelSpec) -> bool:
-    """True when `final` exists and its marker records the expected hash for its current size and mtime."""
+def is_verified(final: Path, spec: ModelSpec, marker: Path | None = None) -> bool:
+    """True when `final` exists and its marker (beside it, or `marker`) records it with the expected hash for its
+    current size and mtime."""
     try:
         stat = final.stat()
-        mark = json.loads(_marker(final).read_text(encoding="utf-8"))
+        mark = json.loads((marker or _marker(final)).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return (mark.get("sha256") == spec.sha256 and mark.get("size") == stat.st_size == spec.size
-            and mark.get("mtime_ns") == stat.st_mtime_ns)
+    return (mark.get("path", str(final)) == str(final) and mark.get("sha256") == spec.sha256
+            and mark.get("size") == stat.st_size == spec.size and mark.get("mtime_ns") == stat.st_mtime_ns)
 
 
-def _write_marker(final: Path, spec: ModelSpec) -> None:
+def _write_marker(final: Path, spec: ModelSpec, marker: Path | None = None) -> None:
+    """Record that `final` has the expected hash at its size and mtime (in its marker, or `marker`), atomically."""
     stat = final.stat()
-    _marker(final).write_text(json.dumps({"sha256": spec.sha256, "size": stat.st_size,
-                                          "mtime_ns": stat.st_mtime_ns}), encoding="utf-8")
+    target = marker or _marker(final)
+    staged = target.with_name(f".{target.name}-{os.getpid()}")
+    staged.write_text(json.dumps({"path": str(final), "sha256": spec.sha256, "size": stat.st_size,
+                                  "mtime_ns": stat.st_mtime_ns}), encoding="utf-8")
+    os.replace(staged, target)
 
 
 def _shipped_marker(spec: ModelSpec, directory: Path) -> Path:
+    """Where the check of a single-file model's shipped GGUF is recorded (it lives in site-packages, not here)."""
     return directory / f"{spec.file_name}.verified"
-
-
-def shipped_verified(path: Path, spec: ModelSpec, directory: Path) -> bool:
-    """True when the marker in `directory` records `path` with the expected hash at its current size and mtime."""
-    try:
-        stat = path.stat()
-        mark = json.loads(_shipped_marker(spec, directory).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return (mark.get("path") == str(path) and mark.get("sha256") == spec.sha256
-            and mark.get("size") == stat.st_size == spec.size and mark.get("mtime_ns") == stat.st_mtime_ns)
 
 
 def _verify_shipped(spec: ModelSpec, directory: Path, progress: bool, search_path: Sequence[str] | None) -> Path:
     """A single-file model's GGUF, its SHA-256 checked once (a marker in `directory` spares later loads)."""
     path = shipped_file(spec, search_path)
-    if not spec.sha256 or shipped_verified(path, spec, directory):
+    if not spec.sha256 or is_verified(path, spec, _shipped_marker(spec, directory)):
         return path
     size = path.stat().st_size
     digest = _sha256(path, progress) if size == spec.size else None
@@ -87,13 +82,9 @@ def _verify_shipped(spec: ModelSpec, directory: Path, progress: bool, search_pat
         found = f"SHA-256 {digest}" if digest else f"{size:,} bytes"
         raise ModelError(f"model {spec.name!r}: {path} has {found}, expected {spec.sha256} ({spec.size:,} bytes: "
                          f"a damaged or different file); reinstall it with `{spec.reinstall_command}`")
-    stat = path.stat()
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        staged = directory / f".{spec.file_name}.verified-{os.getpid()}"
-        staged.write_text(json.dumps({"path": str(path), "sha256": spec.sha256, "size": stat.st_size,
-                                      "mtime_ns": stat.st_mtime_ns}), encoding="utf-8")
-        os.replace(staged, _shipped_marker(spec, directory))
+        _write_marker(path, spec, _shipped_marker(spec, directory))
     except OSError as exc:  # the file is good; the next load checks it again
         log.debug("cannot record the check of %s in %s: %s", path, directory, exc)
     return path
@@ -238,7 +229,7 @@ def model_status(spec: ModelSpec, directory: Path, search_path: Sequence[str] | 
         except ModelError as exc:
             return ModelStatus(0, 1, False, False, None, 0, 0, str(exc))
         size = path.stat().st_size
-        return ModelStatus(1, 1, True, shipped_verified(path, spec, directory), path, size, 0)
+        return ModelStatus(1, 1, True, is_verified(path, spec, _shipped_marker(spec, directory)), path, size, 0)
     present, disk_parts = 0, 0
     for part in spec.parts:
         path = data_file(part.package, ".bin", search_path)

@@ -46,6 +46,7 @@ def project_scope(f: dataclasses.Field) -> str:
 
 def settings_table(section: str | None = None, only_tier: str | None = None) -> str:
     """A Markdown table of the settings of `section` (default: all) in tier `only_tier` (default: both)."""
+    from codeward.cli.vscode import field_default
     from codeward.config import SECTIONS
 
     rows = ["| key | default | environment | project file | meaning |", "|---|---|---|---|---|"]
@@ -55,7 +56,7 @@ def settings_table(section: str | None = None, only_tier: str | None = None) -> 
         for f in dataclasses.fields(cls):
             if only_tier is not None and tier(f) != only_tier:
                 continue
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+            default = field_default(f)
             help_text = f.metadata.get("help", "")
             if "choices" in f.metadata:
                 help_text += " (" + " / ".join(str(c) for c in f.metadata["choices"]) + ")"

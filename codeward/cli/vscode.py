@@ -68,14 +68,15 @@ def _schema(tp: Any) -> dict[str, Any]:
     return {"type": "string"}
 
 
-def _default(f: dataclasses.Field) -> Any:
+def field_default(f: dataclasses.Field) -> Any:
+    """A settings field's default value (its factory called for lists)."""
     return f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
 
 
 def _entry(f: dataclasses.Field, tp: Any, description: str) -> dict[str, Any]:
     """One setting's JSON schema: type, default, description, enum and minimum; machine scope where a project may
     not set it."""
-    entry = {**_schema(tp), "default": _default(f), "markdownDescription": description}
+    entry = {**_schema(tp), "default": field_default(f), "markdownDescription": description}
     if "choices" in f.metadata:
         entry["enum"] = list(f.metadata["choices"])
     if "min" in f.metadata:
