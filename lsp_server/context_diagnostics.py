@@ -77,8 +77,8 @@ class ContextDiagnostics:
         """Move the last check's findings along a `didChange` until the next check replaces them (a finding on a
         deleted line goes away), so that a publish in between shows them where they are."""
         found = self._found.get(uri)
-        if not found:
-            return
+        if not found or all(_within_a_line(c) for c in changes):
+            return  # typing inside a line moves no finding to another line
         kept = []
         for finding in found:
             line: int | None = finding.line - 1
@@ -103,3 +103,10 @@ class ContextDiagnostics:
         task = self._waiting.pop(uri, None)
         if task is not None:
             task.cancel()
+
+
+def _within_a_line(change: Any) -> bool:
+    """Whether a `didChange` change edits inside one line and adds none (a whole-document change does not)."""
+    where = getattr(change, "range", None)
+    return where is not None and where.start.line == where.end.line and "\n" not in change.text \
+        and "\r" not in change.text

@@ -3,6 +3,7 @@ built from the sinks; the diagnostics' CW13x), so "Why?", SARIF, `disabled_rules
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -66,10 +67,15 @@ def _taint_entries() -> list[RuleInfo]:
     return out
 
 
+@functools.cache
+def _entries() -> tuple[tuple[str, RuleInfo], ...]:
+    """The catalogue's entries, built once (from constant specs): "Why?" and SARIF ask per diagnostic."""
+    return tuple(sorted((e.id, e) for e in (*_taint_entries(), *DIAGNOSTICS)))
+
+
 def catalogue() -> dict[str, RuleInfo]:
     """The rules that are not libcst classes (taint, diagnostics), by id in id order."""
-    entries = [*_taint_entries(), *DIAGNOSTICS]
-    return dict(sorted((e.id, e) for e in entries))
+    return dict(_entries())
 
 
 def _from_class(cls: type[Rule]) -> RuleInfo:
